@@ -1,0 +1,42 @@
+"""The published versions of every configured zone. One writer (the reload path, on the reactor
+thread) swaps a zone's current version; readers take the version they find and keep it for as long
+as they need (a version is immutable), so a reload never changes an answer or a transfer midway."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dns.name
+
+from hiddenprimary.zone.version import ZoneVersion
+
+
+class Store:
+    def __init__(self, zones: Iterable[dns.name.Name]):
+        # A configured zone maps to None until its first version is published (SERVFAIL meanwhile).
+        self._current: dict[dns.name.Name, ZoneVersion | None] = {z: None for z in zones}
+        self._names = {z: z for z in self._current}  # canonical spelling of each zone name
+        self._max_labels = max((len(z) for z in self._current), default=0)
+
+    def zones(self) -> list[dns.name.Name]:
+        return list(self._current)
+
+    def current(self, zone: dns.name.Name) -> ZoneVersion | None:
+        return self._current[zone]
+
+    def find(self, qname: dns.name.Name) -> tuple[dns.name.Name, ZoneVersion | None] | None:
+        """The most specific configured zone containing `qname`, with its current version (None if
+        never loaded); None when no configured zone contains the name."""
+        labels = qname.labels
+        for depth in range(min(len(labels), self._max_labels), 0, -1):
+            candidate = dns.name.Name(labels[len(labels) - depth :]) if depth < len(labels) else qname
+            zone = self._names.get(candidate)
+            if zone is not None:
+                return zone, self._current[zone]
+        return None
+
+    def publish(self, zone: dns.name.Name, version: ZoneVersion) -> None:
+        """Make `version` the one new readers get. Callers commit anything durable first."""
+        if zone not in self._current:
+            raise KeyError(f"zone {zone} is not configured")
+        self._current[zone] = version
