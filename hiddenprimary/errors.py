@@ -98,5 +98,11 @@ class SerialError(HiddenPrimaryError):
         super().__init__(f"zone {zone}: {kind} (served {old}, file {new})")
 
 
+class UsageError(HiddenPrimaryError):
+    """The request names something that does not exist (an unknown zone, a bad argument)."""
+
+    exit_code = EXIT_USAGE
+
+
 class ControlError(HiddenPrimaryError):
     """The control socket could not be reached or answered badly."""

@@ -1,0 +1,125 @@
+"""`hiddenprimary` (the daemon) and `hpctl` (the control client). hpctl reads the config only to
+find the control socket; everything else it learns from the daemon."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from hiddenprimary.config import Config, load_config
+from hiddenprimary.control_client import call
+from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HiddenPrimaryError
+
+DEFAULT_CONFIG = os.environ.get("HIDDENPRIMARY_CONFIG", "conf/hiddenprimary.yaml")
+
+
+def _load(prog: str, path: str) -> Config | int:
+    try:
+        return load_config(path)
+    except HiddenPrimaryError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+def daemon_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hiddenprimary", description="hidden-primary authoritative DNS server")
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
+    parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
+    args = parser.parse_args(argv)
+    config = _load("hiddenprimary", args.config)
+    if isinstance(config, int):
+        return config
+    if args.check_config:
+        print(f"{args.config}: ok ({len(config.zones)} zones)")
+        return EXIT_OK
+    from hiddenprimary import daemon, logs  # the daemon pulls in Twisted; hpctl does not
+
+    logs.setup(config.log_level)
+    return daemon.run(config)
+
+
+# -- hpctl ---------------------------------------------------------------------------------------
+
+
+def _serial(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def _print_reload(results: list[dict]) -> int:
+    status = EXIT_OK
+    for r in results:
+        zone = r["zone"]
+        if r["ok"]:
+            if r["changed"]:
+                what = (f"{r['added']} RRs loaded" if r["old_serial"] is None
+                        else f"{r['added'] + r['removed']} RRs changed (+{r['added']} -{r['removed']})")
+            else:
+                what = "unchanged"
+            print(f"{zone}: {_serial(r['old_serial'])} -> {_serial(r['new_serial'])}, {what}")
+            for w in r["warnings"]:
+                print(f"  {w}")
+        else:
+            status = EXIT_FAILED
+            serving = "nothing (never loaded)" if r["old_serial"] is None else f"serial {r['old_serial']}"
+            print(f"{zone}: rejected, still serving {serving}", file=sys.stderr)
+            for e in r["errors"]:
+                print(f"  {e}", file=sys.stderr)
+            for w in r["warnings"]:
+                print(f"  {w}", file=sys.stderr)
+    return status
+
+
+def _print_status(result: dict) -> int:
+    rows = [("ZONE", "SERIAL", "RECORDS", "LAST RELOAD", "STATE")]
+    for z in result["zones"]:
+        if not z["loaded"]:
+            state = "not loaded" + (f": {z['last_error']}" if z["last_error"] else "")
+        elif z["last_reload_ok"] is False:
+            state = f"serving; last reload failed: {z['last_error']}"
+        else:
+            state = "serving"
+        rows.append((z["zone"], _serial(z["serial"]), _serial(z["records"]), z["last_reload"] or "-", state))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+    return EXIT_OK
+
+
+def hpctl_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hpctl", description="control a running hiddenprimary")
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds to wait for the daemon (default: the config's limits.reload_timeout_s)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_reload = sub.add_parser("reload", help="re-read zone files and publish what changed")
+    p_reload.add_argument("zones", nargs="*", help="zones to reload (default: all)")
+    p_status = sub.add_parser("status", help="zones and their serials")
+    p_status.add_argument("zones", nargs="*")
+    p_status.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args(argv)
+
+    config = _load("hpctl", args.config)
+    if isinstance(config, int):
+        return config
+    timeout = args.timeout if args.timeout is not None else config.limits.reload_timeout_s
+    try:
+        answer = call(config.control, {"command": args.command, "zones": args.zones}, timeout)
+    except HiddenPrimaryError as e:
+        print(f"hpctl: {e}", file=sys.stderr)
+        return e.exit_code
+    if not answer["ok"]:
+        print(f"hpctl: {answer.get('error', 'failed')}", file=sys.stderr)
+        return int(answer.get("exit", EXIT_FAILED))
+    result = answer["result"]
+    if args.command == "reload":
+        return _print_reload(result)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return EXIT_OK
+    return _print_status(result)
+
+
+if __name__ == "__main__":
+    sys.exit(hpctl_main())

@@ -1,0 +1,74 @@
+"""The control socket: a Unix socket speaking JSON lines. Each request line is
+`{"command": NAME, ...arguments}`; each answer line is `{"ok": true, "result": ...}` or
+`{"ok": false, "error": "one line"}`. The socket only schedules work through `commands`; it never
+touches zone contents itself."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Protocol as TypingProtocol
+
+from twisted.internet import defer, protocol
+from twisted.protocols.basic import LineOnlyReceiver
+
+from hiddenprimary.errors import HiddenPrimaryError
+from hiddenprimary.logs import event
+
+log = logging.getLogger("hiddenprimary.control")
+
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+class Commands(TypingProtocol):
+    def reload(self, zones: list[str]) -> defer.Deferred: ...
+
+    def status(self, zones: list[str]) -> defer.Deferred: ...
+
+
+class ControlProtocol(LineOnlyReceiver):
+    delimiter = b"\n"
+    MAX_LENGTH = MAX_REQUEST_BYTES
+
+    def __init__(self, commands: Commands):
+        self._commands = commands
+
+    def lineReceived(self, line: bytes) -> None:
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict) or not isinstance(request.get("command"), str):
+                raise ValueError("a request is a JSON object with a 'command' string")
+            name = request["command"]
+            zones = request.get("zones", [])
+            if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
+                raise ValueError("'zones' must be a list of zone names")
+            if name not in ("reload", "status"):
+                raise ValueError(f"unknown command {name!r} (known: reload, status)")
+        except ValueError as e:
+            self._send({"ok": False, "error": f"bad request: {e}"})
+            return
+        event(log, "control.request", command=name, zones=",".join(zones) or "all")
+        d = defer.maybeDeferred(getattr(self._commands, name), zones)
+        d.addCallbacks(lambda result: self._send({"ok": True, "result": result}), self._failed)
+
+    def _failed(self, failure) -> None:
+        if failure.check(HiddenPrimaryError):
+            self._send({"ok": False, "error": str(failure.value), "exit": failure.value.exit_code})
+        else:
+            log.error("control.failed error=%s", failure.getTraceback())
+            self._send({"ok": False, "error": f"internal error: {failure.getErrorMessage()}"})
+
+    def _send(self, answer: dict) -> None:
+        if self.transport is not None and self.connected:
+            self.sendLine(json.dumps(answer).encode())
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self.transport.loseConnection()
+
+
+class ControlFactory(protocol.Factory):
+    def __init__(self, commands: Commands):
+        self._commands = commands
+
+    def buildProtocol(self, addr):
+        return ControlProtocol(self._commands)

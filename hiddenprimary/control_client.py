@@ -1,0 +1,40 @@
+"""The hpctl side of the control socket: one JSON request line out, one answer line back.
+Standard library only, so hpctl starts fast and never loads the server."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from hiddenprimary.errors import ControlError
+
+
+def call(socket_path: str, request: dict, timeout_s: float) -> dict:
+    """Send `request`, return the answer object. Raises ControlError when the daemon can't be
+    reached or answers badly."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout_s)
+            sock.connect(socket_path)
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except FileNotFoundError:
+        raise ControlError(f"cannot reach the daemon: no control socket at {socket_path} (is hiddenprimary running?)")
+    except ConnectionRefusedError:
+        raise ControlError(f"cannot reach the daemon: {socket_path} refuses connections (is hiddenprimary running?)")
+    except socket.timeout:
+        raise ControlError(f"the daemon did not answer within {timeout_s:g}s ({socket_path})")
+    except OSError as e:
+        raise ControlError(f"cannot reach the daemon at {socket_path}: {e.strerror or e}")
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        raise ControlError(f"the daemon sent a bad answer: {data[:200]!r}")
+    if not isinstance(answer, dict) or "ok" not in answer:
+        raise ControlError(f"the daemon sent a bad answer: {data[:200]!r}")
+    return answer

@@ -1,0 +1,202 @@
+"""Wiring: config -> store -> listeners -> control socket -> zone loads -> signals."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import signal
+import sys
+
+import dns.name
+from twisted.internet import defer, threads
+from twisted.internet.error import CannotListenError
+
+from hiddenprimary.clock import Clock, SystemClock
+from hiddenprimary.config import Config
+from hiddenprimary.control import ControlFactory
+from hiddenprimary.errors import HiddenPrimaryError, Severity, UsageError, ZoneRejected
+from hiddenprimary.events import ZoneEvents
+from hiddenprimary.logs import event
+from hiddenprimary.net.tcp import DnsStreamFactory
+from hiddenprimary.net.udp import DnsDatagramProtocol
+from hiddenprimary.reload import ReloadPlan, plan_reload
+from hiddenprimary.responder import respond
+from hiddenprimary.store import Store
+
+log = logging.getLogger("hiddenprimary.daemon")
+
+
+class StartupError(HiddenPrimaryError):
+    """The daemon could not start (a port or the control socket is taken)."""
+
+
+def _zone_text(zone: dns.name.Name) -> str:
+    return zone.to_text(omit_final_dot=True)
+
+
+class Server:
+    """The running server: owns the store and is the only writer of new versions."""
+
+    def __init__(self, config: Config, reactor, clock: Clock | None = None):
+        self.config = config
+        self.reactor = reactor
+        self.clock = clock or SystemClock()
+        self.store = Store(config.zones)
+        self.events = ZoneEvents()
+        self._by_text = {_zone_text(z).lower(): z for z in config.zones}
+        self._last: dict[dns.name.Name, dict] = {z: {} for z in config.zones}
+        self._ports: list = []
+
+    # -- answering ------------------------------------------------------------------------------
+
+    def handle(self, wire: bytes, transport: str, peer: tuple[str, int]) -> bytes | None:
+        return respond(wire, transport=transport, store=self.store,
+                       max_udp_payload=self.config.limits.udp_max_payload)
+
+    # -- start and stop -------------------------------------------------------------------------
+
+    def listen(self) -> None:
+        limits = self.config.limits
+        tcp_factory = DnsStreamFactory(self.handle, self.reactor, idle_timeout_s=limits.tcp_idle_timeout_s,
+                                       max_total=limits.tcp_clients_total,
+                                       max_per_client=limits.tcp_clients_per_ip)
+        try:
+            for host, port in self.config.listen:
+                # TCP first so that port 0 ("any") gives UDP the same port.
+                tcp = self.reactor.listenTCP(port, tcp_factory, interface=host, backlog=128)
+                port = tcp.getHost().port
+                self._ports.append(tcp)
+                self._ports.append(self.reactor.listenUDP(port, DnsDatagramProtocol(self.handle), interface=host))
+                event(log, "listen", address=host, port=port)
+            control_dir = os.path.dirname(self.config.control)
+            os.makedirs(control_dir, mode=0o750, exist_ok=True)
+            # wantPID: a lock file beside the socket; a stale socket from a crash is replaced.
+            self._ports.append(self.reactor.listenUNIX(self.config.control, ControlFactory(self),
+                                                       mode=0o600, wantPID=True))
+        except CannotListenError as e:
+            raise StartupError(f"cannot listen on {e.interface or ''}:{e.port}: {e.socketError}")
+        except OSError as e:
+            raise StartupError(f"cannot create the control socket {self.config.control}: {e.strerror or e}")
+
+    def start(self) -> defer.Deferred:
+        """Listen, then load every zone (queries for a zone not yet loaded get SERVFAIL)."""
+        os.makedirs(self.config.data_dir, mode=0o700, exist_ok=True)
+        self.listen()
+        signal.signal(signal.SIGHUP, lambda *_: self.reactor.callFromThread(self._sighup))
+        event(log, "started", zones=len(self.config.zones), config=self.config.path)
+        return self.reload([])
+
+    def stop(self) -> defer.Deferred:
+        return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in self._ports])
+
+    def _sighup(self) -> None:
+        event(log, "sighup")
+        self.reload([])
+
+    # -- control commands -----------------------------------------------------------------------
+
+    def _resolve(self, names: list[str]) -> list[dns.name.Name]:
+        if not names:
+            return list(self.config.zones)
+        zones = []
+        for name in names:
+            zone = self._by_text.get(name.rstrip(".").lower())
+            if zone is None:
+                known = ", ".join(sorted(self._by_text)) or "none"
+                raise UsageError(f"unknown zone {name!r} (configured: {known})")
+            zones.append(zone)
+        return zones
+
+    def reload(self, names: list[str]) -> defer.Deferred:
+        """Reload zones (all when `names` is empty); fires with one result dict per zone."""
+        zones = self._resolve(names)
+        return defer.gatherResults([self.events.run(z, lambda z=z: self._reload_one(z)) for z in zones],
+                                   consumeErrors=True)
+
+    def _reload_one(self, zone: dns.name.Name) -> defer.Deferred:
+        zone_cfg = self.config.zones[zone]
+        current = self.store.current(zone)
+        started = self.clock.monotonic()
+        d = threads.deferToThread(plan_reload, current, zone_cfg, self.clock)
+        d.addCallbacks(lambda plan: self._publish(plan, started), lambda f: self._rejected(zone, current, f))
+        return d
+
+    def _publish(self, plan: ReloadPlan, started: float) -> dict:
+        zone = self._by_text[plan.zone.lower()]
+        if plan.new is not None:
+            self.store.publish(zone, plan.new)
+        took_ms = round((self.clock.monotonic() - started) * 1000, 1)
+        result = {
+            "zone": plan.zone,
+            "ok": True,
+            "changed": plan.changed,
+            "old_serial": plan.old_serial,
+            "new_serial": plan.new_serial,
+            "added": plan.diff.added_count if plan.diff else (plan.new.rr_count if plan.new else 0),
+            "removed": plan.diff.removed_count if plan.diff else 0,
+            "warnings": [str(w) for w in plan.warnings],
+            "duration_ms": took_ms,
+        }
+        self._last[zone] = {"when": self._now_text(), "ok": True, "error": None}
+        for w in plan.warnings:
+            event(log, "zone.warning", logging.WARNING, zone=plan.zone, problem=str(w))
+        event(log, "reload.ok" if plan.changed else "reload.unchanged", zone=plan.zone,
+              serial=f"{plan.old_serial}->{plan.new_serial}", added=result["added"], removed=result["removed"],
+              ms=took_ms)
+        return result
+
+    def _rejected(self, zone: dns.name.Name, current, failure) -> dict:
+        text = _zone_text(zone)
+        serving = None if current is None else current.serial
+        if failure.check(ZoneRejected):
+            problems = failure.value.problems
+            errors = [str(p) for p in problems if p.severity is Severity.ERROR]
+            warnings = [str(p) for p in problems if p.severity is Severity.WARNING]
+        elif failure.check(HiddenPrimaryError):
+            errors, warnings = [str(failure.value)], []
+        else:
+            log.error("reload.crashed zone=%s\n%s", text, failure.getTraceback())
+            errors, warnings = [f"internal error: {failure.getErrorMessage()}"], []
+        for e in errors:
+            event(log, "reload.rejected", logging.ERROR, zone=text, serving=serving, problem=e)
+        self._last[zone] = {"when": self._now_text(), "ok": False, "error": errors[0] if errors else None}
+        return {"zone": text, "ok": False, "changed": False, "old_serial": serving, "new_serial": serving,
+                "errors": errors, "warnings": warnings}
+
+    def status(self, names: list[str]) -> dict:
+        zones = []
+        for zone in self._resolve(names):
+            version = self.store.current(zone)
+            last = self._last[zone]
+            zones.append({
+                "zone": _zone_text(zone),
+                "loaded": version is not None,
+                "serial": None if version is None else version.serial,
+                "records": None if version is None else version.rr_count,
+                "last_reload": last.get("when"),
+                "last_reload_ok": last.get("ok"),
+                "last_error": last.get("error"),
+            })
+        return {"zones": zones}
+
+    def _now_text(self) -> str:
+        return datetime.datetime.fromtimestamp(self.clock.wall(), datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def run(config: Config) -> int:
+    """Run until SIGTERM/SIGINT. Returns the exit status."""
+    from twisted.internet import reactor
+
+    reactor.suggestThreadPoolSize(4)
+    server = Server(config, reactor)
+    try:
+        server.start()
+    except StartupError as e:
+        log.error("start.failed error=%s", e)
+        print(f"hiddenprimary: {e}", flush=True, file=sys.stderr)
+        return 1
+    reactor.addSystemEventTrigger("before", "shutdown", lambda: event(log, "stopping"))
+    reactor.run()
+    event(log, "stopped")
+    return 0

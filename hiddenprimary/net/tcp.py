@@ -1,0 +1,130 @@
+"""DNS over TCP (RFC 7766): 2-byte length framing, pipelined queries on one connection, an idle
+timeout that only complete messages reset, caps on connections per client and in all, and
+backpressure: a client that does not read stops being read, and is dropped after the timeout."""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable
+
+from twisted.internet import interfaces, protocol
+from twisted.internet.interfaces import IReactorTime
+from zope.interface import implementer
+
+from hiddenprimary.logs import event
+
+log = logging.getLogger("hiddenprimary.tcp")
+
+Handler = Callable[[bytes, str, tuple[str, int]], "bytes | None"]
+
+MIN_MESSAGE = 12  # a DNS header; shorter lengths are garbage (BIND closes the connection)
+
+
+@implementer(interfaces.IPushProducer)
+class DnsStreamProtocol(protocol.Protocol):
+    def __init__(self, factory: DnsStreamFactory, peer: tuple[str, int]):
+        self.factory = factory
+        self.peer = peer
+        self._buffer = bytearray()
+        self._idle_call = None
+        self._write_blocked = False
+
+    # -- connection life ---------------------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        # We are the transport's producer so that it tells us when its write buffer is full.
+        self.transport.registerProducer(self, True)
+        self._arm_idle_timer()
+
+    def connectionLost(self, reason=None) -> None:
+        if self._idle_call is not None and self._idle_call.active():
+            self._idle_call.cancel()
+        self._idle_call = None
+        self.factory.connection_closed(self)
+
+    def _arm_idle_timer(self) -> None:
+        if self._idle_call is not None and self._idle_call.active():
+            self._idle_call.reset(self.factory.idle_timeout_s)
+        else:
+            self._idle_call = self.factory.reactor.callLater(self.factory.idle_timeout_s, self._idle_expired)
+
+    def _idle_expired(self) -> None:
+        self._idle_call = None
+        event(log, "tcp.idle_timeout", logging.DEBUG, peer=self.peer[0], write_blocked=self._write_blocked)
+        # A client that stopped reading cannot take a graceful close: drop it.
+        if self._write_blocked:
+            self.transport.abortConnection()
+        else:
+            self.transport.loseConnection()
+
+    # -- IPushProducer: the transport's write buffer is full / has drained ------------------
+
+    def pauseProducing(self) -> None:
+        self._write_blocked = True
+        self.transport.pauseProducing()  # stop reading queries we could not answer anyway
+
+    def resumeProducing(self) -> None:
+        self._write_blocked = False
+        self.transport.resumeProducing()
+
+    def stopProducing(self) -> None:
+        pass
+
+    # -- framing ----------------------------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= 2:
+            (length,) = struct.unpack_from("!H", self._buffer)
+            if length < MIN_MESSAGE:
+                event(log, "tcp.bad_length", logging.DEBUG, peer=self.peer[0], length=length)
+                self.transport.abortConnection()
+                return
+            if len(self._buffer) < 2 + length:
+                return
+            message = bytes(self._buffer[2 : 2 + length])
+            del self._buffer[: 2 + length]
+            self._arm_idle_timer()
+            try:
+                reply = self.factory.handler(message, "tcp", self.peer)
+            except Exception:  # protocol boundary
+                log.exception("tcp.handler_failed peer=%s", self.peer[0])
+                self.transport.abortConnection()
+                return
+            if reply is None:
+                # Not a query (e.g. a response sent to us): RFC 7766 lets us close.
+                self.transport.loseConnection()
+                return
+            self.transport.write(struct.pack("!H", len(reply)) + reply)
+
+
+class DnsStreamFactory(protocol.Factory):
+    def __init__(self, handler: Handler, reactor: IReactorTime, *, idle_timeout_s: float,
+                 max_total: int, max_per_client: int):
+        self.handler = handler
+        self.reactor = reactor
+        self.idle_timeout_s = idle_timeout_s
+        self.max_total = max_total
+        self.max_per_client = max_per_client
+        self.open_total = 0
+        self.open_by_client: dict[str, int] = {}
+
+    def buildProtocol(self, addr):
+        host = addr.host
+        if self.open_total >= self.max_total or self.open_by_client.get(host, 0) >= self.max_per_client:
+            event(log, "tcp.refused_connection", logging.DEBUG, peer=host, open_total=self.open_total,
+                  open_client=self.open_by_client.get(host, 0))
+            return None  # Twisted closes the connection at once
+        self.open_total += 1
+        self.open_by_client[host] = self.open_by_client.get(host, 0) + 1
+        return DnsStreamProtocol(self, (host, addr.port))
+
+    def connection_closed(self, proto: DnsStreamProtocol) -> None:
+        host = proto.peer[0]
+        self.open_total -= 1
+        left = self.open_by_client.get(host, 1) - 1
+        if left:
+            self.open_by_client[host] = left
+        else:
+            self.open_by_client.pop(host, None)

@@ -1,0 +1,137 @@
+"""The difference between two versions of a zone, in the shape of an IXFR step (RFC 1995):
+the old SOA, what was removed, the new SOA, what was added. `apply(diff(a, b), a) == b`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import dns.name
+import dns.rdataset
+import dns.rdatatype
+
+from hiddenprimary.zone.version import Nodes, RdatasetKey, ZoneVersion
+
+_SOA_KEY = (dns.rdatatype.SOA, dns.rdatatype.NONE)
+
+Change = tuple[dns.name.Name, dns.rdataset.Rdataset]  # owner, the records removed or added
+
+
+@dataclasses.dataclass(frozen=True)
+class Diff:
+    soa_from: dns.rdataset.Rdataset
+    soa_to: dns.rdataset.Rdataset
+    removed: tuple[Change, ...]  # canonical order; never the apex SOA
+    added: tuple[Change, ...]
+
+    @property
+    def serial_from(self) -> int:
+        return self.soa_from[0].serial
+
+    @property
+    def serial_to(self) -> int:
+        return self.soa_to[0].serial
+
+    @property
+    def removed_count(self) -> int:
+        return sum(len(rds) for _, rds in self.removed)
+
+    @property
+    def added_count(self) -> int:
+        return sum(len(rds) for _, rds in self.added)
+
+    def is_empty(self) -> bool:
+        return not self.removed and not self.added and _same_rrset(self.soa_from, self.soa_to)
+
+
+def _same_rrset(a: dns.rdataset.Rdataset | None, b: dns.rdataset.Rdataset | None) -> bool:
+    if a is b:
+        return True
+    if a is None or b is None:
+        return False
+    return a.ttl == b.ttl and a == b
+
+
+def _sorted_key(change: Change) -> tuple:
+    name, rds = change
+    return (name, rds.rdtype, rds.covers)
+
+
+def diff(a: ZoneVersion, b: ZoneVersion) -> Diff:
+    """What turns `a` into `b`. A TTL change removes and re-adds the whole RRset (RFC 2181 5.2)."""
+    removed: list[Change] = []
+    added: list[Change] = []
+    a_nodes, b_nodes = a.nodes(), b.nodes()
+    apex = a.origin
+    for name in a_nodes.keys() | b_nodes.keys():
+        a_node = a_nodes.get(name, {})
+        b_node = b_nodes.get(name, {})
+        if a_node is b_node:
+            continue
+        for key in a_node.keys() | b_node.keys():
+            if name == apex and key == _SOA_KEY:
+                continue
+            ra, rb = a_node.get(key), b_node.get(key)
+            if ra is rb:
+                continue
+            if ra is not None and rb is not None and ra.ttl == rb.ttl:
+                gone, new = ra.difference(rb), rb.difference(ra)
+            else:
+                gone, new = ra, rb
+            if gone:
+                removed.append((name, gone))
+            if new:
+                added.append((name, new))
+    removed.sort(key=_sorted_key)
+    added.sort(key=_sorted_key)
+    return Diff(a.soa, b.soa, tuple(removed), tuple(added))
+
+
+def apply(d: Diff, version: ZoneVersion) -> ZoneVersion:
+    """The version `d` leads to from `version`. Raises ValueError when `d` does not fit it."""
+    if not _same_rrset(version.soa, d.soa_from):
+        raise ValueError(f"diff starts at serial {d.serial_from}, version is at {version.serial}")
+    nodes: dict[dns.name.Name, dict[RdatasetKey, dns.rdataset.Rdataset]] = dict(version.nodes())
+    touched: dict[dns.name.Name, dict[RdatasetKey, dns.rdataset.Rdataset]] = {}
+
+    def node_for(name: dns.name.Name) -> dict[RdatasetKey, dns.rdataset.Rdataset]:
+        if name not in touched:
+            touched[name] = dict(nodes.get(name, {}))
+            nodes[name] = touched[name]
+        return touched[name]
+
+    for name, rds in d.removed:
+        node = node_for(name)
+        key = (rds.rdtype, rds.covers)
+        have = node.get(key)
+        if have is None or not rds.issubset(have):
+            raise ValueError(f"diff removes {name} {dns.rdatatype.to_text(rds.rdtype)} records that are not there")
+        rest = have.difference(rds)
+        if rest:
+            node[key] = rest
+        else:
+            del node[key]
+    for name, rds in d.added:
+        node = node_for(name)
+        key = (rds.rdtype, rds.covers)
+        have = node.get(key)
+        if have is None:
+            node[key] = rds
+        else:
+            if have.ttl != rds.ttl:
+                raise ValueError(f"diff adds {name} {dns.rdatatype.to_text(rds.rdtype)} with a second TTL")
+            node[key] = have.union(rds)
+    node_for(version.origin)[_SOA_KEY] = d.soa_to
+    return ZoneVersion(version.origin, {n: node for n, node in nodes.items() if node})
+
+
+def nodes_equal(a: Nodes, b: Nodes) -> bool:
+    """Same names, same rdatasets, same TTLs."""
+    if a.keys() != b.keys():
+        return False
+    for name, a_node in a.items():
+        b_node = b[name]
+        if a_node.keys() != b_node.keys():
+            return False
+        if not all(_same_rrset(rds, b_node[key]) for key, rds in a_node.items()):
+            return False
+    return True

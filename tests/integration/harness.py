@@ -1,0 +1,133 @@
+"""Start the real daemon as a subprocess on a free loopback port, and talk to it with dig,
+dnspython and hpctl. Every process started here is stopped by its PID."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import dns.message
+import dns.query
+import dns.rdatatype
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(sys.executable).parent
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for both TCP and UDP on `host`."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind((host, 0))
+            port = t.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                    u.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+class Daemon:
+    def __init__(self, workdir: pathlib.Path, zones: dict[str, str], extra_zone_config: dict | None = None,
+                 extra_config: str = ""):
+        self.dir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        (workdir / "zones").mkdir(exist_ok=True)
+        zone_lines = []
+        for name, text in zones.items():
+            self.zone_file(name).write_text(textwrap.dedent(text))
+            options = (extra_zone_config or {}).get(name, {})
+            zone_lines.append(f"  {name}:\n    file: zones/{name}.zone\n"
+                              + "".join(f"    {k}: {v}\n" for k, v in options.items()))
+        self.config = workdir / "hiddenprimary.yaml"
+        self.config.write_text(
+            f'listen: ["127.0.0.1:{self.port}"]\n'
+            "control: var/hpctl.sock\n"
+            "data_dir: var\n"
+            "log_level: debug\n"
+            + extra_config
+            + "zones:\n" + "".join(zone_lines)
+        )
+        self.log_path = workdir / "daemon.log"
+
+    def zone_file(self, name: str) -> pathlib.Path:
+        return self.dir / "zones" / f"{name}.zone"
+
+    def write_zone(self, name: str, text: str) -> None:
+        # Write then rename: the daemon never reads a half-written file.
+        tmp = self.zone_file(name).with_suffix(".tmp")
+        tmp.write_text(textwrap.dedent(text))
+        tmp.rename(self.zone_file(name))
+
+    def start(self, wait_zones: list[str] | None = None, timeout: float = 20.0) -> None:
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(BIN / "python"), "-m", "hiddenprimary", "-c", str(self.config)],
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.monotonic() + timeout
+        for zone in wait_zones or []:
+            while True:
+                assert self.proc.poll() is None, f"daemon exited: {self.log()}"
+                try:
+                    r = self.query(zone, "SOA", timeout=0.5)
+                    if r.rcode() == 0:
+                        break
+                except (dns.exception.Timeout, OSError):
+                    pass
+                assert time.monotonic() < deadline, f"zone {zone} not served in {timeout}s: {self.log()}"
+                time.sleep(0.05)
+        while not (self.dir / "var" / "hpctl.sock").exists():
+            assert time.monotonic() < deadline, f"no control socket: {self.log()}"
+            time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    # -- talking to it ----------------------------------------------------------------------
+
+    def query(self, qname: str, rdtype: str = "A", *, tcp: bool = False, timeout: float = 2.0,
+              **make_kw) -> dns.message.Message:
+        q = dns.message.make_query(qname, rdtype, **make_kw)
+        if tcp:
+            return dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=timeout)
+        return dns.query.udp(q, "127.0.0.1", port=self.port, timeout=timeout)
+
+    def dig(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["dig", "@127.0.0.1", "-p", str(self.port), "+time=2", "+tries=1", *args],
+                              capture_output=True, text=True, timeout=20)
+
+    def hpctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "hpctl"), "-c", str(self.config), *args],
+                              capture_output=True, text=True, timeout=timeout)
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} is not installed (scripts/test installs it)")
+    return path
+
+
+os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -1,0 +1,73 @@
+"""The layering rule of docs/architecture.md: a module imports only from its own tier or below,
+the package's import graph has no cycles, and Twisted/threads/sockets appear only at the edges."""
+
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "hiddenprimary"
+
+TIERS = {
+    "errors": 0, "clock": 0, "logs": 0,
+    "config": 1, "zone.serial": 1,
+    "zone.version": 2, "zone.load": 2, "zone.checks": 2, "zone.scan": 2, "zone.diff": 2, "journal": 2,
+    "store": 3, "reload": 3, "tsig": 3, "acl": 3, "request": 3,
+    "query": 4, "xfr": 4, "answer_cache": 4, "responder": 4,
+    "events": 5, "net.udp": 5, "net.tcp": 5, "notify": 5, "control": 5, "control_client": 5,
+    "daemon": 6, "cli": 6, "__main__": 7,
+}
+EDGE_ONLY = ("twisted", "zope", "socket", "threading", "signal")
+EDGE_TIER = 5
+
+
+def modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).with_suffix("")
+        parts = [p for p in rel.parts if p != "__init__"]
+        if parts and path.read_text().strip():  # empty package markers have nothing to check
+            yield ".".join(parts), path
+
+
+def imports(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+def test_every_module_has_a_tier():
+    missing = [name for name, _ in modules() if name not in TIERS]
+    assert not missing, f"add these modules to TIERS: {missing}"
+
+
+@pytest.mark.parametrize("name,path", list(modules()), ids=lambda x: str(x) if isinstance(x, str) else "")
+def test_imports_respect_the_layers(name, path):
+    tier = TIERS[name]
+    for imported in imports(path):
+        if imported.startswith("hiddenprimary."):
+            target = imported[len("hiddenprimary."):]
+            assert target in TIERS, f"{name} imports unknown module {imported}"
+            assert TIERS[target] <= tier, f"{name} (tier {tier}) imports {target} (tier {TIERS[target]})"
+        elif imported.split(".")[0] in EDGE_ONLY:
+            assert tier >= EDGE_TIER, f"{name} (tier {tier}) imports {imported}: only edges may"
+
+
+def test_no_import_cycles():
+    graph = {name: {i[len("hiddenprimary."):] for i in imports(path) if i.startswith("hiddenprimary.")}
+             for name, path in modules()}
+    state: dict[str, str] = {}
+
+    def visit(node, trail):
+        if state.get(node) == "done":
+            return
+        assert state.get(node) != "active", f"import cycle: {' -> '.join(trail + [node])}"
+        state[node] = "active"
+        for nxt in graph.get(node, ()):
+            visit(nxt, trail + [node])
+        state[node] = "done"
+
+    for node in graph:
+        visit(node, [])

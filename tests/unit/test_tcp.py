@@ -1,0 +1,123 @@
+"""The TCP protocol (RFC 7766) driven without sockets: framing, pipelining, idle timeout,
+backpressure and connection caps."""
+
+import struct
+
+from twisted.internet import address, task
+from twisted.internet.testing import StringTransport
+
+from hiddenprimary.net.tcp import DnsStreamFactory
+
+
+def echo_handler(wire, transport, peer):
+    return b"R" + wire  # a stand-in DNS handler: the reply is tagged so tests can match it
+
+
+def frame(payload: bytes) -> bytes:
+    return struct.pack("!H", len(payload)) + payload
+
+
+def connect(factory, host="127.0.0.2"):
+    proto = factory.buildProtocol(address.IPv4Address("TCP", host, 40000))
+    if proto is None:
+        return None, None
+    transport = StringTransport(peerAddress=address.IPv4Address("TCP", host, 40000))
+    proto.makeConnection(transport)
+    return proto, transport
+
+
+def make_factory(clock, handler=echo_handler, **kw):
+    opts = dict(idle_timeout_s=10.0, max_total=5, max_per_client=2)
+    opts.update(kw)
+    return DnsStreamFactory(handler, clock, **opts)
+
+
+def replies(transport):
+    data, out = transport.value(), []
+    while data:
+        (n,) = struct.unpack_from("!H", data)
+        out.append(data[2 : 2 + n])
+        data = data[2 + n :]
+    return out
+
+
+def test_pipelined_queries_in_one_write_are_all_answered():
+    clock = task.Clock()
+    proto, transport = connect(make_factory(clock))
+    queries = [bytes([i]) * 12 for i in range(50)]
+    proto.dataReceived(b"".join(frame(q) for q in queries))
+    assert replies(transport) == [b"R" + q for q in queries]
+
+
+def test_a_message_split_across_reads_is_reassembled():
+    clock = task.Clock()
+    proto, transport = connect(make_factory(clock))
+    data = frame(b"x" * 40)
+    for i in range(len(data)):
+        proto.dataReceived(data[i : i + 1])
+    assert replies(transport) == [b"R" + b"x" * 40]
+
+
+def test_length_below_a_header_closes_the_connection():
+    clock = task.Clock()
+    proto, transport = connect(make_factory(clock))
+    proto.dataReceived(b"\x00\x0b" + b"a" * 11)
+    assert transport.disconnecting and replies(transport) == []
+
+
+def test_idle_connection_is_closed_after_the_timeout():
+    clock = task.Clock()
+    proto, transport = connect(make_factory(clock))
+    clock.advance(9.9)
+    assert not transport.disconnecting
+    clock.advance(0.2)
+    assert transport.disconnecting
+
+
+def test_a_slow_drip_does_not_reset_the_idle_timer():
+    clock = task.Clock()
+    proto, transport = connect(make_factory(clock))
+    proto.dataReceived(b"\xff\xff")  # announces 65535 bytes
+    for _ in range(11):
+        clock.advance(1)
+        proto.dataReceived(b"a")
+    assert transport.disconnecting
+
+
+def test_complete_messages_reset_the_idle_timer():
+    clock = task.Clock()
+    proto, transport = connect(make_factory(clock))
+    for _ in range(5):
+        clock.advance(8)
+        proto.dataReceived(frame(b"q" * 12))
+    assert not transport.disconnecting
+
+
+def test_a_client_that_does_not_read_is_not_read_and_is_dropped():
+    clock = task.Clock()
+    proto, transport = connect(make_factory(clock))
+    proto.pauseProducing()  # what the transport does when its write buffer passes the high-water mark
+    assert transport.producerState == "paused"  # we stopped reading from the socket
+    clock.advance(10.1)
+    assert transport.disconnecting
+
+
+def test_a_response_sent_as_a_query_closes_the_connection():
+    clock = task.Clock()
+    proto, transport = connect(make_factory(clock, handler=lambda w, t, p: None))
+    proto.dataReceived(frame(b"r" * 12))
+    assert transport.disconnecting
+
+
+def test_connection_caps_per_client_and_in_all():
+    clock = task.Clock()
+    factory = make_factory(clock)
+    first, _ = connect(factory, "127.0.0.2")
+    second, _ = connect(factory, "127.0.0.2")
+    assert first and second
+    assert connect(factory, "127.0.0.2") == (None, None)  # third from one client
+    others = [connect(factory, f"127.0.0.{i}")[0] for i in (3, 4, 5)]
+    assert all(others)
+    assert connect(factory, "127.0.0.6") == (None, None)  # total of 5 reached
+    first.connectionLost(None)
+    assert connect(factory, "127.0.0.2")[0] is not None  # a slot came back
