@@ -1,0 +1,598 @@
+"""hiddenprimary.config: a valid config parses into the right values; every bad config is a
+ConfigError naming the key path and the YAML line, with exit code 2."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+import textwrap
+from pathlib import Path
+
+import dns.name
+import pytest
+
+from hiddenprimary.config import (
+    Config,
+    Dnssec,
+    Limits,
+    Secondary,
+    TsigKey,
+    ZoneConfig,
+    load_config,
+    parse_config,
+)
+from hiddenprimary.errors import EXIT_USAGE, ConfigError, Location
+
+SECRET = base64.b64encode(bytes(range(32))).decode()
+REPO = Path(__file__).resolve().parents[2]
+
+FULL = f"""\
+listen: ["127.0.0.1:5300", "[::1]:5300", "0.0.0.0:0"]
+control: run/hpctl.sock
+data_dir: state
+log_level: DEBUG
+limits:
+  tcp_idle_timeout_s: 2.5
+  tcp_clients_per_ip: 7
+  udp_max_payload: 4096
+tsig:
+  xfr-key: {{algorithm: hmac-sha256, secret: "{SECRET}"}}
+  Old.Key.: {{algorithm: hmac-md5.sig-alg.reg.int, secret: "{SECRET}"}}
+secondaries:
+  lab:
+    allow: ["127.0.0.2/32", "10.0.0.0/8", "2001:db8::/32"]
+    key: xfr-key
+    notify: ["127.0.0.2:5301", "192.0.2.1", "[2001:db8::1]:5302", "2001:db8::2"]
+  watcher:
+    notify: ["192.0.2.9"]
+zones:
+  example.com:
+    file: zones/example.com.zone
+    secondaries: [lab, watcher]
+    serial: keep
+    dnssec: {{algorithm: ED25519, denial: nsec3, signature_validity: 3d, refresh: "36h",
+              ksk_zsk: true, nsec3_opt_out: true}}
+    journal: {{max_entries: 50, max_bytes: 1048576}}
+  Example.NET.:
+    file: /srv/zones/example.net.zone
+    serial: increment
+    dnssec: {{}}
+  example.org:
+    file: ../elsewhere/example.org.zone
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "hp.yaml") -> str:
+    folder = tmp_path / "conf"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_full_config(tmp_path):
+    path = write(tmp_path, FULL)
+    cfg = load_config(path)
+    conf = str(tmp_path / "conf")
+    secret = bytes(range(32))
+
+    assert isinstance(cfg, Config)
+    assert cfg.path == path
+    assert cfg.listen == (("127.0.0.1", 5300), ("::1", 5300), ("0.0.0.0", 0))
+    assert cfg.control == os.path.join(conf, "run", "hpctl.sock")
+    assert cfg.data_dir == os.path.join(conf, "state")
+    assert cfg.log_level == "debug"
+    assert cfg.limits == Limits(tcp_idle_timeout_s=2.5, tcp_clients_per_ip=7, udp_max_payload=4096)
+    assert cfg.limits.tcp_clients_total == 1000 and cfg.limits.reload_timeout_s == 600.0
+
+    assert cfg.tsig == {
+        "xfr-key": TsigKey("xfr-key", "hmac-sha256.", secret),
+        "old.key": TsigKey("old.key", "HMAC-MD5.SIG-ALG.REG.INT.", secret),
+    }
+    assert cfg.secondaries["lab"] == Secondary(
+        name="lab",
+        allow=(
+            ipaddress.ip_network("127.0.0.2/32"),
+            ipaddress.ip_network("10.0.0.0/8"),
+            ipaddress.ip_network("2001:db8::/32"),
+        ),
+        key="xfr-key",
+        notify=(("127.0.0.2", 5301), ("192.0.2.1", 53), ("2001:db8::1", 5302), ("2001:db8::2", 53)),
+    )
+    assert cfg.secondaries["watcher"] == Secondary("watcher", (), None, (("192.0.2.9", 53),))
+
+    com, net, org = (dns.name.from_text(n) for n in ("example.com.", "example.net.", "example.org."))
+    assert list(cfg.zones) == [com, net, org]  # file order
+    assert all(z.name.is_absolute() for z in cfg.zones.values())
+    assert cfg.zones[com] == ZoneConfig(
+        name=com,
+        file=os.path.join(conf, "zones", "example.com.zone"),
+        secondaries=("lab", "watcher"),
+        serial="keep",
+        dnssec=Dnssec("ED25519", "nsec3", 3 * 86400, 36 * 3600, True, True),
+        journal_max_entries=50,
+        journal_max_bytes=1048576,
+    )
+    assert cfg.zones[net] == ZoneConfig(
+        name=net,
+        file="/srv/zones/example.net.zone",
+        secondaries=(),
+        serial="increment",
+        dnssec=Dnssec("ECDSAP256SHA256", "nsec", 14 * 86400, 7 * 86400, False, False),
+        journal_max_entries=1000,
+        journal_max_bytes=64 * 1024 * 1024,
+    )
+    org_zone = cfg.zones[org]
+    assert org_zone.file == str(tmp_path / "elsewhere" / "example.org.zone")
+    assert org_zone.serial == "keep" and org_zone.dnssec is None and org_zone.secondaries == ()
+
+    # Frozen.
+    with pytest.raises(AttributeError):
+        cfg.log_level = "info"  # type: ignore[misc]
+
+
+def test_defaults(tmp_path):
+    path = write(tmp_path, 'listen: ["127.0.0.1:53"]\n')
+    cfg = load_config(path)
+    conf = str(tmp_path / "conf")
+    assert cfg.control == os.path.join(conf, "var", "hpctl.sock")
+    assert cfg.data_dir == os.path.join(conf, "var")
+    assert cfg.log_level == "info"
+    assert cfg.limits == Limits()
+    assert cfg.tsig == {} and cfg.secondaries == {} and cfg.zones == {}
+
+
+def test_empty_values_mean_defaults(tmp_path):
+    text = (
+        'listen: ["127.0.0.1:53"]\ncontrol:\nlimits:\nzones:\n  example.com:\n    file: a.zone\n    dnssec:\n'
+    )
+    cfg = parse_config(text, str(tmp_path / "hp.yaml"))
+    zone = cfg.zones[dns.name.from_text("example.com.")]
+    assert zone.dnssec is None and cfg.limits == Limits()
+    assert cfg.control == str(tmp_path / "var" / "hpctl.sock")
+
+
+def test_parse_config_resolves_against_given_path(tmp_path):
+    cfg = parse_config('listen: ["127.0.0.1:53"]\ndata_dir: d\n', str(tmp_path / "x" / "hp.yaml"))
+    assert cfg.data_dir == str(tmp_path / "x" / "d")
+
+
+def test_merge_keys_share_settings(tmp_path):
+    text = textwrap.dedent("""\
+        listen: ["127.0.0.1:53"]
+        defaults: &defaults {serial: increment}
+        """)
+    # Unknown top-level keys are rejected even when they only hold an anchor...
+    with pytest.raises(ConfigError) as e:
+        parse_config(text, "hp.yaml")
+    assert e.value.key_path == "defaults"
+    # ...but merges inside a zone work, and a key may override a merged one.
+    text = textwrap.dedent("""\
+        listen: ["127.0.0.1:53"]
+        zones:
+          a.example: &z {file: a.zone, serial: increment}
+          b.example: {<<: *z, file: b.zone}
+        """)
+    cfg = parse_config(text, str(tmp_path / "hp.yaml"))
+    b = cfg.zones[dns.name.from_text("b.example.")]
+    assert b.serial == "increment" and b.file == str(tmp_path / "b.zone")
+
+
+def test_shipped_example_config():
+    cfg = load_config(str(REPO / "conf" / "hiddenprimary.yaml"))
+    assert cfg.listen == (("127.0.0.1", 5300),)
+    assert cfg.control == str(REPO / "var" / "hpctl.sock")
+    assert cfg.data_dir == str(REPO / "var")
+    assert len(cfg.tsig["xfr-key"].secret) == 32
+    assert cfg.secondaries["lab"].key == "xfr-key"
+    assert cfg.secondaries["lab"].notify == (("127.0.0.2", 5301),)
+    com, net = dns.name.from_text("example.com."), dns.name.from_text("example.net.")
+    assert list(cfg.zones) == [com, net]
+    assert cfg.zones[com].file == str(REPO / "zones" / "example.com.zone")
+    assert cfg.zones[com].secondaries == ("lab",) and cfg.zones[com].serial == "keep"
+    assert cfg.zones[net].serial == "increment"
+    assert all(z.dnssec is None for z in cfg.zones.values())
+
+
+def test_missing_file(tmp_path):
+    path = str(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert "cannot read config:" in str(e.value)
+    assert e.value.location == Location(path, 0)
+    assert e.value.exit_code == EXIT_USAGE
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "hp.yaml"
+    path.write_bytes(b'listen: ["127.0.0.1:53"]\ncontrol: "\xff"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(str(path))
+    assert "not valid UTF-8" in str(e.value) and e.value.location == Location(str(path), 2)
+
+
+# Each bad config marks the line the error must point at with `# <-`.
+L = 'listen: ["127.0.0.1:53"]\n'
+K = f'tsig:\n  k1: {{algorithm: hmac-sha256, secret: "{SECRET}"}}\n'
+S = "secondaries:\n  lab:\n    allow: [127.0.0.2/32]\n"
+BAD = [
+    # (id, yaml, key path, phrase)
+    ("yaml-syntax", L + "zones:\n  a.example: {file: x\n  b.example: y  # <-\n", "", "invalid YAML"),
+    ("yaml-tab", L + "zones:\n\ta.example: {}  # <-\n", "", "invalid YAML"),
+    ("not-a-mapping", "- listen  # <-\n", "", "must be a mapping"),
+    ("empty-file", "", "", "config is empty"),
+    (
+        "unknown-top-key",
+        L + "zone:  # <-\n  a.example: {file: a}\n",
+        "zone",
+        "unknown key 'zone' (did you mean 'zones'?)",
+    ),
+    (
+        "unknown-zone-key",
+        L + "zones:\n  a.example:\n    file: a\n    serail: keep  # <-\n",
+        "zones.a.example.serail",
+        "allowed keys: file, secondaries, serial, dnssec, journal",
+    ),
+    (
+        "unknown-dnssec-key",
+        L + "zones:\n  a.example:\n    file: a\n    dnssec:\n      nsec3param: x  # <-\n",
+        "zones.a.example.dnssec.nsec3param",
+        "unknown key 'nsec3param'",
+    ),
+    (
+        "unknown-secondary-key",
+        L + "secondaries:\n  lab:\n    allow: [127.0.0.2/32]\n    alow: []  # <-\n",
+        "secondaries.lab.alow",
+        "unknown key 'alow' (did you mean 'allow'?)",
+    ),
+    (
+        "duplicate-key",
+        L + "control: a  # \ncontrol: b  # <-\n",
+        "control",
+        "duplicate key 'control' (first defined on line 2)",
+    ),
+    ("missing-listen", "control: x  # <-\n", "", "missing required key 'listen'"),
+    ("listen-string", 'listen: "127.0.0.1:53"  # <-\n', "listen", "must be a list of addresses"),
+    ("listen-empty", "listen: []  # <-\n", "listen", "at least one address"),
+    (
+        "listen-no-port",
+        'listen:\n  - "127.0.0.1:53"\n  - "127.0.0.2"  # <-\n',
+        "listen[1]",
+        "a port is required",
+    ),
+    ("listen-hostname", 'listen: ["localhost:53"]  # <-\n', "listen[0]", "is not an IP address"),
+    ("listen-bad-port", 'listen: ["127.0.0.1:65536"]  # <-\n', "listen[0]", "port must be 0..65535"),
+    (
+        "listen-duplicate",
+        'listen:\n  - "127.0.0.1:53"\n  - "[::1]:53"\n  - "127.0.0.1:53"  # <-\n',
+        "listen[2]",
+        "duplicate listen address '127.0.0.1:53' (same as listen[0])",
+    ),
+    (
+        "listen-duplicate-v6-normalised",
+        'listen:\n  - "[::1]:53"\n  - "[0:0::0:1]:53"  # <-\n',
+        "listen[1]",
+        "duplicate listen address",
+    ),
+    (
+        "listen-v4-in-brackets",
+        'listen: ["[127.0.0.1]:53"]  # <-\n',
+        "listen[0]",
+        "brackets are only for IPv6",
+    ),
+    ("log-level", L + "log_level: loud  # <-\n", "log_level", "unknown log level 'loud'"),
+    (
+        "limits-type",
+        L + "limits:\n  tcp_clients_total: lots  # <-\n",
+        "limits.tcp_clients_total",
+        "must be a whole number",
+    ),
+    (
+        "limits-per-ip",
+        L + "limits:\n  tcp_clients_total: 10\n  tcp_clients_per_ip: 20  # <-\n",
+        "limits.tcp_clients_per_ip",
+        "must not exceed tcp_clients_total",
+    ),
+    (
+        "limits-payload",
+        L + "limits: {udp_max_payload: 100}  # <-\n",
+        "limits.udp_max_payload",
+        "between 512 and 65535",
+    ),
+    (
+        "tsig-bad-base64",
+        L + "tsig:\n  k1:\n    algorithm: hmac-sha256\n    secret: 'not base64!'  # <-\n",
+        "tsig.k1.secret",
+        "not valid base64",
+    ),
+    (
+        "tsig-empty-secret",
+        L + "tsig:\n  k1: {algorithm: hmac-sha256, secret: ''}  # <-\n",
+        "tsig.k1.secret",
+        "must not be empty",
+    ),
+    (
+        "tsig-secret-number",
+        L + "tsig:\n  k1:\n    algorithm: hmac-sha256\n    secret: 1234  # <-\n",
+        "tsig.k1.secret",
+        "must be a base64 string",
+    ),
+    (
+        "tsig-unknown-algorithm",
+        L + f'tsig:\n  k1:\n    algorithm: hmac-sha3  # <-\n    secret: "{SECRET}"\n',
+        "tsig.k1.algorithm",
+        "unknown TSIG algorithm 'hmac-sha3'",
+    ),
+    (
+        "tsig-missing-secret",
+        L + "tsig:\n  k1:  # <-\n    algorithm: hmac-sha256\n",
+        "tsig.k1",
+        "missing required key 'secret'",
+    ),
+    (
+        "tsig-bad-name",
+        L + f'tsig:\n  "bad..name": {{algorithm: hmac-sha256, secret: "{SECRET}"}}  # <-\n',
+        "tsig.bad..name",
+        "invalid TSIG key name",
+    ),
+    (
+        "allow-not-list",
+        L + "secondaries:\n  lab:\n    allow: 127.0.0.2/32  # <-\n",
+        "secondaries.lab.allow",
+        "must be a list of address prefixes",
+    ),
+    (
+        "allow-host-bits",
+        L + "secondaries:\n  lab:\n    allow:\n      - 10.0.0.0/8\n      - 127.0.0.1/24  # <-\n",
+        "secondaries.lab.allow[1]",
+        "has host bits set (did you mean 127.0.0.0/24 or 127.0.0.1/32?)",
+    ),
+    (
+        "allow-bad-prefix",
+        L + "secondaries:\n  lab:\n    allow: [10.0.0.0/33]  # <-\n",
+        "secondaries.lab.allow[0]",
+        "invalid address prefix",
+    ),
+    (
+        "secondary-undefined-key",
+        L + K + "secondaries:\n  lab:\n    allow: [127.0.0.2/32]\n    key: k2  # <-\n",
+        "secondaries.lab.key",
+        "TSIG key 'k2' is not defined under 'tsig' (defined: k1)",
+    ),
+    ("secondary-useless", L + "secondaries:\n  lab: {key: null}  # <-\n", "secondaries.lab", "needs 'allow'"),
+    (
+        "notify-hostname",
+        L + "secondaries:\n  lab:\n    notify: [ns1.example.net]  # <-\n",
+        "secondaries.lab.notify[0]",
+        "is not an IP address",
+    ),
+    (
+        "notify-port-0",
+        L + 'secondaries:\n  lab:\n    notify: ["192.0.2.1:0"]  # <-\n',
+        "secondaries.lab.notify[0]",
+        "port must be 1..65535",
+    ),
+    (
+        "zone-undefined-secondary",
+        L + S + "zones:\n  example.com:\n    file: a\n    secondaries:\n      - lab\n      - lbb  # <-\n",
+        "zones.example.com.secondaries[1]",
+        "secondary 'lbb' is not defined under 'secondaries' (defined: lab)",
+    ),
+    (
+        "zone-secondaries-string",
+        L + S + "zones:\n  example.com:\n    file: a\n    secondaries: lab  # <-\n",
+        "zones.example.com.secondaries",
+        "must be a list of secondary names",
+    ),
+    (
+        "zone-missing-file",
+        L + "zones:\n  example.com:  # <-\n    serial: keep\n",
+        "zones.example.com",
+        "missing required key 'file'",
+    ),
+    (
+        "zone-file-not-string",
+        L + "zones:\n  example.com:\n    file: [a, b]  # <-\n",
+        "zones.example.com.file",
+        "must be a path (a string)",
+    ),
+    (
+        "zone-file-empty",
+        L + "zones:\n  example.com: {file: ''}  # <-\n",
+        "zones.example.com.file",
+        "must not be empty",
+    ),
+    (
+        "zone-bad-name",
+        L + "zones:\n  exa mple.com:  # <-\n    file: a\n",
+        "zones.exa mple.com",
+        "invalid zone name",
+    ),
+    (
+        "zone-empty-label",
+        L + "zones:\n  example..com:  # <-\n    file: a\n",
+        "zones.example..com",
+        "invalid zone name",
+    ),
+    (
+        "zone-name-not-string",
+        L + "zones:\n  yes:  # <-\n    file: a\n",
+        "zones.True",
+        "zone name must be a string",
+    ),
+    (
+        "zone-same-name",
+        L + "zones:\n  example.com: {file: a}\n  EXAMPLE.com.: {file: b}  # <-\n",
+        "zones.EXAMPLE.com.",
+        "same zone as 'example.com'",
+    ),
+    (
+        "zone-not-mapping",
+        L + "zones:\n  example.com: a.zone  # <-\n",
+        "zones.example.com",
+        "must be a mapping",
+    ),
+    (
+        "bad-serial",
+        L + "zones:\n  example.com:\n    file: a\n    serial: bump  # <-\n",
+        "zones.example.com.serial",
+        "unknown serial policy 'bump'; expected one of keep, increment, unixtime, dateserial",
+    ),
+    (
+        "dnssec-bad-algorithm",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      algorithm: RSASHA1  # <-\n",
+        "zones.example.com.dnssec.algorithm",
+        "unknown DNSSEC algorithm 'RSASHA1'",
+    ),
+    (
+        "dnssec-bad-denial",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec: {denial: nsec5}  # <-\n",
+        "zones.example.com.dnssec.denial",
+        "expected one of nsec, nsec3",
+    ),
+    (
+        "dnssec-not-mapping",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec: yes  # <-\n",
+        "zones.example.com.dnssec",
+        "must be a mapping",
+    ),
+    (
+        "dnssec-bad-duration",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec: {signature_validity: 2 weeks}  # <-\n",
+        "zones.example.com.dnssec.signature_validity",
+        "invalid duration",
+    ),
+    (
+        "dnssec-refresh-too-long",
+        L
+        + "zones:\n  example.com:\n    file: a\n    dnssec:\n      signature_validity: 7d\n      refresh: 1w  # <-\n",
+        "zones.example.com.dnssec.refresh",
+        "must be shorter than signature_validity",
+    ),
+    (
+        "dnssec-validity-under-default-refresh",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      signature_validity: 3d  # <-\n",
+        "zones.example.com.dnssec.signature_validity",
+        "must be shorter than signature_validity",
+    ),
+    (
+        "dnssec-opt-out-needs-nsec3",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      nsec3_opt_out: true  # <-\n",
+        "zones.example.com.dnssec.nsec3_opt_out",
+        "needs denial: nsec3",
+    ),
+    (
+        "dnssec-bool",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      ksk_zsk: 1  # <-\n",
+        "zones.example.com.dnssec.ksk_zsk",
+        "must be true or false",
+    ),
+    (
+        "journal-zero",
+        L + "zones:\n  example.com:\n    file: a\n    journal:\n      max_entries: 0  # <-\n",
+        "zones.example.com.journal.max_entries",
+        "must be at least 1",
+    ),
+    (
+        "control-too-long",
+        L + "control: " + "s" * 120 + ".sock  # <-\n",
+        "control",
+        "too long for a Unix socket",
+    ),
+    ("yaml-two-documents", L + "---  # <-\nlisten: []\n", "", "expected a single document"),
+    (
+        "yaml-python-tag",
+        "listen: !!python/object:os.system x  # <-\n",
+        "",
+        "could not determine a constructor",
+    ),
+    ("yaml-control-char", L + 'control: "a\x07"  # <-\n', "", "special characters are not allowed"),
+    ("yaml-recursive-alias", "listen: &a [*a]  # <-\n", "", "recursive"),
+    ("top-key-not-string", L + "1: x  # <-\n", "1", "key must be a string, not a number (1)"),
+    (
+        "listen-wildcard-overlap",
+        'listen:\n  - "0.0.0.0:53"\n  - "127.0.0.1:53"  # <-\n',
+        "listen[1]",
+        "overlaps listen[0]",
+    ),
+    ("listen-number", "listen: [5300]  # <-\n", "listen[0]", "must be an address like"),
+    (
+        "allow-duplicate",
+        L + "secondaries:\n  s: {allow: [10.0.0.0/8, 10.0.0.0/8]}  # <-\n",
+        "secondaries.s.allow[1]",
+        "duplicate prefix '10.0.0.0/8' (same as secondaries.s.allow[0])",
+    ),
+    (
+        "notify-duplicate-after-default-port",
+        L + 'secondaries:\n  s:\n    notify:\n      - 192.0.2.1\n      - "192.0.2.1:53"  # <-\n',
+        "secondaries.s.notify[1]",
+        "duplicate NOTIFY target",
+    ),
+    (
+        "zone-secondary-twice",
+        L
+        + "secondaries: {s: {notify: [192.0.2.1]}}\nzones:\n  a.example: {file: a, secondaries: [s, s]}  # <-\n",
+        "zones.a.example.secondaries[1]",
+        "listed twice",
+    ),
+    (
+        "tsig-same-name",
+        L + f'tsig:\n  K1: {{algorithm: hmac-sha1, secret: "{SECRET}"}}\n'
+        f'  k1.: {{algorithm: hmac-sha1, secret: "{SECRET}"}}  # <-\n',
+        "tsig.k1.",
+        "same name as 'K1'",
+    ),
+    (
+        "zone-duplicate-key-after-merge",
+        L
+        + "zones:\n  a.example: {file: a, <<: {serial: keep}, serial: keep,\n              serial: increment}  # <-\n",
+        "zones.a.example.serial",
+        "duplicate key 'serial' (first defined on line 3)",
+    ),
+    ("zone-null", L + "zones:\n  a.example:  # <-\n", "zones.a.example", "not empty (null)"),
+    (
+        "zone-wildcard-name",
+        L + "zones:\n  '*.example': {file: a}  # <-\n",
+        "zones.*.example",
+        "invalid zone name",
+    ),
+    (
+        "limits-nan",
+        L + "limits: {reload_timeout_s: .nan}  # <-\n",
+        "limits.reload_timeout_s",
+        "positive number",
+    ),
+]
+
+
+@pytest.mark.parametrize("text, key_path, phrase", [case[1:] for case in BAD], ids=[case[0] for case in BAD])
+def test_bad_config(tmp_path, text, key_path, phrase):
+    lines = text.splitlines()
+    marked = [i + 1 for i, line in enumerate(lines) if line.rstrip().endswith("# <-")]
+    assert len(marked) <= 1
+    expected_line = marked[0] if marked else 0
+    path = write(tmp_path, text)
+
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    err = e.value
+    message = str(err)
+    assert err.key_path == key_path
+    assert err.location == Location(path, expected_line)
+    assert phrase in message
+    assert "\n" not in message
+    assert message.startswith(f"{path}:{expected_line}:" if expected_line else f"{path}:")
+    if key_path:
+        assert f" {key_path}: " in message
+    assert err.exit_code == 2
+
+
+def test_error_message_shape(tmp_path):
+    path = write(tmp_path, L + "zones:\n  example.com:\n    file: a\n    secondaries: [lab]\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value) == (
+        f"{path}:5: zones.example.com.secondaries[0]: "
+        "secondary 'lab' is not defined under 'secondaries' (defined: none)"
+    )
