@@ -1,0 +1,230 @@
+"""The per-zone journal: the zone diffs that feed IXFR, and the zone's last published content, in
+one sqlite3 file (WAL, synchronous=FULL), so a commit is durable before the version is published
+and a crash leaves either the old version or the new one, whole.
+
+Content is kept as a snapshot (some version, whole) plus the diffs after it; the current version
+is the snapshot with those diffs applied. The snapshot moves forward when the diffs after it grow
+large, and the oldest diffs are trimmed to the configured limits, never past the snapshot."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+
+from hiddenprimary.errors import HiddenPrimaryError
+from hiddenprimary.zone import codec
+from hiddenprimary.zone.diff import Diff, apply
+from hiddenprimary.zone.version import ZoneVersion
+
+import dns.name
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS diffs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    serial_from INTEGER NOT NULL,
+    serial_to INTEGER NOT NULL,
+    soa_from BLOB NOT NULL,
+    soa_to BLOB NOT NULL,
+    removed BLOB NOT NULL,
+    added BLOB NOT NULL,
+    size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshot (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    serial INTEGER NOT NULL,
+    after_seq INTEGER NOT NULL,   -- the diffs with seq > after_seq lead from it to the current version
+    content BLOB NOT NULL
+);
+"""
+
+
+class JournalError(HiddenPrimaryError):
+    """The journal could not be written (disk full, permissions): nothing was published."""
+
+
+class JournalCorrupt(JournalError):
+    """The journal file is damaged."""
+
+
+@dataclasses.dataclass(frozen=True)
+class JournalInfo:
+    first_serial: int | None  # the oldest serial IXFR can start from
+    last_serial: int | None  # the serial of the current version
+    entries: int
+    size_bytes: int
+
+
+def _soa_bytes(diff_soa) -> bytes:
+    return codec.encode([(dns.name.root, diff_soa)])
+
+
+def _soa_from_bytes(data: bytes):
+    [(_, rds)] = list(codec.decode(data))
+    return rds
+
+
+class Journal:
+    def __init__(self, path: str, origin: dns.name.Name):
+        self.path = path
+        self.origin = origin
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            ok = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if ok != "ok":
+                raise JournalCorrupt(f"{path}: journal is damaged ({ok})")
+            self._db.executescript(_SCHEMA)
+            self._check_meta()
+        except sqlite3.DatabaseError as e:
+            raise JournalCorrupt(f"{path}: journal is damaged or not a journal ({e})") from e
+
+    def _check_meta(self) -> None:
+        rows = dict(self._db.execute("SELECT key, value FROM meta"))
+        if not rows:
+            with self._txn():
+                self._db.executemany("INSERT INTO meta VALUES (?, ?)",
+                                     [("schema", str(SCHEMA_VERSION)), ("zone", self.origin.to_text())])
+            return
+        if rows.get("schema") != str(SCHEMA_VERSION):
+            raise JournalCorrupt(f"{self.path}: journal schema {rows.get('schema')}, expected {SCHEMA_VERSION}")
+        if dns.name.from_text(rows.get("zone", ".")) != self.origin:
+            raise JournalCorrupt(f"{self.path}: journal is for zone {rows.get('zone')}, not {self.origin}")
+
+    def _txn(self):
+        return _Transaction(self._db, self.path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def save_first(self, version: ZoneVersion) -> None:
+        """Record a zone's first version (no diff): the snapshot, with no history."""
+        with self._txn():
+            self._db.execute("DELETE FROM diffs")
+            self._write_snapshot(version, after_seq=self._max_seq())
+
+    def append(self, diff: Diff, new: ZoneVersion, *, max_entries: int, max_bytes: int) -> None:
+        """Commit `diff` (which leads to `new`) durably, then trim the oldest diffs to the limits."""
+        removed = codec.encode(diff.removed)
+        added = codec.encode(diff.added)
+        size = len(removed) + len(added)
+        with self._txn():
+            self._db.execute(
+                "INSERT INTO diffs (serial_from, serial_to, soa_from, soa_to, removed, added, size)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (diff.serial_from, diff.serial_to, _soa_bytes(diff.soa_from), _soa_bytes(diff.soa_to),
+                 removed, added, size))
+            seq = self._max_seq()
+            after_seq, snap_bytes = self._db.execute(
+                "SELECT after_seq, length(content) FROM snapshot WHERE id = 1").fetchone() or (None, 0)
+            pending_count, pending_bytes = self._db.execute(
+                "SELECT count(*), coalesce(sum(size), 0) FROM diffs WHERE seq > ?", (after_seq or 0,)).fetchone()
+            # Move the snapshot forward when replaying the diffs would cost more than reading it
+            # whole, or when trimming would otherwise need diffs after it.
+            if after_seq is None or pending_bytes > snap_bytes or pending_count >= max_entries:
+                self._write_snapshot(new, after_seq=seq)
+            self._trim(max_entries, max_bytes)
+
+    def _write_snapshot(self, version: ZoneVersion, after_seq: int) -> None:
+        self._db.execute("INSERT OR REPLACE INTO snapshot (id, serial, after_seq, content) VALUES (1, ?, ?, ?)",
+                         (version.serial, after_seq, codec.encode(version.iter_rdatasets())))
+
+    def _max_seq(self) -> int:
+        return self._db.execute("SELECT coalesce(max(seq), 0) FROM diffs").fetchone()[0]
+
+    def _trim(self, max_entries: int, max_bytes: int) -> None:
+        after_seq = self._db.execute("SELECT after_seq FROM snapshot WHERE id = 1").fetchone()[0]
+        rows = self._db.execute("SELECT seq, size FROM diffs ORDER BY seq DESC").fetchall()
+        kept, total, cut = 0, 0, None
+        for seq, size in rows:
+            if kept + 1 > max_entries or total + size > max_bytes:
+                cut = seq
+                break
+            kept += 1
+            total += size
+        if cut is not None:
+            # Never drop diffs the snapshot still needs to reach the current version.
+            cut = min(cut, after_seq)
+            self._db.execute("DELETE FROM diffs WHERE seq <= ?", (cut,))
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _diffs_after(self, seq: int) -> list[Diff]:
+        rows = self._db.execute(
+            "SELECT soa_from, soa_to, removed, added FROM diffs WHERE seq > ? ORDER BY seq", (seq,))
+        return [Diff(_soa_from_bytes(a), _soa_from_bytes(b), tuple(codec.decode(r)), tuple(codec.decode(ad)))
+                for a, b, r, ad in rows]
+
+    def load(self) -> ZoneVersion | None:
+        """The last committed version, or None when nothing was ever saved."""
+        try:
+            row = self._db.execute("SELECT after_seq, content FROM snapshot WHERE id = 1").fetchone()
+            if row is None:
+                return None
+            after_seq, content = row
+            nodes: dict = {}
+            for name, rds in codec.decode(content):
+                nodes.setdefault(name, {})[(rds.rdtype, rds.covers)] = rds
+            version = ZoneVersion(self.origin, nodes)
+            for d in self._diffs_after(after_seq):
+                version = apply(d, version)
+            return version
+        except (ValueError, sqlite3.DatabaseError) as e:
+            raise JournalCorrupt(f"{self.path}: cannot rebuild the saved zone: {e}") from e
+
+    def since(self, serial: int) -> list[Diff] | None:
+        """The diffs from `serial` to the current version, in order; None when the journal does not
+        reach back to `serial` (IXFR then falls back to a full transfer)."""
+        if serial == self.info().last_serial:
+            return []
+        row = self._db.execute("SELECT min(seq) FROM diffs WHERE serial_from = ?", (serial,)).fetchone()
+        return None if row[0] is None else self._diffs_after(row[0] - 1)
+
+    def info(self) -> JournalInfo:
+        count, size = self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM diffs").fetchone()
+        first = self._db.execute("SELECT serial_from FROM diffs ORDER BY seq LIMIT 1").fetchone()
+        last = self._db.execute("SELECT serial_to FROM diffs ORDER BY seq DESC LIMIT 1").fetchone()
+        snap = self._db.execute("SELECT serial FROM snapshot WHERE id = 1").fetchone()
+        last_serial = last[0] if last else (snap[0] if snap else None)
+        return JournalInfo(first[0] if first else last_serial, last_serial, count, size)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, turning sqlite's write errors into JournalError."""
+
+    def __init__(self, db: sqlite3.Connection, path: str):
+        self._db = db
+        self._path = path
+
+    def __enter__(self):
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+                return False
+            except sqlite3.Error as e:
+                self._rollback()
+                raise JournalError(f"{self._path}: cannot commit: {e}") from e
+        self._rollback()
+        if isinstance(exc, sqlite3.Error):
+            raise JournalError(f"{self._path}: cannot write: {exc}") from exc
+        return False
+
+    def _rollback(self) -> None:
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def journal_path(data_dir: str, origin: dns.name.Name) -> str:
+    name = origin.to_text(omit_final_dot=True).lower() or "root"
+    return os.path.join(data_dir, "zones", f"{name}.journal")

@@ -1,0 +1,101 @@
+"""The journal: what goes in comes back out, across reopen, trimming and damage."""
+
+import os
+
+import dns.name
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hiddenprimary.journal import Journal, JournalCorrupt, journal_path
+from hiddenprimary.zone.diff import apply, diff, nodes_equal
+from tests.unit.test_diff import ORIGIN, make_version, records
+
+
+def open_journal(tmp_path, name="j"):
+    return Journal(str(tmp_path / f"{name}.journal"), ORIGIN)
+
+
+def history(record_sets):
+    """Versions with increasing serials for each content in `record_sets`."""
+    return [make_version(100 + i, r) for i, r in enumerate(record_sets)]
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.lists(records, min_size=1, max_size=6))
+def test_every_serial_in_the_journal_leads_to_the_current_version(tmp_path_factory, contents):
+    tmp_path = tmp_path_factory.mktemp("j")
+    versions = history(contents)
+    j = open_journal(tmp_path)
+    j.save_first(versions[0])
+    for a, b in zip(versions, versions[1:]):
+        j.append(diff(a, b), b, max_entries=100, max_bytes=10**6)
+    current = versions[-1]
+    for v in versions[:-1]:
+        steps = j.since(v.serial)
+        assert steps is not None
+        rebuilt = v
+        for d in steps:
+            rebuilt = apply(d, rebuilt)
+        assert nodes_equal(rebuilt.nodes(), current.nodes())
+    assert j.since(current.serial) == []
+    assert j.since(99) is None
+    # Read back after reopening: the same current version and the same history.
+    j.close()
+    j = open_journal(tmp_path)
+    assert nodes_equal(j.load().nodes(), current.nodes())
+    info = j.info()
+    assert (info.first_serial, info.last_serial, info.entries) == (100, current.serial, len(versions) - 1)
+    j.close()
+
+
+def test_diffs_read_back_equal_what_went_in(tmp_path):
+    a = make_version(1, {("www", "A"): (300, ("192.0.2.1", "192.0.2.2")), ("t", "TXT"): (60, ('"x"',))})
+    b = make_version(2, {("www", "A"): (300, ("192.0.2.1", "192.0.2.3")), ("mail", "A"): (60, ("192.0.2.9",))})
+    d = diff(a, b)
+    j = open_journal(tmp_path)
+    j.save_first(a)
+    j.append(d, b, max_entries=10, max_bytes=10**6)
+    [back] = j.since(1)
+    assert back == d
+
+
+def test_oldest_diffs_are_trimmed_to_the_entry_limit(tmp_path):
+    versions = [make_version(10 + i, {("www", "A"): (300, (f"192.0.2.{i + 1}",))}) for i in range(8)]
+    j = open_journal(tmp_path)
+    j.save_first(versions[0])
+    for a, b in zip(versions, versions[1:]):
+        j.append(diff(a, b), b, max_entries=3, max_bytes=10**6)
+    info = j.info()
+    assert info.entries == 3 and info.first_serial == 14 and info.last_serial == 17
+    assert j.since(13) is None and j.since(14) is not None
+    assert nodes_equal(j.load().nodes(), versions[-1].nodes())
+
+
+def test_byte_limit_trims_but_the_current_version_survives(tmp_path):
+    versions = [make_version(10 + i, {("www", "A"): (300, (f"192.0.2.{i + 1}",))}) for i in range(6)]
+    j = open_journal(tmp_path)
+    j.save_first(versions[0])
+    for a, b in zip(versions, versions[1:]):
+        j.append(diff(a, b), b, max_entries=100, max_bytes=1)
+    assert nodes_equal(j.load().nodes(), versions[-1].nodes())
+    assert j.since(10) is None
+
+
+def test_garbage_file_is_reported_as_corrupt(tmp_path):
+    path = tmp_path / "bad.journal"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(JournalCorrupt) as err:
+        Journal(str(path), ORIGIN)
+    assert str(path) in str(err.value)
+
+
+def test_a_journal_of_another_zone_is_refused(tmp_path):
+    path = str(tmp_path / "x.journal")
+    Journal(path, ORIGIN).close()
+    with pytest.raises(JournalCorrupt, match="is for zone example.com."):
+        Journal(path, dns.name.from_text("example.net."))
+
+
+def test_journal_path_is_per_zone(tmp_path):
+    assert journal_path("/d", dns.name.from_text("Example.COM.")) == os.path.join("/d", "zones", "example.com.journal")
