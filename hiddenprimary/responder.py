@@ -1,0 +1,284 @@
+"""One DNS message in, the bytes to send back (or None) out: the pure core behind the UDP and TCP
+protocols. No Twisted here; `net/` calls `respond` and sends what it returns.
+
+Routing (each decision is pinned by tests/unit/test_responder.py):
+
+- Malformed input: `request.parse_request` decides (drop, FORMERR, NOTIMP, BADVERS).
+- QUERY for a name in no served zone: REFUSED, AA clear, question echoed (BIND, Knot).
+- QUERY for a configured zone that has no version yet: SERVFAIL (NSD `zone_notloaded`).
+- AXFR/IXFR (`route_transfer`): a zone we do not serve (the qname must be a zone apex) -> NOTAUTH
+  (BIND `xfrout.c` "non-authoritative zone", Knot); configured but not loaded -> SERVFAIL; AXFR over
+  UDP -> FORMERR (BIND "attempted AXFR over UDP"; Knot says NOTIMP); otherwise
+  `transfer_placeholder` decides (REFUSED until the transfers work replaces it).
+- NOTIFY: NOTAUTH for a zone we do not serve (BIND `notify.c`), REFUSED for ours: we are the
+  primary, nobody notifies us, and a NOTIFY never triggers a load.
+- UPDATE: NOTIMP (we do not implement dynamic update).
+- EDNS (RFC 6891): a request with OPT gets an OPT back (version 0, our payload `max_udp_payload`,
+  DO echoed, no options). UDP replies are limited to max(512, min(request payload,
+  max_udp_payload)), or 512 without EDNS; TCP replies to 65535.
+- Truncation (RFC 2181 9, RFC 9471, BIND): when the answer or authority section does not fit, the
+  reply is TC=1 with only the question (and OPT). When only additional data does not fit, it is
+  left out without TC, except the glue of a referral for name servers below the cut (RFC 9471
+  "in-domain glue"): if that does not fit, TC=1 as for the answer section.
+- Anything unexpected while answering: SERVFAIL, reported through `on_error` (default: logged).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdatatype
+
+from hiddenprimary import answer_cache, logs
+from hiddenprimary.query import answer
+from hiddenprimary.request import Drop, Reply, Request, header_reply, parse_request, reply_skeleton
+from hiddenprimary.store import Store
+from hiddenprimary.zone.version import ZoneVersion
+
+log = logging.getLogger(__name__)
+
+UDP = "udp"
+TCP = "tcp"
+MIN_UDP_SIZE = 512  # RFC 1035 4.2.1, and the floor for any EDNS payload (RFC 6891 6.2.5)
+MAX_TCP_SIZE = 65535  # RFC 1035 4.2.2
+
+_DO = int(dns.flags.DO)
+_AA = dns.flags.AA
+_TC = dns.flags.TC
+_AXFR = dns.rdatatype.AXFR
+_IXFR = dns.rdatatype.IXFR
+_DS = dns.rdatatype.DS
+_NS = dns.rdatatype.NS
+_A = dns.rdatatype.A
+_AAAA = dns.rdatatype.AAAA
+
+ErrorHook = Callable[[BaseException, bytes], None]
+
+
+def respond(
+    wire: bytes,
+    *,
+    transport: str,
+    store: Store,
+    max_udp_payload: int = 1232,
+    on_error: ErrorHook | None = None,
+    use_cache: bool = True,
+) -> bytes | None:
+    """The reply to the DNS message `wire` received over `transport` ("udp" or "tcp"), or None
+    when nothing may be sent (on TCP the caller then closes the connection). Never raises,
+    whatever the bytes (only a `transport` other than "udp"/"tcp" is refused, as a caller bug).
+
+    `on_error(exc, wire)` is called for an unexpected exception turned into SERVFAIL (default: a
+    `query.servfail` log line). `use_cache=False` forces the full path (tests, benchmarks).
+    """
+    if transport != UDP and transport != TCP:
+        raise ValueError(f"transport must be 'udp' or 'tcp', not {transport!r}")
+    try:
+        pre = answer_cache.preparse(wire, transport, max_udp_payload) if use_cache else None
+        if pre is not None:
+            hit = answer_cache.lookup(store, pre, wire)
+            if hit is not None:
+                return hit
+        return _respond(wire, transport, store, max_udp_payload, pre, on_error)
+    except Exception as exc:  # the last line of defence: a reply, never an exception
+        _report(on_error, exc, wire)
+        return _last_resort_servfail(wire)
+
+
+def _respond(
+    wire: bytes,
+    transport: str,
+    store: Store,
+    max_udp_payload: int,
+    pre: answer_cache.Preparsed | None,
+    on_error: ErrorHook | None,
+) -> bytes | None:
+    """The full path: dnspython parse, route, answer, render; the reply is cached when `pre` says
+    the query may be and it was answered from a zone version."""
+    outcome = parse_request(wire, edns_payload=max_udp_payload)
+    if isinstance(outcome, Drop):
+        return None
+    if isinstance(outcome, Reply):
+        return outcome.wire
+    assert isinstance(outcome, Request)
+    request = outcome.message
+    limit = size_limit(request, transport, max_udp_payload)
+    try:
+        response, version = _route(request, transport, store)
+    except Exception as exc:
+        _report(on_error, exc, wire)
+        response, version = _error(request, dns.rcode.SERVFAIL), None
+    out = render(response, request, limit, max_udp_payload)
+    if version is not None and pre is not None:
+        answer_cache.insert(version, pre, wire, out)
+    return out
+
+
+def _route(
+    request: dns.message.Message, transport: str, store: Store
+) -> tuple[dns.message.Message, ZoneVersion | None]:
+    """The unrendered reply, and the version it was answered from when it may be cached."""
+    opcode = request.opcode()
+    question = request.question[0]  # parse_request guarantees exactly one
+    if opcode == dns.opcode.NOTIFY:
+        return route_notify(request, store), None
+    if opcode != dns.opcode.QUERY:
+        return _error(request, dns.rcode.NOTIMP), None  # UPDATE: no dynamic update
+    if question.rdtype == _AXFR or question.rdtype == _IXFR:
+        return route_transfer(request, transport, store), None
+    found = store.find(question.name)
+    if found is None:
+        return _error(request, dns.rcode.REFUSED), None
+    zone, version = found
+    if version is None:
+        return _error(request, dns.rcode.SERVFAIL), None
+    if question.rdtype == _DS and zone == question.name:
+        # RFC 4035 3.1.4.1: DS lives in the parent; answer from it when we serve it too.
+        parent = _parent_version(store, zone)
+        if parent is not None:
+            return answer(parent, request), None  # not cached: the cache is looked up by qname
+    return answer(version, request), version
+
+
+def route_notify(request: dns.message.Message, store: Store) -> dns.message.Message:
+    """RFC 1996: NOTAUTH for a zone we do not serve (BIND); REFUSED for ours (we are the primary:
+    nothing should notify us, and a NOTIFY never triggers a load)."""
+    qname = request.question[0].name
+    found = store.find(qname)
+    if found is None or found[0] != qname:
+        return _error(request, dns.rcode.NOTAUTH)
+    return _error(request, dns.rcode.REFUSED)
+
+
+def route_transfer(request: dns.message.Message, transport: str, store: Store) -> dns.message.Message:
+    """AXFR/IXFR before any data is sent. The qname must be the apex of a served zone."""
+    question = request.question[0]
+    found = store.find(question.name)
+    if found is None or found[0] != question.name:
+        return _error(request, dns.rcode.NOTAUTH)  # BIND xfrout.c "non-authoritative zone"
+    zone, version = found
+    if version is None:
+        return _error(request, dns.rcode.SERVFAIL)  # configured, never loaded (NSD zone_notloaded)
+    if question.rdtype == _AXFR and transport == UDP:
+        # BIND xfrout.c "attempted AXFR over UDP" (it checks the transfer ACL first: keep the
+        # ACL before this line when it arrives).
+        return _error(request, dns.rcode.FORMERR)
+    return transfer_placeholder(request, version, transport)
+
+
+def transfer_placeholder(
+    request: dns.message.Message, version: ZoneVersion, transport: str
+) -> dns.message.Message:
+    """PLACEHOLDER: the decision for a transfer of a zone we serve. REFUSED until the transfers
+    work replaces it (ACL and TSIG first, then AXFR/IXFR streamed by the TCP protocol, not returned
+    as one message)."""
+    return _error(request, dns.rcode.REFUSED)
+
+
+def _parent_version(store: Store, zone: dns.name.Name) -> ZoneVersion | None:
+    if zone == dns.name.root:
+        return None
+    found = store.find(zone.parent())
+    return None if found is None else found[1]
+
+
+def _error(request: dns.message.Message, rcode: int) -> dns.message.Message:
+    """A reply with only the question and `rcode`; AA clear."""
+    reply = reply_skeleton(request)
+    reply.set_rcode(rcode)
+    return reply
+
+
+# -- EDNS, size limits and truncation ------------------------------------------------------------
+
+
+def size_limit(request: dns.message.Message, transport: str, max_udp_payload: int) -> int:
+    """RFC 6891 6.2.3-6.2.5 and RFC 1035 4.2: the largest reply we may send."""
+    if transport == TCP:
+        return MAX_TCP_SIZE
+    if request.edns < 0:
+        return MIN_UDP_SIZE
+    return max(MIN_UDP_SIZE, min(request.payload, max_udp_payload))
+
+
+def render(
+    response: dns.message.Message, request: dns.message.Message, limit: int, max_udp_payload: int
+) -> bytes:
+    """Add EDNS to `response` when `request` had it, and render it within `limit` octets,
+    truncating as the module docstring says. RRsets are rendered in order (no shuffle)."""
+    if request.edns >= 0:
+        rcode = response.rcode()
+        response.use_edns(0, int(request.ednsflags) & _DO, max_udp_payload)
+        response.set_rcode(rcode)  # again: an extended rcode lives in the OPT
+    try:
+        return response.to_wire(max_size=limit, want_shuffle=False)
+    except dns.exception.TooBig:
+        pass
+    additional = response.additional
+    if additional:
+        required = _required_glue(response)
+        response.additional = [rrset for rrset in additional if _key(rrset) in required]
+        try:
+            return response.to_wire(max_size=limit, want_shuffle=False)
+        except dns.exception.TooBig:
+            pass
+    # RFC 2181 9: the answer or authority (or required glue) does not fit: TC, question only.
+    response.answer = []
+    response.authority = []
+    response.additional = []
+    response.flags |= _TC
+    return response.to_wire(max_size=limit, want_shuffle=False)
+
+
+def _key(rrset) -> tuple[dns.name.Name, int]:
+    return rrset.name, rrset.rdtype
+
+
+def _required_glue(response: dns.message.Message) -> set[tuple[dns.name.Name, int]]:
+    """For a referral, the A/AAAA of NS targets at or below the cut (RFC 9471 in-domain glue)."""
+    if response.flags & _AA and response.answer:
+        return set()  # not a plain referral (a CNAME chain into a cut: the glue is optional)
+    required = set()
+    for rrset in response.authority:
+        if rrset.rdtype != _NS:
+            continue
+        for rdata in rrset:
+            if rdata.target.is_subdomain(rrset.name):
+                required.add((rdata.target, _A))
+                required.add((rdata.target, _AAAA))
+    return required
+
+
+# -- failure -------------------------------------------------------------------------------------
+
+
+def _report(on_error: ErrorHook | None, exc: BaseException, wire: bytes) -> None:
+    try:
+        if on_error is not None:
+            on_error(exc, wire)
+        else:
+            logs.event(
+                log,
+                "query.servfail",
+                logging.ERROR,
+                error=type(exc).__name__,
+                detail=str(exc),
+                query=wire[:64].hex(),
+            )
+    except Exception:
+        pass
+
+
+def _last_resort_servfail(wire: bytes) -> bytes | None:
+    """SERVFAIL from the header alone, for when even building a reply failed."""
+    if len(wire) < 12 or struct.unpack_from("!H", wire, 2)[0] & int(dns.flags.QR):
+        return None
+    return header_reply(wire, dns.rcode.SERVFAIL)
