@@ -71,8 +71,18 @@ def _print_reload(results: list[dict]) -> int:
     return status
 
 
+def _journal_text(journal: dict | None) -> str:
+    """`first..last (N diffs, B bytes)`: the serials IXFR can start from."""
+    if not journal or journal["last_serial"] is None:
+        return "-"
+    if not journal["entries"]:
+        return f"{journal['last_serial']} (no diffs)"
+    return (f"{journal['first_serial']}..{journal['last_serial']} "
+            f"({journal['entries']} diffs, {journal['bytes']} B)")
+
+
 def _print_status(result: dict) -> int:
-    rows = [("ZONE", "SERIAL", "RECORDS", "LAST RELOAD", "STATE")]
+    rows = [("ZONE", "SERIAL", "RECORDS", "JOURNAL", "LAST RELOAD", "STATE")]
     for z in result["zones"]:
         if not z["loaded"]:
             state = "not loaded" + (f": {z['last_error']}" if z["last_error"] else "")
@@ -80,10 +90,11 @@ def _print_status(result: dict) -> int:
             state = f"serving; last reload failed: {z['last_error']}"
         else:
             state = "serving"
-        rows.append((z["zone"], _serial(z["serial"]), _serial(z["records"]), z["last_reload"] or "-", state))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        rows.append((z["zone"], _serial(z["serial"]), _serial(z["records"]), _journal_text(z.get("journal")),
+                     z["last_reload"] or "-", state))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[5])
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from twisted.internet import defer, threads
 from twisted.internet.error import CannotListenError
 
 from hiddenprimary.clock import Clock, SystemClock
+from hiddenprimary.commit import Restored, commit, restore
 from hiddenprimary.config import Config
 from hiddenprimary.control import ControlFactory
 from hiddenprimary.errors import HiddenPrimaryError, Severity, UsageError, ZoneRejected
@@ -31,6 +32,10 @@ class StartupError(HiddenPrimaryError):
     """The daemon could not start (a port or the control socket is taken)."""
 
 
+def _serial_text(serial: int | None) -> str:
+    return "-" if serial is None else str(serial)
+
+
 def _zone_text(zone: dns.name.Name) -> str:
     return zone.to_text(omit_final_dot=True)
 
@@ -46,6 +51,8 @@ class Server:
         self.events = ZoneEvents()
         self._by_text = {_zone_text(z).lower(): z for z in config.zones}
         self._last: dict[dns.name.Name, dict] = {z: {} for z in config.zones}
+        self._journals: dict = {}
+        self._journal_info: dict = {}
         self._ports: list = []
 
     # -- answering ------------------------------------------------------------------------------
@@ -80,12 +87,34 @@ class Server:
             raise StartupError(f"cannot create the control socket {self.config.control}: {e.strerror or e}")
 
     def start(self) -> defer.Deferred:
-        """Listen, then load every zone (queries for a zone not yet loaded get SERVFAIL)."""
+        """Listen, restore every zone's last committed version, then reload the zone files (a file
+        edited while we were down is a reload like any other). Until a zone has a version its
+        queries get SERVFAIL."""
         os.makedirs(self.config.data_dir, mode=0o700, exist_ok=True)
         self.listen()
         signal.signal(signal.SIGHUP, lambda *_: self.reactor.callFromThread(self._sighup))
         event(log, "started", zones=len(self.config.zones), config=self.config.path)
+        for zone in self.config.zones:
+            self.events.run(zone, lambda zone=zone: self._restore(zone))
         return self.reload([])
+
+    def _restore(self, zone: dns.name.Name) -> defer.Deferred:
+        d = threads.deferToThread(restore, self.config.data_dir, zone, self.clock)
+
+        def restored(r: Restored) -> None:
+            self._journals[zone] = r.journal
+            self._journal_info[zone] = r.info
+            if r.version is not None:
+                self.store.publish(zone, r.version)
+                event(log, "zone.restored", zone=_zone_text(zone), serial=r.version.serial)
+            if r.problem:
+                self._last[zone] = {"when": self._now_text(), "ok": False, "error": r.problem}
+
+        def failed(f) -> None:
+            log.error("zone.restore_failed zone=%s error=%s", _zone_text(zone), f.getErrorMessage())
+            self._last[zone] = {"when": self._now_text(), "ok": False, "error": f.getErrorMessage()}
+
+        return d.addCallbacks(restored, failed)
 
     def stop(self) -> defer.Deferred:
         return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in self._ports])
@@ -118,12 +147,21 @@ class Server:
         zone_cfg = self.config.zones[zone]
         current = self.store.current(zone)
         started = self.clock.monotonic()
-        d = threads.deferToThread(plan_reload, current, zone_cfg, self.clock)
-        d.addCallbacks(lambda plan: self._publish(plan, started), lambda f: self._rejected(zone, current, f))
+        journal = self._journals.get(zone)
+        if journal is None:
+            return defer.succeed(self._rejected(zone, current, None, "the zone's journal could not be opened"))
+
+        def plan_and_commit():  # in a worker thread: parse, check, diff, then the durable write
+            plan = plan_reload(current, zone_cfg, self.clock)
+            return plan, commit(journal, plan, zone_cfg)
+
+        d = threads.deferToThread(plan_and_commit)
+        d.addCallbacks(lambda r: self._publish(zone, r[0], r[1], started),
+                       lambda f: self._rejected(zone, current, f))
         return d
 
-    def _publish(self, plan: ReloadPlan, started: float) -> dict:
-        zone = self._by_text[plan.zone.lower()]
+    def _publish(self, zone: dns.name.Name, plan: ReloadPlan, info, started: float) -> dict:
+        self._journal_info[zone] = info
         if plan.new is not None:
             self.store.publish(zone, plan.new)
         took_ms = round((self.clock.monotonic() - started) * 1000, 1)
@@ -142,14 +180,16 @@ class Server:
         for w in plan.warnings:
             event(log, "zone.warning", logging.WARNING, zone=plan.zone, problem=str(w))
         event(log, "reload.ok" if plan.changed else "reload.unchanged", zone=plan.zone,
-              serial=f"{plan.old_serial}->{plan.new_serial}", added=result["added"], removed=result["removed"],
+              serial=f"{_serial_text(plan.old_serial)}->{plan.new_serial}", added=result["added"], removed=result["removed"],
               ms=took_ms)
         return result
 
-    def _rejected(self, zone: dns.name.Name, current, failure) -> dict:
+    def _rejected(self, zone: dns.name.Name, current, failure, message: str | None = None) -> dict:
         text = _zone_text(zone)
         serving = None if current is None else current.serial
-        if failure.check(ZoneRejected):
+        if message is not None:
+            errors, warnings = [message], []
+        elif failure.check(ZoneRejected):
             problems = failure.value.problems
             errors = [str(p) for p in problems if p.severity is Severity.ERROR]
             warnings = [str(p) for p in problems if p.severity is Severity.WARNING]
@@ -177,8 +217,16 @@ class Server:
                 "last_reload": last.get("when"),
                 "last_reload_ok": last.get("ok"),
                 "last_error": last.get("error"),
+                "journal": self._journal_status(zone),
             })
         return {"zones": zones}
+
+    def _journal_status(self, zone: dns.name.Name) -> dict | None:
+        info = self._journal_info.get(zone)
+        if info is None:
+            return None
+        return {"first_serial": info.first_serial, "last_serial": info.last_serial,
+                "entries": info.entries, "bytes": info.size_bytes}
 
     def _now_text(self) -> str:
         return datetime.datetime.fromtimestamp(self.clock.wall(), datetime.timezone.utc).isoformat(timespec="seconds")
