@@ -1,0 +1,893 @@
+"""Zone file -> LoadedZone: the records of an RFC 1035 master file, where each came from, and
+every problem found (not only the first).
+
+How it reads a file (DESIGN.md "Reloads are driven by the difference"): `zone.scan` splits the
+text into logical records (comments, parentheses, quotes, escapes); this module follows the
+directives ($ORIGIN, $TTL, $INCLUDE, $GENERATE), the inherited owner of blank-owner lines and the
+TTL rules, and hands the rdata of each record to dnspython's rdata parser through a tokenizer that
+replays the record's tokens (no Tokenizer per record). A bad record therefore yields one problem
+with its own line, and loading goes on: a syntax error on line 5 hides neither a second one on
+line 9 nor a CNAME conflict on line 12. `$GENERATE` lines are expanded by dnspython's own
+zone-file reader.
+
+Semantics, as dnspython's `dns.zone.from_file` unless said otherwise (tests compare the two):
+
+- Names are case-insensitive; records with the same owner and type form one RRset; a record
+  that repeats one already in its RRset is merged silently.
+- TTLs (RFC 1035 §5.1, RFC 2308 §4): an explicit TTL wins; otherwise `$TTL`; otherwise the last
+  explicit TTL; otherwise the SOA MINIMUM (with the warning `default-ttl-from-soa`, as BIND).
+  Records of one RRset with different TTLs keep the first TTL and warn `ttl-mismatch` (RFC 2181
+  §5.2; BIND does the same; dnspython would take the smallest).
+- Records whose owner is outside the origin are checked, then ignored with the warning
+  `out-of-zone` (BIND: "ignoring out-of-zone data"; dnspython drops them silently).
+- `$INCLUDE file [origin]`: a relative path is resolved against the folder of the file that
+  contains the `$INCLUDE` (BIND resolves it against its `directory` option; dnspython against the
+  process's working directory; the including file's folder is what a zone author can rely on).
+  The included file starts with the includer's state; the includer's origin, owner and TTLs are
+  restored after it (RFC 1035 §5.1).
+- `$GENERATE`: an explicit TTL there becomes the last TTL, but the generated names do not
+  become the owner of a following blank-owner line (BIND; dnspython takes the last generated one).
+- A TTL above 2^31-1 is used as 0 with the warning `ttl-out-of-range` (RFC 2181 §8, as BIND).
+  An explicit TTL on a record outside the zone still counts as the last TTL (BIND; dnspython
+  skips such records before reading their TTL).
+- A first record with a blank owner is an error (dnspython would use the origin; BIND refuses).
+- Meta-types (ANY, AXFR, OPT, ...) and classes other than IN are errors.
+- A second, different record of a singleton type (SOA, CNAME, DNAME, NSEC) is not merged
+  (dnspython keeps the last one silently); it is kept in `LoadedZone.dropped` for `zone.checks`,
+  which reports `multiple-soa`, `multiple-cname`, ...
+
+Problem codes found here (all ERROR unless noted): `syntax` (anything the text, a directive, a
+TTL, a type or an rdata gets wrong), `file-unreadable`, `include-unreadable`, `include-loop`,
+`too-many-problems` (more than MAX_PROBLEMS); warnings `out-of-zone`, `ttl-mismatch`,
+`ttl-out-of-range`, `default-ttl-from-soa`. `zone.checks` adds the semantic ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+
+import dns.exception
+import dns.grange
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.tokenizer
+import dns.ttl
+import dns.zonefile
+
+from hiddenprimary.errors import Location, Severity, ZoneProblem, ZoneRejected
+from hiddenprimary.zone import checks
+from hiddenprimary.zone.scan import Item, RawRecord, raw_text, scan
+
+RdatasetKey = tuple[int, int]  # (rdtype, covers)
+
+MAX_PROBLEMS = 1000  # per severity; past this, one `too-many-problems` entry says how many more
+MAX_INCLUDE_DEPTH = 20
+MAX_GENERATE = 1_000_000  # records one $GENERATE line may make
+MAX_TTL = 2**31 - 1  # RFC 2181 §8: larger values are treated as 0
+_RDATA_CACHE_SIZE = 200_000
+
+_IN = dns.rdataclass.IN
+_SOA = dns.rdatatype.SOA
+_NONE = dns.rdatatype.NONE
+_RRSIG = dns.rdatatype.RRSIG
+_NS = dns.rdatatype.NS
+_SINGLETONS = frozenset(t for t in dns.rdatatype.RdataType if dns.rdatatype.is_singleton(t))
+_EOL = dns.tokenizer.Token(dns.tokenizer.EOL, "\n")
+_IDENTIFIER = dns.tokenizer.IDENTIFIER
+_CLASSES = {text: value for text, value in dns.rdataclass.RdataClass.__members__.items()}
+_DIGITS = frozenset("0123456789")
+_TTL, _CLASS, _TYPE, _BAD_TTL, _META, _UNKNOWN = range(6)  # kinds of words before the rdata
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_*-]+(?:\.[A-Za-z0-9_*-]+)*\.?")
+
+
+def _parses(parse, word: str) -> bool:
+    try:
+        parse(word)
+    except Exception:
+        return False
+    return True
+
+
+@dataclasses.dataclass
+class LoadedZone:
+    """A parsed and checked zone. Owner names are absolute.
+
+    `locations[(owner, rdtype)]` is where the first record of that owner and type was defined
+    (the file of the record itself, `$INCLUDE`d files included). `dropped[(owner, rdtype)]` lists
+    where the second and later *different* records of a singleton type (SOA, CNAME, DNAME, NSEC)
+    were: an RRset of such a type holds one record, so they are not in `rdatasets`.
+    `failed` holds the (owner, rdtype) of records rejected as syntax errors, so checks do not
+    repeat them as "missing" (no SOA, an NS target with no address). `ns_records` lists
+    (owner, target, location) of every NS record, so NS problems point at the record itself."""
+
+    origin: dns.name.Name
+    rdatasets: dict[dns.name.Name, dict[RdatasetKey, dns.rdataset.Rdataset]]
+    locations: dict[tuple[dns.name.Name, int], Location]
+    warnings: list[ZoneProblem]
+    path: str = ""
+    dropped: dict[tuple[dns.name.Name, int], list[Location]] = dataclasses.field(
+        default_factory=dict
+    )
+    failed: set[tuple[dns.name.Name, int]] = dataclasses.field(default_factory=set)
+    ns_records: list[tuple[dns.name.Name, dns.name.Name, Location]] = dataclasses.field(
+        default_factory=list
+    )
+
+    def location(self, name: dns.name.Name, rdtype: int) -> Location | None:
+        return self.locations.get((name, rdtype))
+
+
+def load_zone(path: str, origin: dns.name.Name) -> LoadedZone:
+    """Parse and check the zone file at `path` for the zone `origin` (class IN).
+
+    Returns the zone with its warnings. Raises ZoneRejected(zone, problems) listing every error of
+    the file (syntax and semantic ones, each with file:line) and the warnings, not only the first.
+    A relative `$INCLUDE` path is resolved against the folder of the file holding the `$INCLUDE`
+    (not the working directory), so a zone and its includes can move together.
+    """
+    if not origin.is_absolute():
+        raise ValueError(f"zone origin {origin} must be absolute")
+    loader = _Loader(origin)
+    loader.load_file(path)
+    zone = LoadedZone(
+        origin=origin,
+        rdatasets=loader.rdatasets,
+        locations=loader.locations,
+        warnings=[],
+        path=path,
+        dropped=loader.dropped,
+        failed=loader.failed,
+        ns_records=loader.ns_records,
+    )
+    if loader.read_ok:  # an unreadable file has no records to check
+        for problem in checks.check(zone):
+            loader.report(problem)
+    problems = loader.finish()
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise ZoneRejected(origin.to_text(omit_final_dot=True), problems)
+    zone.warnings = problems
+    return zone
+
+
+class _RecordTokens(dns.tokenizer.Tokenizer):
+    """A dnspython Tokenizer that replays the tokens of one logical record, so dnspython's rdata
+    parsers run unchanged without a Tokenizer (and a StringIO) per record. Names met in rdata
+    are cached per origin: a zone repeats the same few targets (MX hosts, CNAME targets)."""
+
+    def __init__(self) -> None:  # no super().__init__: there is no file to read
+        self.file = None
+        self.ungotten_char = None
+        self.ungotten_token = None
+        self.multiline = 0
+        self.quoting = False
+        self.eof = False
+        self.after_cr = False
+        self.line_number = 0
+        self.filename = "<record>"
+        self.idna_codec = dns.name.IDNA_DEFAULT
+        self.items: list[Item] = []
+        self.pos = 0
+        self.end = 0
+        self._cache_origin: dns.name.Name | None = None
+        self._cache: dict[str, dns.name.Name] = {}
+        self._caches: dict[dns.name.Name | None, dict[str, dns.name.Name]] = {None: self._cache}
+
+    def reset(self, items: list[Item], pos: int) -> None:
+        self.items = items
+        self.pos = pos
+        self.end = len(items)
+        self.ungotten_token = None
+
+    def get(self, want_leading: bool = False, want_comment: bool = False) -> dns.tokenizer.Token:
+        token = self.ungotten_token
+        if token is not None:
+            self.ungotten_token = None
+            return token
+        pos = self.pos
+        if pos >= self.end:
+            return _EOL
+        self.pos = pos + 1
+        item = self.items[pos]
+        if item.__class__ is str:
+            return dns.tokenizer.Token(_IDENTIFIER, item)
+        return item  # type: ignore[return-value]
+
+    def unget(self, token: dns.tokenizer.Token) -> None:
+        if self.ungotten_token is not None:
+            raise dns.tokenizer.UngetBufferFull
+        self.ungotten_token = token
+
+    def name(self, text: str, origin: dns.name.Name | None) -> dns.name.Name:
+        """dns.name.from_text(text, origin), cached."""
+        if origin is not self._cache_origin:
+            self._cache_origin = origin
+            self._cache = self._caches.setdefault(origin, {})
+        name = self._cache.get(text)
+        if name is None:
+            if origin is not None and _PLAIN_NAME.fullmatch(text):
+                # What from_text does for plain ASCII labels, without its per-character loop;
+                # Name() still checks label and name lengths (RFC 1035 §2.3.4).
+                labels = tuple(text.encode().split(b"."))
+                name = dns.name.Name(labels if labels[-1] == b"" else labels + origin.labels)
+            else:
+                name = dns.name.from_text(text, origin, self.idna_codec)
+            if len(self._cache) < 1_000_000:
+                self._cache[text] = name
+        return name
+
+    def as_name(
+        self,
+        token: dns.tokenizer.Token,
+        origin: dns.name.Name | None = None,
+        relativize: bool = False,
+        relativize_to: dns.name.Name | None = None,
+    ) -> dns.name.Name:
+        if not token.is_identifier():
+            raise dns.exception.SyntaxError("expecting an identifier")
+        name = self.name(token.value, origin)
+        if relativize or not name.is_absolute():
+            return name.choose_relativity(relativize_to or origin, relativize)
+        return name
+
+
+class _GenerateTxn:
+    """Just enough of a dnspython transaction for dnspython's zone-file Reader to expand one
+    `$GENERATE` line into (name, ttl, rdata) triples."""
+
+    def __init__(self) -> None:
+        self.manager = self
+        self.added: list[tuple[dns.name.Name, int, dns.rdata.Rdata]] = []
+
+    def origin_information(self):
+        return (dns.name.root, False, dns.name.root)
+
+    def check_put_rdataset(self, check) -> None:
+        pass
+
+    def add(self, name, ttl, rdata) -> None:
+        self.added.append((name, ttl, rdata))
+
+
+_WHERE_PREFIX = re.compile(r"^<string>:\d+: ")
+_MALFORMED = str(dns.exception.SyntaxError())  # dnspython's "Text input is malformed."
+_RDATA_HINTS = {  # for dnspython's bare "Text input is malformed."
+    dns.rdatatype.A: "not an IPv4 address in dotted-quad form",
+    dns.rdatatype.AAAA: "not an IPv6 address",
+}
+_RDATA_RFC = {  # where each common type's presentation format is defined
+    "A": "RFC 1035 §3.4.1",
+    "AAAA": "RFC 3596 §2.2",
+    "NS": "RFC 1035 §3.3.11",
+    "CNAME": "RFC 1035 §3.3.1",
+    "SOA": "RFC 1035 §3.3.13",
+    "PTR": "RFC 1035 §3.3.12",
+    "MX": "RFC 1035 §3.3.9",
+    "TXT": "RFC 1035 §3.3.14",
+    "HINFO": "RFC 1035 §3.3.2",
+    "SRV": "RFC 2782",
+    "NAPTR": "RFC 3403 §4.1",
+    "DNAME": "RFC 6672 §2.1",
+    "DS": "RFC 4034 §5.3",
+    "DNSKEY": "RFC 4034 §2.2",
+    "RRSIG": "RFC 4034 §3.2",
+    "NSEC": "RFC 4034 §4.2",
+    "NSEC3": "RFC 5155 §3.3",
+    "NSEC3PARAM": "RFC 5155 §4.3",
+    "CAA": "RFC 8659 §4.1",
+    "TLSA": "RFC 6698 §2.2",
+    "SSHFP": "RFC 4255 §3.2",
+    "SVCB": "RFC 9460 §2.1",
+    "HTTPS": "RFC 9460 §9",
+}
+
+
+def _word(item: Item) -> str | None:
+    """The text of an identifier item, None for a quoted string."""
+    if item.__class__ is str:
+        return item  # type: ignore[return-value]
+    return item.value if item.ttype == _IDENTIFIER else None  # type: ignore[union-attr]
+
+
+def _detail(exc: BaseException, hint: str | None = None) -> str:
+    """What went wrong, in words: dnspython's message, or, when it is only the generic
+    "Text input is malformed.", `hint` or the message of the exception underneath."""
+    text = str(exc).strip()
+    if text in ("", _MALFORMED, "None"):
+        if hint is not None:
+            return hint
+        context = exc.__cause__ or exc.__context__
+        if context is not None and str(context) and str(context) != _MALFORMED:
+            return str(context)
+        return "malformed"
+    return text
+
+
+class _Loader:
+    """Reads one zone's file (and the files it includes) into rdatasets, collecting problems."""
+
+    def __init__(self, origin: dns.name.Name):
+        self.zone_origin = origin
+        self.rdatasets: dict[dns.name.Name, dict[RdatasetKey, dns.rdataset.Rdataset]] = {}
+        self.locations: dict[tuple[dns.name.Name, int], Location] = {}
+        self.dropped: dict[tuple[dns.name.Name, int], list[Location]] = {}
+        self.failed: set[tuple[dns.name.Name, int]] = set()
+        self.ns_records: list[tuple[dns.name.Name, dns.name.Name, Location]] = []
+        self.problems: list[ZoneProblem] = []
+        self._counts = {Severity.ERROR: 0, Severity.WARNING: 0}
+        self._tokens = _RecordTokens()
+        self._words: dict[str, tuple[int, object]] = {}
+        self._classes: dict[int, type[dns.rdata.Rdata]] = {}
+        self._rdata_origin: dns.name.Name | None = None
+        self._rdata_cache: dict[tuple, dns.rdata.Rdata] = {}
+        self._include_stack: list[str] = []
+        # Reader state, as dnspython's zonefile.Reader keeps it.
+        self.current_origin = origin
+        self.origin_in_zone = True  # current_origin is at or below the zone origin
+        self.last_name: dns.name.Name | None = None
+        self.last_in_zone: bool | None = None  # last_name is in the zone (None: not known yet)
+        self.last_ttl = 0
+        self.last_ttl_known = False
+        self.default_ttl = 0
+        self.default_ttl_known = False
+        self.default_ttl_from_soa = False
+        self.no_owner_yet = True  # no record has named an owner yet
+        self.soa_failed = False  # an SOA failed to parse: later "no TTL" errors are its echo
+        self.warned_soa_ttl = False
+        self._last_owner: dns.name.Name | None = None
+        self._last_node: dict[RdatasetKey, dns.rdataset.Rdataset] | None = None
+
+    # -- problems ---------------------------------------------------------------------------
+
+    def report(self, problem: ZoneProblem) -> None:
+        self._counts[problem.severity] += 1
+        if self._counts[problem.severity] <= MAX_PROBLEMS:
+            self.problems.append(problem)
+
+    def error(
+        self, code: str, message: str, path: str, line: int = 0, name: str | None = None
+    ) -> None:
+        self.report(ZoneProblem(code, Severity.ERROR, message, Location(path, line), name))
+
+    def warning(
+        self, code: str, message: str, path: str, line: int = 0, name: str | None = None
+    ) -> None:
+        self.report(ZoneProblem(code, Severity.WARNING, message, Location(path, line), name))
+
+    def finish(self) -> list[ZoneProblem]:
+        problems = list(self.problems)
+        for severity, count in self._counts.items():
+            if count > MAX_PROBLEMS:
+                problems.append(
+                    ZoneProblem(
+                        "too-many-problems",
+                        severity,
+                        f"{count - MAX_PROBLEMS} more {severity.value}s not listed",
+                    )
+                )
+        return problems
+
+    # -- files ------------------------------------------------------------------------------
+
+    def load_file(self, path: str) -> None:
+        text = self._read(path, None)
+        self.read_ok = text is not None
+        if text is not None:
+            self._include_stack.append(os.path.realpath(path))
+            self._read_records(text, path)
+            self._include_stack.pop()
+
+    def _read(self, path: str, include_at: Location | None) -> str | None:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if include_at is None:
+                self.error("file-unreadable", f"cannot read zone file {path}: {reason}", path)
+            else:
+                self.error(
+                    "include-unreadable",
+                    f"cannot read $INCLUDE file {path}: {reason}",
+                    include_at.path,
+                    include_at.line,
+                )
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            self.error("syntax", f"text is not UTF-8 (byte 0x{data[exc.start]:02x})", path, line)
+            return data.decode("utf-8", "replace")
+
+    def _read_records(self, text: str, path: str) -> None:
+        for rec in scan(text):
+            if rec.error is not None:
+                line, message = rec.error
+                self.error("syntax", f"{message} (RFC 1035 §5.1)", path, line)
+                if not rec.blank_owner:
+                    self.last_name = None  # the owner of the broken line is unknown
+                    self.no_owner_yet = False
+                continue
+            first = rec.items[0]
+            if not rec.blank_owner and first.__class__ is str and first[0] == "$":  # type: ignore[index]
+                self._directive(rec, path, first.upper())  # type: ignore[union-attr]
+            else:
+                self._record(rec, path)
+
+    # -- directives -------------------------------------------------------------------------
+
+    def _directive(self, rec: RawRecord, path: str, word: str) -> None:
+        items = rec.items
+        line = rec.line
+        if word == "$TTL":
+            value = _word(items[1]) if len(items) > 1 else None
+            if value is None or len(items) != 2:
+                self.error("syntax", "$TTL takes one TTL value (RFC 2308 §4)", path, line)
+                return
+            try:
+                self.default_ttl = self._checked_ttl(dns.ttl.from_text(value), path, line)
+            except dns.ttl.BadTTL as exc:
+                self.error(
+                    "syntax", f"bad $TTL '{value}': {_detail(exc)} (RFC 2308 §4)", path, line
+                )
+                return
+            self.default_ttl_known = True
+            self.default_ttl_from_soa = False
+        elif word == "$ORIGIN":
+            value = _word(items[1]) if len(items) > 1 else None
+            if value is None or len(items) != 2:
+                self.error("syntax", "$ORIGIN takes one domain name (RFC 1035 §5.1)", path, line)
+                return
+            try:
+                origin = dns.name.from_text(value, self.current_origin)
+            except dns.exception.DNSException as exc:
+                self.error("syntax", f"bad $ORIGIN '{value}': {_detail(exc)}", path, line)
+                return
+            self._set_origin(origin)
+        elif word == "$INCLUDE":
+            self._include(rec, path)
+        elif word == "$GENERATE":
+            self._generate(rec, path)
+        else:
+            self.error(
+                "syntax",
+                f"unknown directive {word} (known: $ORIGIN, $INCLUDE, $TTL, $GENERATE)",
+                path,
+                line,
+            )
+
+    def _set_origin(self, origin: dns.name.Name) -> None:
+        self.current_origin = origin
+        self.origin_in_zone = origin.is_subdomain(self.zone_origin)
+
+    def _include(self, rec: RawRecord, path: str) -> None:
+        items = rec.items
+        line = rec.line
+        if not 2 <= len(items) <= 3:
+            self.error(
+                "syntax",
+                "$INCLUDE takes a file name and an optional origin (RFC 1035 §5.1)",
+                path,
+                line,
+            )
+            return
+        filename = items[1].value if not isinstance(items[1], str) else items[1]
+        origin = self.current_origin
+        if len(items) == 3:
+            value = _word(items[2])
+            try:
+                if value is None:
+                    raise dns.exception.SyntaxError("expecting a domain name")
+                origin = dns.name.from_text(value, self.current_origin)
+            except dns.exception.DNSException as exc:
+                self.error(
+                    "syntax",
+                    f"bad $INCLUDE origin '{raw_text(items[2])}': {_detail(exc)}",
+                    path,
+                    line,
+                )
+                return
+        # Relative to the folder of the file that holds the $INCLUDE (see the module docstring).
+        target = os.path.normpath(os.path.join(os.path.dirname(path), filename))
+        real = os.path.realpath(target)
+        if real in self._include_stack:
+            self.error("include-loop", f"$INCLUDE {target} would include itself again", path, line)
+            return
+        if len(self._include_stack) >= MAX_INCLUDE_DEPTH:
+            self.error(
+                "include-loop",
+                f"$INCLUDE {target}: more than {MAX_INCLUDE_DEPTH} nested includes",
+                path,
+                line,
+            )
+            return
+        text = self._read(target, Location(path, line))
+        if text is None:
+            return
+        saved = (
+            self.current_origin,
+            self.origin_in_zone,
+            self.last_name,
+            self.last_in_zone,
+            self.last_ttl,
+            self.last_ttl_known,
+            self.default_ttl,
+            self.default_ttl_known,
+            self.default_ttl_from_soa,
+        )
+        self._set_origin(origin)
+        self._include_stack.append(real)
+        try:
+            self._read_records(text, target)
+        finally:
+            self._include_stack.pop()
+            (
+                self.current_origin,
+                self.origin_in_zone,
+                self.last_name,
+                self.last_in_zone,
+                self.last_ttl,
+                self.last_ttl_known,
+                self.default_ttl,
+                self.default_ttl_known,
+                self.default_ttl_from_soa,
+            ) = saved
+
+    def _generate(self, rec: RawRecord, path: str) -> None:
+        """Expand `$GENERATE range lhs [ttl] [class] type rhs` with dnspython's own Reader.
+
+        As in BIND, an explicit TTL here becomes the last TTL, but the generated names do not
+        become the owner of a following blank-owner line (dnspython makes the last one it)."""
+        if len(rec.items) > 1 and (word := _word(rec.items[1])) is not None:
+            try:
+                start, stop, step = dns.grange.from_text(word)
+            except Exception:
+                pass  # dnspython's reader reports it below
+            else:
+                if (stop - start) // max(step, 1) + 1 > MAX_GENERATE:
+                    self.error(
+                        "syntax",
+                        f"$GENERATE range {word} makes more than {MAX_GENERATE} records",
+                        path,
+                        rec.line,
+                    )
+                    return
+        text = " ".join(raw_text(item) for item in rec.items)
+        txn = _GenerateTxn()
+        reader = dns.zonefile.Reader(
+            dns.tokenizer.Tokenizer(text),
+            _IN,
+            txn,
+            allow_directives={"$GENERATE"},  # type: ignore[arg-type]
+        )
+        reader.current_origin = self.current_origin
+        reader.last_ttl = self.last_ttl
+        reader.last_ttl_known = self.last_ttl_known
+        reader.default_ttl = self.default_ttl
+        reader.default_ttl_known = self.default_ttl_known
+        reader.default_ttl_from_soa = self.default_ttl_from_soa
+        try:
+            reader.read()
+        except Exception as exc:  # dnspython reports every failure here as SyntaxError
+            detail = _WHERE_PREFIX.sub("", _detail(exc))
+            self.error("syntax", f"bad $GENERATE: {detail}", path, rec.line)
+            return
+        self.last_ttl = self._checked_ttl(reader.last_ttl, path, rec.line)
+        self.last_ttl_known = reader.last_ttl_known
+        for name, ttl, rdata in txn.added:
+            if name.is_subdomain(self.zone_origin):
+                self._add(name, 0 if ttl > MAX_TTL else ttl, rdata, path, rec.line)  # warned above
+            else:
+                self._out_of_zone(name, path, rec.line)
+
+    # -- records ----------------------------------------------------------------------------
+
+    def _classify(self, word: str) -> tuple[int, object]:
+        """What a word before the rdata is: (_TTL, seconds), (_CLASS, rdclass), (_TYPE, rdtype),
+        or (_BAD_TTL | _META | _UNKNOWN, detail). Cached: a zone uses a handful of such words."""
+        found = self._words.get(word)
+        if found is not None:
+            return found
+        upper = word.upper()
+        if word[0] in _DIGITS:
+            try:
+                found = (_TTL, dns.ttl.from_text(word))
+            except dns.ttl.BadTTL as exc:
+                found = (_BAD_TTL, _detail(exc))
+        elif (
+            upper in _CLASSES
+            or upper.startswith("CLASS")
+            and _parses(dns.rdataclass.from_text, word)
+        ):
+            found = (_CLASS, dns.rdataclass.from_text(word))
+        elif _parses(dns.rdatatype.from_text, word):
+            rdtype = dns.rdatatype.from_text(word)
+            found = (_META, rdtype) if dns.rdatatype.is_metatype(rdtype) else (_TYPE, rdtype)
+        else:
+            found = (_UNKNOWN, None)
+        if len(self._words) < 10_000:
+            self._words[word] = found
+        return found
+
+    def _record(self, rec: RawRecord, path: str) -> None:
+        items = rec.items
+        n = len(items)
+        line = rec.line
+        # Owner (RFC 1035 §5.1: a blank owner is the previous record's owner).
+        if rec.blank_owner:
+            owner = self.last_name
+            if owner is None:
+                if self.no_owner_yet:
+                    self.error(
+                        "syntax",
+                        "blank owner, but no previous record to take it from (RFC 1035 §5.1)",
+                        path,
+                        line,
+                    )
+                return  # else the owner's line was broken, and that is reported already
+            in_zone = self.last_in_zone
+            i = 0
+        else:
+            text = _word(items[0])
+            try:
+                if text is None:
+                    raise dns.exception.SyntaxError("an owner name cannot be a quoted string")
+                owner = self._tokens.name(text, self.current_origin)
+            except dns.exception.DNSException as exc:
+                self.error(
+                    "syntax", f"bad owner name '{raw_text(items[0])}': {_detail(exc)}", path, line
+                )
+                self.last_name = None
+                self.no_owner_yet = False
+                return
+            self.last_name = owner
+            self.no_owner_yet = False
+            # A relative name below an origin inside the zone is inside; else ask (None).
+            in_zone = True if self.origin_in_zone and text[-1] != "." else None
+            self.last_in_zone = in_zone
+            i = 1
+        # [TTL] [class] [TTL] type, in the orders dnspython (and BIND) accept.
+        ttl = None
+        rdclass = None
+        kind, value = _UNKNOWN, None
+        word = None
+        while i < n:
+            item = items[i]
+            word = item if item.__class__ is str else _word(item)
+            if word is None:
+                kind, value = _UNKNOWN, None
+                break
+            kind, value = self._classify(word)  # type: ignore[arg-type]
+            if kind == _TTL and ttl is None:
+                ttl = value if value <= MAX_TTL else self._checked_ttl(value, path, rec.line_of(i))  # type: ignore[operator]
+                self.last_ttl = ttl  # type: ignore[assignment]
+                self.last_ttl_known = True
+            elif kind == _CLASS and rdclass is None:
+                rdclass = value
+                if rdclass != _IN:
+                    self.error(
+                        "syntax",
+                        f"class {dns.rdataclass.to_text(rdclass)} is not the zone's class IN",  # type: ignore[arg-type]
+                        path,
+                        rec.line_of(i),
+                    )
+                    return
+            else:
+                break
+            i += 1
+        if kind != _TYPE:
+            where = rec.line_of(i)
+            if i >= n:
+                self.error("syntax", "record has no type (RFC 1035 §5.1)", path, where)
+            elif kind == _BAD_TTL:
+                self.error("syntax", f"bad TTL '{word}': {value} (RFC 2181 §8)", path, where)
+            elif kind == _META:
+                self.error(
+                    "syntax",
+                    f"{dns.rdatatype.to_text(value)} is a meta-type, not zone data (RFC 6895 §3.1)",  # type: ignore[arg-type]
+                    path,
+                    where,
+                )
+            else:
+                self.error("syntax", f"unknown type '{raw_text(items[i])}'", path, where)
+            return
+        rdtype = value
+        i += 1
+        # Rdata: dnspython's parser, fed the record's own tokens. Rdata are immutable, so a
+        # record whose rdata text (and origin) repeats an earlier one's shares its object.
+        key = (rdtype, *items[i:]) if rec.plain else None
+        rdata = (
+            self._rdata_cache.get(key)
+            if key is not None and self._rdata_origin is self.current_origin
+            else None
+        )
+        if rdata is None:
+            try:
+                rdata = self._parse_rdata(rdtype, items, i)
+            except Exception as exc:
+                self._bad_rdata(rec, path, rdtype, i, exc)
+                self.failed.add((owner, rdtype))
+                if rdtype == _SOA:
+                    self.soa_failed = True
+                return
+            if key is not None and len(self._rdata_cache) < _RDATA_CACHE_SIZE:
+                if self._rdata_origin is not self.current_origin:
+                    self._rdata_origin = self.current_origin
+                    self._rdata_cache = {}
+                self._rdata_cache[key] = rdata
+        # The TTL (RFC 1035 §5.1, RFC 2308 §4), as dnspython decides it.
+        implicit = ttl is None
+        if implicit:
+            ttl = self._implicit_ttl()
+        if not self.default_ttl_known and rdtype == _SOA:
+            self.default_ttl = rdata.minimum  # type: ignore[attr-defined]
+            self.default_ttl_known = True
+            self.default_ttl_from_soa = True
+            if ttl is None:
+                ttl = self._implicit_ttl()
+        if ttl is None:
+            if not self.soa_failed:
+                self.error(
+                    "syntax",
+                    "no TTL: give the record one, or set $TTL before it (RFC 2308 §4)",
+                    path,
+                    line,
+                )
+            return
+        if (
+            implicit
+            and self.default_ttl_from_soa
+            and not self.last_ttl_known
+            and not self.warned_soa_ttl
+        ):
+            self.warned_soa_ttl = True
+            self.warning(
+                "default-ttl-from-soa",
+                f"no TTL specified and no $TTL; using the SOA MINIMUM {ttl} (RFC 1035 §5.1)",
+                path,
+                line,
+            )
+        if in_zone is None:
+            in_zone = self.last_in_zone = owner.is_subdomain(self.zone_origin)
+        if not in_zone:
+            self._out_of_zone(owner, path, line)
+            return
+        self._add(owner, ttl, rdata, path, line)
+
+    def _parse_rdata(
+        self, rdtype: dns.rdatatype.RdataType, items: list[Item], start: int
+    ) -> dns.rdata.Rdata:
+        """What dns.rdata.from_text does, minus its per-call conversions: the type's own parser,
+        then nothing may follow. The generic `\\# length hex` form (RFC 3597 §5) goes through
+        dns.rdata.from_text itself."""
+        tokens = self._tokens
+        tokens.reset(items, start)
+        cls = self._classes.get(rdtype)
+        if cls is None:
+            cls = self._classes[rdtype] = dns.rdata.get_rdata_class(_IN, rdtype)
+        first = items[start] if start < len(items) else None
+        if (
+            first.__class__ is str
+            or cls is dns.rdata.GenericRdata
+            or getattr(first, "value", None) != r"\#"
+        ):
+            with dns.exception.ExceptionWrapper(dns.exception.SyntaxError):
+                rdata = cls.from_text(_IN, rdtype, tokens, self.current_origin, False, None)
+                tokens.get_eol_as_token()
+            return rdata
+        return dns.rdata.from_text(_IN, rdtype, tokens, self.current_origin, False)
+
+    def _checked_ttl(self, ttl: int, path: str, line: int) -> int:
+        """RFC 2181 §8: a TTL above 2^31-1 is treated as 0 (BIND does the same); say so."""
+        if ttl <= MAX_TTL:
+            return ttl
+        self.warning(
+            "ttl-out-of-range",
+            f"TTL {ttl} is more than 2^31-1; using 0 (RFC 2181 §8)",
+            path,
+            line,
+        )
+        return 0
+
+    def _implicit_ttl(self) -> int | None:
+        if self.last_ttl_known and (not self.default_ttl_known or self.default_ttl_from_soa):
+            return self.last_ttl
+        if self.default_ttl_known:
+            return self.default_ttl
+        return None
+
+    def _bad_rdata(
+        self, rec: RawRecord, path: str, rdtype: int, start: int, exc: Exception
+    ) -> None:
+        type_text = dns.rdatatype.to_text(rdtype)
+        rfc = _RDATA_RFC.get(
+            type_text, "RFC 3597 §5" if type_text.startswith("TYPE") else "RFC 1035 §5.1"
+        )
+        rdata_text = " ".join(raw_text(item) for item in rec.items[start:])
+        if len(rdata_text) > 80:
+            rdata_text = rdata_text[:77] + "..."
+        consumed = self._tokens.pos - 1
+        detail = _detail(exc, _RDATA_HINTS.get(rdtype))
+        if not rdata_text:
+            message = f"{type_text} record has no rdata ({rfc})"
+            consumed = start - 1  # the type's own line
+        elif detail.startswith("expected EOL or EOF"):
+            extra = raw_text(rec.items[min(consumed, len(rec.items) - 1)])
+            detail = f"unexpected '{extra}' after the rdata"
+            message = f"bad {type_text} rdata '{rdata_text}': {detail} ({rfc})"
+        else:
+            consumed = max(start, consumed)
+            message = f"bad {type_text} rdata '{rdata_text}': {detail} ({rfc})"
+        self.error("syntax", message, path, rec.line_of(consumed))
+
+    def _out_of_zone(self, owner: dns.name.Name, path: str, line: int) -> None:
+        self.warning(
+            "out-of-zone",
+            f"ignoring out-of-zone data ({owner} is not in {self.zone_origin})",
+            path,
+            line,
+            owner.to_text(),
+        )
+
+    def _add(
+        self, owner: dns.name.Name, ttl: int, rdata: dns.rdata.Rdata, path: str, line: int
+    ) -> None:
+        if owner is self._last_owner:
+            node = self._last_node
+            assert node is not None
+        else:
+            node = self.rdatasets.setdefault(owner, {})
+            self._last_owner = owner
+            self._last_node = node
+        rdtype = rdata.rdtype
+        if rdtype == _NS:
+            self.ns_records.append((owner, rdata.target, Location(path, line)))  # type: ignore[attr-defined]
+        covers = rdata.covers()
+        rdataset = node.get((rdtype, covers))
+        if rdataset is None:
+            rdataset = dns.rdataset.Rdataset(_IN, rdtype, covers, ttl)
+            _insert(rdataset, rdata)
+            node[(rdtype, covers)] = rdataset
+            if rdtype != _RRSIG:
+                self.locations[(owner, rdtype)] = Location(path, line)  # new: first of its RRset
+            else:  # RRSIGs of different covered types are different RRsets with one location key
+                self.locations.setdefault((owner, rdtype), Location(path, line))
+            return
+        if rdtype in _SINGLETONS:
+            if rdata not in rdataset:
+                self.dropped.setdefault((owner, rdtype), []).append(Location(path, line))
+            return
+        if ttl != rdataset.ttl:
+            self.warning(
+                "ttl-mismatch",
+                f"{owner} {dns.rdatatype.to_text(rdtype)}: TTL {ttl} differs from the RRset's "
+                f"TTL {rdataset.ttl}, which is kept (RFC 2181 §5.2)",
+                path,
+                line,
+                owner.to_text(),
+            )
+        _insert(rdataset, rdata)
+
+
+def _insert_items(rdataset: dns.rdataset.Rdataset, rdata: dns.rdata.Rdata) -> None:
+    """Rdataset.add for an rdata of the right class, type and covers that is not of a singleton
+    type: the same dict insertion, hashing the rdata (a wire rendering) once instead of twice."""
+    rdataset.items.setdefault(rdata, None)
+
+
+def _insert_add(rdataset: dns.rdataset.Rdataset, rdata: dns.rdata.Rdata) -> None:
+    rdataset.add(rdata)
+
+
+# dns.set.Set keeps its members as the keys of the dict `items` (dnspython 2.x); fall back to
+# the public add() if that ever changes.
+_insert = (
+    _insert_items
+    if isinstance(getattr(dns.rdataset.Rdataset(_IN, _SOA), "items", None), dict)
+    else _insert_add
+)
