@@ -25,6 +25,7 @@ class Restored:
     journal: Journal
     version: ZoneVersion | None  # the last committed version, None when there is none
     info: JournalInfo
+    history: tuple  # the journal's diffs, oldest first (what IXFR can serve)
     problem: str | None  # why the saved state could not be used, if it could not
 
 
@@ -41,7 +42,9 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock) -> Restored:
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     try:
         journal = Journal(path, zone)
-        return Restored(journal, journal.load(), journal.info(), None)
+        version = journal.load()
+        history = tuple(journal.diffs()) if version is not None else ()
+        return Restored(journal, version, journal.info(), history, None)
     except JournalCorrupt as e:
         aside = f"{path}.corrupt-{int(clock.wall())}"
         for suffix in ("", "-wal", "-shm"):
@@ -49,7 +52,7 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock) -> Restored:
                 os.replace(path + suffix, aside + suffix)
         event(log, "journal.corrupt", logging.ERROR, zone=zone, error=e, moved_to=aside)
         journal = Journal(path, zone)
-        return Restored(journal, None, journal.info(), f"{e}; moved to {aside}")
+        return Restored(journal, None, journal.info(), (), f"{e}; moved to {aside}")
 
 
 def commit(journal: Journal, plan: ReloadPlan, zone_cfg: ZoneConfig) -> JournalInfo:

@@ -104,6 +104,8 @@ class Limits:
     tcp_clients_per_ip: int = 100
     udp_max_payload: int = 1232
     reload_timeout_s: float = 600.0
+    transfers_out: int = 20  # concurrent outgoing AXFR/IXFR streams (BIND: transfers-out 10)
+    xfr_idle_timeout_s: float = 60.0  # drop a transfer whose client reads nothing for this long
 
 
 @dataclasses.dataclass(frozen=True)
@@ -622,6 +624,8 @@ class _Builder:
         "tcp_clients_per_ip",
         "udp_max_payload",
         "reload_timeout_s",
+        "transfers_out",
+        "xfr_idle_timeout_s",
     )
 
     def limits(self, top: _Map) -> Limits:

@@ -24,6 +24,7 @@ from hiddenprimary.net.udp import DnsDatagramProtocol
 from hiddenprimary.reload import ReloadPlan, plan_reload
 from hiddenprimary.responder import respond
 from hiddenprimary.store import Store
+from hiddenprimary.transfers import Transfers
 
 log = logging.getLogger("hiddenprimary.daemon")
 
@@ -49,6 +50,7 @@ class Server:
         self.clock = clock or SystemClock()
         self.store = Store(config.zones)
         self.events = ZoneEvents()
+        self.transfers = Transfers(config, self.clock)
         self._by_text = {_zone_text(z).lower(): z for z in config.zones}
         self._last: dict[dns.name.Name, dict] = {z: {} for z in config.zones}
         self._journals: dict = {}
@@ -57,9 +59,12 @@ class Server:
 
     # -- answering ------------------------------------------------------------------------------
 
-    def handle(self, wire: bytes, transport: str, peer: tuple[str, int]) -> bytes | None:
+    def handle(self, wire: bytes, transport: str, peer: tuple[str, int]):
         return respond(wire, transport=transport, store=self.store,
-                       max_udp_payload=self.config.limits.udp_max_payload)
+                       max_udp_payload=self.config.limits.udp_max_payload, peer=peer, transfer=self._transfer)
+
+    def _transfer(self, request, zone, version, transport, peer):
+        return self.transfers.handle(request, zone, version, self.store.history(zone), transport, peer)
 
     # -- start and stop -------------------------------------------------------------------------
 
@@ -67,7 +72,8 @@ class Server:
         limits = self.config.limits
         tcp_factory = DnsStreamFactory(self.handle, self.reactor, idle_timeout_s=limits.tcp_idle_timeout_s,
                                        max_total=limits.tcp_clients_total,
-                                       max_per_client=limits.tcp_clients_per_ip)
+                                       max_per_client=limits.tcp_clients_per_ip,
+                                       xfr_idle_timeout_s=limits.xfr_idle_timeout_s)
         try:
             for host, port in self.config.listen:
                 # TCP first so that port 0 ("any") gives UDP the same port.
@@ -105,7 +111,7 @@ class Server:
             self._journals[zone] = r.journal
             self._journal_info[zone] = r.info
             if r.version is not None:
-                self.store.publish(zone, r.version)
+                self.store.publish(zone, r.version, r.history)
                 event(log, "zone.restored", zone=_zone_text(zone), serial=r.version.serial)
             if r.problem:
                 self._last[zone] = {"when": self._now_text(), "ok": False, "error": r.problem}
@@ -163,7 +169,10 @@ class Server:
     def _publish(self, zone: dns.name.Name, plan: ReloadPlan, info, started: float) -> dict:
         self._journal_info[zone] = info
         if plan.new is not None:
-            self.store.publish(zone, plan.new)
+            history = self.store.history(zone) + (plan.diff,) if plan.diff is not None else ()
+            # Keep what the journal keeps (it trims the oldest first): the newest `entries` diffs.
+            history = history[len(history) - info.entries:] if info.entries else ()
+            self.store.publish(zone, plan.new, history)
         took_ms = round((self.clock.monotonic() - started) * 1000, 1)
         result = {
             "zone": plan.zone,

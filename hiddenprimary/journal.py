@@ -178,6 +178,10 @@ class Journal:
         except (ValueError, sqlite3.DatabaseError) as e:
             raise JournalCorrupt(f"{self.path}: cannot rebuild the saved zone: {e}") from e
 
+    def diffs(self) -> list[Diff]:
+        """Every diff the journal holds, oldest first."""
+        return self._diffs_after(0)
+
     def since(self, serial: int) -> list[Diff] | None:
         """The diffs from `serial` to the current version, in order; None when the journal does not
         reach back to `serial` (IXFR then falls back to a full transfer)."""

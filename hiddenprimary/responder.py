@@ -61,6 +61,8 @@ _A = dns.rdatatype.A
 _AAAA = dns.rdatatype.AAAA
 
 ErrorHook = Callable[[BaseException, bytes], None]
+# transfer(request, zone, version, transport, peer) -> reply bytes, or a stream for TCP
+TransferHook = Callable[[Request, dns.name.Name, ZoneVersion, str, "tuple[str, int] | None"], object]
 
 
 def respond(
@@ -71,13 +73,17 @@ def respond(
     max_udp_payload: int = 1232,
     on_error: ErrorHook | None = None,
     use_cache: bool = True,
-) -> bytes | None:
+    peer: tuple[str, int] | None = None,
+    transfer: TransferHook | None = None,
+) -> object:
     """The reply to the DNS message `wire` received over `transport` ("udp" or "tcp"), or None
     when nothing may be sent (on TCP the caller then closes the connection). Never raises,
     whatever the bytes (only a `transport` other than "udp"/"tcp" is refused, as a caller bug).
 
     `on_error(exc, wire)` is called for an unexpected exception turned into SERVFAIL (default: a
     `query.servfail` log line). `use_cache=False` forces the full path (tests, benchmarks).
+    `transfer` serves AXFR/IXFR of a served, loaded zone (default: `transfer_placeholder`); what
+    it returns (bytes, or a stream for the TCP protocol) is returned as is.
     """
     if transport != UDP and transport != TCP:
         raise ValueError(f"transport must be 'udp' or 'tcp', not {transport!r}")
@@ -87,7 +93,7 @@ def respond(
             hit = answer_cache.lookup(store, pre, wire)
             if hit is not None:
                 return hit
-        return _respond(wire, transport, store, max_udp_payload, pre, on_error)
+        return _respond(wire, transport, store, max_udp_payload, pre, on_error, peer, transfer)
     except Exception as exc:  # the last line of defence: a reply, never an exception
         _report(on_error, exc, wire)
         return _last_resort_servfail(wire)
@@ -100,7 +106,9 @@ def _respond(
     max_udp_payload: int,
     pre: answer_cache.Preparsed | None,
     on_error: ErrorHook | None,
-) -> bytes | None:
+    peer: tuple[str, int] | None = None,
+    transfer: TransferHook | None = None,
+) -> object:
     """The full path: dnspython parse, route, answer, render; the reply is cached when `pre` says
     the query may be and it was answered from a zone version."""
     outcome = parse_request(wire, edns_payload=max_udp_payload)
@@ -112,10 +120,12 @@ def _respond(
     request = outcome.message
     limit = size_limit(request, transport, max_udp_payload)
     try:
-        response, version = _route(request, transport, store)
+        response, version = _route(outcome, transport, store, peer, transfer)
     except Exception as exc:
         _report(on_error, exc, wire)
         response, version = _error(request, dns.rcode.SERVFAIL), None
+    if not isinstance(response, dns.message.Message):
+        return response  # a transfer's own reply bytes or stream
     out = render(response, request, limit, max_udp_payload)
     if version is not None and pre is not None:
         answer_cache.insert(version, pre, wire, out)
@@ -123,9 +133,10 @@ def _respond(
 
 
 def _route(
-    request: dns.message.Message, transport: str, store: Store
-) -> tuple[dns.message.Message, ZoneVersion | None]:
+    outcome: Request, transport: str, store: Store, peer, transfer: TransferHook | None
+) -> tuple[object, ZoneVersion | None]:
     """The unrendered reply, and the version it was answered from when it may be cached."""
+    request = outcome.message
     opcode = request.opcode()
     question = request.question[0]  # parse_request guarantees exactly one
     if opcode == dns.opcode.NOTIFY:
@@ -133,7 +144,7 @@ def _route(
     if opcode != dns.opcode.QUERY:
         return _error(request, dns.rcode.NOTIMP), None  # UPDATE: no dynamic update
     if question.rdtype == _AXFR or question.rdtype == _IXFR:
-        return route_transfer(request, transport, store), None
+        return route_transfer(outcome, transport, store, peer, transfer), None
     found = store.find(question.name)
     if found is None:
         return _error(request, dns.rcode.REFUSED), None
@@ -158,8 +169,10 @@ def route_notify(request: dns.message.Message, store: Store) -> dns.message.Mess
     return _error(request, dns.rcode.REFUSED)
 
 
-def route_transfer(request: dns.message.Message, transport: str, store: Store) -> dns.message.Message:
+def route_transfer(outcome: Request, transport: str, store: Store, peer=None,
+                   transfer: TransferHook | None = None) -> object:
     """AXFR/IXFR before any data is sent. The qname must be the apex of a served zone."""
+    request = outcome.message
     question = request.question[0]
     found = store.find(question.name)
     if found is None or found[0] != question.name:
@@ -167,10 +180,10 @@ def route_transfer(request: dns.message.Message, transport: str, store: Store) -
     zone, version = found
     if version is None:
         return _error(request, dns.rcode.SERVFAIL)  # configured, never loaded (NSD zone_notloaded)
+    if transfer is not None:
+        return transfer(outcome, zone, version, transport, peer)  # ACL first, then the UDP check
     if question.rdtype == _AXFR and transport == UDP:
-        # BIND xfrout.c "attempted AXFR over UDP" (it checks the transfer ACL first: keep the
-        # ACL before this line when it arrives).
-        return _error(request, dns.rcode.FORMERR)
+        return _error(request, dns.rcode.FORMERR)  # BIND xfrout.c "attempted AXFR over UDP"
     return transfer_placeholder(request, version, transport)
 
 

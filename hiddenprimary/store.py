@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import dns.name
 
+from hiddenprimary.zone.diff import Diff
 from hiddenprimary.zone.version import ZoneVersion
 
 
@@ -15,6 +16,9 @@ class Store:
     def __init__(self, zones: Iterable[dns.name.Name]):
         # A configured zone maps to None until its first version is published (SERVFAIL meanwhile).
         self._current: dict[dns.name.Name, ZoneVersion | None] = {z: None for z in zones}
+        # The diffs leading to the current version, oldest first (what IXFR serves); the same
+        # range the journal holds, kept in memory so a transfer never waits on the disk.
+        self._history: dict[dns.name.Name, tuple[Diff, ...]] = {z: () for z in self._current}
         self._names = {z: z for z in self._current}  # canonical spelling of each zone name
         self._max_labels = max((len(z) for z in self._current), default=0)
 
@@ -35,8 +39,15 @@ class Store:
                 return zone, self._current[zone]
         return None
 
-    def publish(self, zone: dns.name.Name, version: ZoneVersion) -> None:
-        """Make `version` the one new readers get. Callers commit anything durable first."""
+    def history(self, zone: dns.name.Name) -> tuple[Diff, ...]:
+        return self._history[zone]
+
+    def publish(self, zone: dns.name.Name, version: ZoneVersion, history: tuple[Diff, ...] = ()) -> None:
+        """Make `version` (and the diffs leading to it) the one new readers get. Callers commit
+        anything durable first."""
         if zone not in self._current:
             raise KeyError(f"zone {zone} is not configured")
+        if history and history[-1].serial_to != version.serial:
+            raise ValueError(f"history of {zone} ends at {history[-1].serial_to}, version is {version.serial}")
+        self._history[zone] = history
         self._current[zone] = version

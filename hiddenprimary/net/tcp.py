@@ -1,12 +1,18 @@
 """DNS over TCP (RFC 7766): 2-byte length framing, pipelined queries on one connection, an idle
 timeout that only complete messages reset, caps on connections per client and in all, and
-backpressure: a client that does not read stops being read, and is dropped after the timeout."""
+backpressure: a client that does not read stops being read, and is dropped after the timeout.
+
+A handler may answer with a stream (a zone transfer: an object with `next_message()` and
+`finish(error=None)`). Its messages are written only as fast as the client reads them (the
+transport tells us when its buffer is full), so a slow secondary never makes us buffer a zone;
+queries that arrive meanwhile wait until the stream ends (RFC 5936 4.1 allows that)."""
 
 from __future__ import annotations
 
 import logging
 import struct
 from collections.abc import Callable
+from typing import Protocol
 
 from twisted.internet import interfaces, protocol
 from twisted.internet.interfaces import IReactorTime
@@ -16,7 +22,13 @@ from hiddenprimary.logs import event
 
 log = logging.getLogger("hiddenprimary.tcp")
 
-Handler = Callable[[bytes, str, tuple[str, int]], "bytes | None"]
+Handler = Callable[[bytes, str, tuple[str, int]], "bytes | Stream | None"]
+
+
+class Stream(Protocol):
+    def next_message(self) -> bytes | None: ...
+
+    def finish(self, error: str | None = None) -> None: ...
 
 MIN_MESSAGE = 12  # a DNS header; shorter lengths are garbage (BIND closes the connection)
 
@@ -29,6 +41,8 @@ class DnsStreamProtocol(protocol.Protocol):
         self._buffer = bytearray()
         self._idle_call = None
         self._write_blocked = False
+        self._stream: Stream | None = None
+        self._reading = True
 
     # -- connection life ---------------------------------------------------------------------
 
@@ -38,16 +52,20 @@ class DnsStreamProtocol(protocol.Protocol):
         self._arm_idle_timer()
 
     def connectionLost(self, reason=None) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            stream.finish("connection lost")
         if self._idle_call is not None and self._idle_call.active():
             self._idle_call.cancel()
         self._idle_call = None
         self.factory.connection_closed(self)
 
     def _arm_idle_timer(self) -> None:
+        timeout = self.factory.xfr_idle_timeout_s if self._stream is not None else self.factory.idle_timeout_s
         if self._idle_call is not None and self._idle_call.active():
-            self._idle_call.reset(self.factory.idle_timeout_s)
+            self._idle_call.reset(timeout)
         else:
-            self._idle_call = self.factory.reactor.callLater(self.factory.idle_timeout_s, self._idle_expired)
+            self._idle_call = self.factory.reactor.callLater(timeout, self._idle_expired)
 
     def _idle_expired(self) -> None:
         self._idle_call = None
@@ -62,11 +80,23 @@ class DnsStreamProtocol(protocol.Protocol):
 
     def pauseProducing(self) -> None:
         self._write_blocked = True
-        self.transport.pauseProducing()  # stop reading queries we could not answer anyway
+        self._update_reading()
 
     def resumeProducing(self) -> None:
         self._write_blocked = False
-        self.transport.resumeProducing()
+        self._update_reading()
+        if self._stream is not None:
+            self._pump()
+
+    def _update_reading(self) -> None:
+        """Read from the socket only while we can answer: not write-blocked, no stream running."""
+        want = not self._write_blocked and self._stream is None
+        if want != self._reading:
+            self._reading = want
+            if want:
+                self.transport.resumeProducing()
+            else:
+                self.transport.pauseProducing()
 
     def stopProducing(self) -> None:
         pass
@@ -75,7 +105,10 @@ class DnsStreamProtocol(protocol.Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         self._buffer += data
-        while len(self._buffer) >= 2:
+        self._process()
+
+    def _process(self) -> None:
+        while self._stream is None and len(self._buffer) >= 2 and self.connected:
             (length,) = struct.unpack_from("!H", self._buffer)
             if length < MIN_MESSAGE:
                 event(log, "tcp.bad_length", logging.DEBUG, peer=self.peer[0], length=length)
@@ -96,15 +129,44 @@ class DnsStreamProtocol(protocol.Protocol):
                 # Not a query (e.g. a response sent to us): RFC 7766 lets us close.
                 self.transport.loseConnection()
                 return
-            self.transport.write(struct.pack("!H", len(reply)) + reply)
+            if isinstance(reply, bytes):
+                self.transport.write(struct.pack("!H", len(reply)) + reply)
+            else:
+                self._stream = reply
+                self._update_reading()
+                self._arm_idle_timer()
+                self._pump()
+
+    def _pump(self) -> None:
+        """Write stream messages until the transport says its buffer is full or the stream ends."""
+        while self._stream is not None and not self._write_blocked and self.connected:
+            stream = self._stream
+            try:
+                message = stream.next_message()
+            except Exception as e:  # protocol boundary: a transfer that cannot go on is cut
+                log.exception("tcp.stream_failed peer=%s", self.peer[0])
+                self._stream = None
+                stream.finish(f"{type(e).__name__}: {e}")
+                self.transport.abortConnection()
+                return
+            if message is None:
+                self._stream = None
+                stream.finish()
+                self._arm_idle_timer()
+                self._update_reading()
+                self._process()  # queries that arrived during the transfer
+                return
+            self._arm_idle_timer()  # progress: the client is reading
+            self.transport.write(struct.pack("!H", len(message)) + message)
 
 
 class DnsStreamFactory(protocol.Factory):
     def __init__(self, handler: Handler, reactor: IReactorTime, *, idle_timeout_s: float,
-                 max_total: int, max_per_client: int):
+                 max_total: int, max_per_client: int, xfr_idle_timeout_s: float = 60.0):
         self.handler = handler
         self.reactor = reactor
         self.idle_timeout_s = idle_timeout_s
+        self.xfr_idle_timeout_s = xfr_idle_timeout_s
         self.max_total = max_total
         self.max_per_client = max_per_client
         self.open_total = 0

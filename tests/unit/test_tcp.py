@@ -121,3 +121,73 @@ def test_connection_caps_per_client_and_in_all():
     assert connect(factory, "127.0.0.6") == (None, None)  # total of 5 reached
     first.connectionLost(None)
     assert connect(factory, "127.0.0.2")[0] is not None  # a slot came back
+
+
+class FakeStream:
+    """A transfer of `count` messages; records how it ended."""
+
+    def __init__(self, count):
+        self.left = count
+        self.sent = 0
+        self.ended = []
+
+    def next_message(self):
+        if self.left == 0:
+            return None
+        self.left -= 1
+        self.sent += 1
+        return b"M%03d" % self.sent + b"." * 12
+
+    def finish(self, error=None):
+        self.ended.append(error)
+
+
+def stream_factory(clock, stream):
+    def handler(wire, transport, peer):
+        return stream if wire.startswith(b"X") else b"R" + wire
+    return make_factory(clock, handler=handler, xfr_idle_timeout_s=30.0)
+
+
+def test_a_stream_is_written_then_queued_queries_are_answered():
+    clock = task.Clock()
+    stream = FakeStream(5)
+    proto, transport = connect(stream_factory(clock, stream))
+    proto.dataReceived(frame(b"X" * 12) + frame(b"q" * 12))
+    out = replies(transport)
+    assert [m[:4] for m in out[:5]] == [b"M001", b"M002", b"M003", b"M004", b"M005"]
+    assert out[5] == b"R" + b"q" * 12  # the query pipelined behind the transfer
+    assert stream.ended == [None]
+
+
+def test_a_stream_waits_while_the_client_is_not_reading():
+    clock = task.Clock()
+    stream = FakeStream(1000)
+    proto, transport = connect(stream_factory(clock, stream))
+    original_write = transport.write
+    writes = []
+
+    def write(data):  # the transport's buffer fills after 3 messages
+        original_write(data)
+        writes.append(data)
+        if len(writes) == 3:
+            proto.pauseProducing()
+
+    transport.write = write
+    proto.dataReceived(frame(b"X" * 12))
+    assert stream.sent == 3  # nothing more is rendered while the client does not read
+    clock.advance(29)  # a transfer is not cut by the 10 s query idle timeout
+    assert not transport.disconnecting
+    proto.resumeProducing()
+    assert stream.sent == 1000 and stream.ended == [None]
+
+
+def test_a_stream_whose_client_stops_reading_is_cut_after_the_transfer_idle_timeout():
+    clock = task.Clock()
+    stream = FakeStream(1000)
+    proto, transport = connect(stream_factory(clock, stream))
+    transport.write = lambda data: proto.pauseProducing()
+    proto.dataReceived(frame(b"X" * 12))
+    clock.advance(30.1)
+    assert transport.disconnecting
+    proto.connectionLost(None)
+    assert stream.ended == ["connection lost"]

@@ -1,0 +1,216 @@
+"""Outbound zone transfers as wire messages: AXFR (RFC 5936) and IXFR (RFC 1995).
+
+A zone version is immutable, so its transfer messages are rendered once and shared by every
+secondary: `Rendering` renders lazily, one message at a time as the slowest-so-far reader asks for
+it, and keeps what it rendered. Per transfer only the message ID, the question bytes (same length:
+the request's qname equals the zone name up to case) and the TSIG differ (`stamp`).
+
+Pure: no Twisted, no I/O."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.renderer
+import dns.rrset
+
+from hiddenprimary.request import reply_skeleton
+from hiddenprimary.zone import serial as serials
+from hiddenprimary.zone.diff import Diff
+from hiddenprimary.zone.version import ZoneVersion
+
+MESSAGE_SIZE = 32 * 1024  # per transfer message; RFC 5936 allows up to 65535
+TSIG_RESERVE = 512  # room left in every message for the TSIG record added per transfer
+_FLAGS = dns.flags.QR | dns.flags.AA
+_ANSWER = dns.renderer.ANSWER
+
+Item = tuple[dns.name.Name, dns.rdataset.Rdataset]
+
+
+class Rendering:
+    """The messages of one transfer stream, rendered on demand and kept. `message(i)` is the i-th
+    message (ID 0, no TSIG), or None past the end."""
+
+    def __init__(self, origin: dns.name.Name, qtype: int, items: Iterator[Item],
+                 max_size: int = MESSAGE_SIZE):
+        self.origin = origin
+        self.qtype = qtype
+        self._items = items
+        self._pending: Item | None = None
+        self._max_size = max_size - TSIG_RESERVE
+        self.messages: list[bytes] = []
+        self.done = False
+        self.records = 0
+
+    def message(self, index: int) -> bytes | None:
+        while index >= len(self.messages) and not self.done:
+            self._render_next()
+        return self.messages[index] if index < len(self.messages) else None
+
+    def render_all(self) -> list[bytes]:
+        while not self.done:
+            self._render_next()
+        return self.messages
+
+    def _render_next(self) -> None:
+        r = dns.renderer.Renderer(id=0, flags=_FLAGS, max_size=self._max_size)
+        if not self.messages:
+            r.add_question(self.origin, self.qtype, dns.rdataclass.IN)
+        count = 0
+        while True:
+            item = self._pending or next(self._items, None)
+            self._pending = None
+            if item is None:
+                self.done = True
+                break
+            name, rds = item
+            try:
+                r.add_rdataset(_ANSWER, name, rds)
+                count += len(rds)
+            except dns.exception.TooBig:
+                if count == 0:
+                    # Does not fit even alone: split the RRset (RFC 5936 2.2 allows it).
+                    if len(rds) == 1:
+                        raise ValueError(f"record {name} {dns.rdatatype.to_text(rds.rdtype)} is too large "
+                                         f"for a transfer message")
+                    first, rest = _split(rds)
+                    self._items = _chain([(name, first), (name, rest)], self._items)
+                    continue
+                self._pending = item
+                break
+        r.write_header()
+        self.messages.append(r.get_wire())
+        self.records += count
+
+
+def _split(rds: dns.rdataset.Rdataset) -> tuple[dns.rdataset.Rdataset, dns.rdataset.Rdataset]:
+    items = list(rds)
+    half = len(items) // 2
+    parts = []
+    for chunk in (items[:half], items[half:]):
+        part = dns.rdataset.Rdataset(rds.rdclass, rds.rdtype, rds.covers)
+        part.update_ttl(rds.ttl)
+        for rdata in chunk:
+            part.add(rdata)
+        parts.append(part)
+    return parts[0], parts[1]
+
+
+def _chain(first: list[Item], rest: Iterator[Item]) -> Iterator[Item]:
+    yield from first
+    yield from rest
+
+
+# -- what the streams hold ------------------------------------------------------------------------
+
+
+def axfr_items(version: ZoneVersion) -> Iterator[Item]:
+    """RFC 5936 2.2: SOA, every other RRset, SOA."""
+    yield from version.iter_rdatasets()  # SOA first
+    yield version.origin, version.soa
+
+
+def ixfr_items(version: ZoneVersion, diffs: list[Diff]) -> Iterator[Item]:
+    """RFC 1995 4: new SOA, then per step old SOA, deletions, new SOA, additions; new SOA."""
+    origin = version.origin
+    yield origin, version.soa
+    for d in diffs:
+        yield origin, d.soa_from
+        yield from d.removed
+        yield origin, d.soa_to
+        yield from d.added
+    yield origin, version.soa
+
+
+def axfr_rendering(version: ZoneVersion) -> Rendering:
+    """The version's one shared AXFR rendering (also used for IXFR's AXFR-style fallback)."""
+    rendering = version.cache.get("axfr")
+    if rendering is None:
+        rendering = version.cache["axfr"] = Rendering(version.origin, dns.rdatatype.AXFR, axfr_items(version))
+    return rendering
+
+
+def ixfr_rendering(version: ZoneVersion, client_serial: int, diffs: list[Diff]) -> Rendering:
+    key = ("ixfr", client_serial)
+    rendering = version.cache.get(key)
+    if rendering is None:
+        rendering = version.cache[key] = Rendering(version.origin, dns.rdatatype.IXFR,
+                                                   ixfr_items(version, diffs))
+    return rendering
+
+
+# -- deciding what an IXFR gets --------------------------------------------------------------------
+
+
+class IxfrFormError(ValueError):
+    """RFC 1995 3: an IXFR query carries the client's SOA in the authority section."""
+
+
+def client_serial(request: dns.message.Message) -> int:
+    qname = request.question[0].name
+    for rrset in request.authority:
+        if rrset.rdtype == dns.rdatatype.SOA and rrset.name == qname and len(rrset) == 1:
+            return rrset[0].serial
+    raise IxfrFormError("IXFR request without the client's SOA in the authority section")
+
+
+def diffs_since(history: tuple[Diff, ...], serial: int, version: ZoneVersion) -> list[Diff] | None:
+    """The diffs leading from `serial` to `version`, or None when the history does not reach."""
+    for i, d in enumerate(history):
+        if d.serial_from == serial:
+            steps = list(history[i:])
+            return steps if steps[-1].serial_to == version.serial else None
+    return None
+
+
+def worth_incremental(diffs: list[Diff], version: ZoneVersion) -> bool:
+    """As BIND's max-ixfr-ratio 100%: an IXFR larger than the zone itself is sent as AXFR."""
+    changed = sum(d.removed_count + d.added_count + 2 for d in diffs)
+    return changed <= version.rr_count
+
+
+def is_current(client: int, version: ZoneVersion) -> bool:
+    """RFC 1995 2: the client has our serial or a newer one -> a single SOA."""
+    return serials.compare(client, version.serial) in (serials.Order.EQUAL, serials.Order.GREATER)
+
+
+def soa_only(request: dns.message.Message, version: ZoneVersion) -> dns.message.Message:
+    reply = reply_skeleton(request)
+    reply.flags |= dns.flags.AA
+    reply.answer.append(dns.rrset.from_rdata_list(version.origin, version.soa.ttl, list(version.soa)))
+    return reply
+
+
+# -- per transfer -----------------------------------------------------------------------------------
+
+
+def stamp(message: bytes, msg_id: int, question: bytes | None) -> bytes:
+    """`message` with the request's ID, and on the first message the request's question bytes
+    (same length as the rendered one: same name up to case, same type)."""
+    head = struct.pack("!H", msg_id) + message[2:12]
+    if question is None:
+        return head + message[12:]
+    return head + question + message[12 + len(question):]
+
+
+def question_bytes(wire: bytes) -> bytes:
+    """The raw question of a request (name + type + class), to copy into the first message."""
+    offset = 12
+    while True:
+        length = wire[offset]
+        if length == 0:
+            offset += 1
+            break
+        if length & 0xC0:
+            raise ValueError("compressed name in the question")
+        offset += 1 + length
+    return wire[12 : offset + 4]
