@@ -34,7 +34,7 @@ class StartupError(HiddenPrimaryError):
 
 
 def _serial_text(serial: int | None) -> str:
-    return "-" if serial is None else str(serial)
+    return "none" if serial is None else str(serial)
 
 
 def _zone_text(zone: dns.name.Name) -> str:

@@ -92,7 +92,7 @@ class TransferStream:
         event(log, "xfr.done" if error is None else "xfr.aborted",
               logging.INFO if error is None else logging.WARNING,
               zone=r.zone, peer=r.peer, secondary=r.secondary, kind=r.kind,
-              serial=f"{'-' if r.serial_from is None else r.serial_from}->{r.serial_to}",
+              serial=f"{'none' if r.serial_from is None else r.serial_from}->{r.serial_to}",
               messages=r.messages, bytes=r.bytes, ms=round((self._clock.monotonic() - r.started) * 1000, 1),
               error=error)
         self._on_finish(self)
@@ -162,7 +162,8 @@ class Transfers:
                 # RFC 1995 2: the diff when it fits in one datagram, else a single SOA (TCP retry).
                 if incremental:
                     limit = _udp_limit(msg, self.config.limits.udp_max_payload)
-                    one = xfr.Rendering(version.origin, _IXFR, xfr.ixfr_items(version, diffs), max_size=limit)
+                    one = xfr.Rendering(version.origin, _IXFR, xfr.ixfr_items(version, diffs), max_size=limit,
+                                        reserve=_added_size(key, msg))
                     if one.message(1) is None:
                         stream = self._stream(one, req, zone_text, peer, decision, "IXFR", serial_from,
                                               version, transport, now, verdict.request_mac)
@@ -196,7 +197,7 @@ class Transfers:
         record = TransferRecord(zone_text, peer[0], decision.secondary, kind, serial_from, version.serial,
                                 self.clock.monotonic())
         event(log, "xfr.start", zone=zone_text, peer=peer[0], secondary=decision.secondary, kind=kind,
-              serial=f"{'-' if serial_from is None else serial_from}->{version.serial}", transport=transport,
+              serial=f"{'none' if serial_from is None else serial_from}->{version.serial}", transport=transport,
               signed=decision.key is not None)
         return TransferStream(rendering, msg.id, xfr.question_bytes(req.wire),
                               _opt_for(msg, self.config.limits.udp_max_payload), signer, record, self.clock,
@@ -217,6 +218,14 @@ class Transfers:
         if key is None:
             return reply.to_wire()
         return tsig.StreamSigner(key, request_mac, now, msg.id).sign_message(reply)
+
+
+def _added_size(key, msg: dns.message.Message) -> int:
+    """Bytes a transfer adds to a rendered message: OPT (11) and TSIG (names, fixed fields, MAC)."""
+    size = 11 if msg.edns >= 0 else 0
+    if key is not None:
+        size += len(key.name.to_wire()) + len(key.algorithm.to_wire()) + 10 + 16 + 64
+    return size
 
 
 def _udp_limit(msg: dns.message.Message, max_payload: int) -> int:

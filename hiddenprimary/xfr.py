@@ -41,12 +41,12 @@ class Rendering:
     message (ID 0, no TSIG), or None past the end."""
 
     def __init__(self, origin: dns.name.Name, qtype: int, items: Iterator[Item],
-                 max_size: int = MESSAGE_SIZE):
+                 max_size: int = MESSAGE_SIZE, reserve: int = TSIG_RESERVE):
         self.origin = origin
         self.qtype = qtype
         self._items = items
         self._pending: Item | None = None
-        self._max_size = max_size - TSIG_RESERVE
+        self._max_size = max_size - reserve  # room for what each transfer adds (OPT, TSIG)
         self.messages: list[bytes] = []
         self.done = False
         self.records = 0

@@ -69,10 +69,11 @@ class Daemon:
         tmp.write_text(textwrap.dedent(text))
         tmp.rename(self.zone_file(name))
 
-    def start(self, wait_zones: list[str] | None = None, timeout: float = 20.0) -> None:
+    def start(self, wait_zones: list[str] | None = None, timeout: float = 20.0, env: dict | None = None) -> None:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(BIN / "python"), "-m", "hiddenprimary", "-c", str(self.config)],
-                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir)
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir,
+                                     env={**os.environ, **(env or {})})
         deadline = time.monotonic() + timeout
         for zone in wait_zones or []:
             while True:
@@ -101,6 +102,13 @@ class Daemon:
                 self.proc.wait()
         self._log.close()
         return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up at all, as in a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
