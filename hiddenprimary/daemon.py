@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import os
 import signal
@@ -112,6 +113,7 @@ class Server:
             self._journal_info[zone] = r.info
             if r.version is not None:
                 self.store.publish(zone, r.version, r.history)
+                gc.freeze()
                 event(log, "zone.restored", zone=_zone_text(zone), serial=r.version.serial)
             if r.problem:
                 self._last[zone] = {"when": self._now_text(), "ok": False, "error": r.problem}
@@ -173,6 +175,10 @@ class Server:
             # Keep what the journal keeps (it trims the oldest first): the newest `entries` diffs.
             history = history[len(history) - info.entries:] if info.entries else ()
             self.store.publish(zone, plan.new, history)
+            # A zone version is millions of long-lived objects without cycles (freed by reference
+            # counting when replaced): keep the cyclic collector from rescanning them all, which
+            # stalls the reactor for up to a second on a 50k-record zone.
+            gc.freeze()
         took_ms = round((self.clock.monotonic() - started) * 1000, 1)
         result = {
             "zone": plan.zone,

@@ -28,7 +28,7 @@ from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff
 from hiddenprimary.zone.version import ZoneVersion
 
-MESSAGE_SIZE = 32 * 1024  # per transfer message; RFC 5936 allows up to 65535
+MESSAGE_SIZE = 16 * 1024  # per transfer message (RFC 5936 allows 65535); small keeps each render short
 TSIG_RESERVE = 512  # room left in every message for the TSIG record added per transfer
 _FLAGS = dns.flags.QR | dns.flags.AA
 _ANSWER = dns.renderer.ANSWER

@@ -42,6 +42,7 @@ class DnsStreamProtocol(protocol.Protocol):
         self._idle_call = None
         self._write_blocked = False
         self._stream: Stream | None = None
+        self._pump_call = None
         self._reading = True
 
     # -- connection life ---------------------------------------------------------------------
@@ -52,6 +53,9 @@ class DnsStreamProtocol(protocol.Protocol):
         self._arm_idle_timer()
 
     def connectionLost(self, reason=None) -> None:
+        if self._pump_call is not None and self._pump_call.active():
+            self._pump_call.cancel()
+        self._pump_call = None
         if self._stream is not None:
             stream, self._stream = self._stream, None
             stream.finish("connection lost")
@@ -85,8 +89,7 @@ class DnsStreamProtocol(protocol.Protocol):
     def resumeProducing(self) -> None:
         self._write_blocked = False
         self._update_reading()
-        if self._stream is not None:
-            self._pump()
+        self._schedule_pump()
 
     def _update_reading(self) -> None:
         """Read from the socket only while we can answer: not write-blocked, no stream running."""
@@ -135,29 +138,37 @@ class DnsStreamProtocol(protocol.Protocol):
                 self._stream = reply
                 self._update_reading()
                 self._arm_idle_timer()
-                self._pump()
+                self._schedule_pump()
 
     def _pump(self) -> None:
-        """Write stream messages until the transport says its buffer is full or the stream ends."""
-        while self._stream is not None and not self._write_blocked and self.connected:
-            stream = self._stream
-            try:
-                message = stream.next_message()
-            except Exception as e:  # protocol boundary: a transfer that cannot go on is cut
-                log.exception("tcp.stream_failed peer=%s", self.peer[0])
-                self._stream = None
-                stream.finish(f"{type(e).__name__}: {e}")
-                self.transport.abortConnection()
-                return
-            if message is None:
-                self._stream = None
-                stream.finish()
-                self._arm_idle_timer()
-                self._update_reading()
-                self._process()  # queries that arrived during the transfer
-                return
-            self._arm_idle_timer()  # progress: the client is reading
-            self.transport.write(struct.pack("!H", len(message)) + message)
+        """Write the next stream message, then let the reactor breathe before the one after: a
+        message may cost a rendering, and queries must not wait behind a whole zone."""
+        self._pump_call = None
+        stream = self._stream
+        if stream is None or self._write_blocked or not self.connected:
+            return
+        try:
+            message = stream.next_message()
+        except Exception as e:  # protocol boundary: a transfer that cannot go on is cut
+            log.exception("tcp.stream_failed peer=%s", self.peer[0])
+            self._stream = None
+            stream.finish(f"{type(e).__name__}: {e}")
+            self.transport.abortConnection()
+            return
+        if message is None:
+            self._stream = None
+            stream.finish()
+            self._arm_idle_timer()
+            self._update_reading()
+            self._process()  # queries that arrived during the transfer
+            return
+        self._arm_idle_timer()  # progress: the client is reading
+        self.transport.write(struct.pack("!H", len(message)) + message)
+        self._schedule_pump()
+
+    def _schedule_pump(self) -> None:
+        if self._pump_call is None and self._stream is not None:
+            self._pump_call = self.factory.reactor.callLater(0, self._pump)
 
 
 class DnsStreamFactory(protocol.Factory):

@@ -1,0 +1,1 @@
+"""Interoperability tests: real BIND and Knot secondaries on loopback (see peers.py)."""

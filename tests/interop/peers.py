@@ -13,12 +13,19 @@ listens off 127.0.0.0/8 and nothing needs a fixed port.
     sec.transfers()          # ["AXFR", "IXFR"]
     sec.axfr("example.com")  # [(name, ttl, type, rdata), ...] sorted, to compare with records(text)
     sec.stop()
+
+Two addresses per peer: `address` is where its SOA queries and transfers come FROM (what our
+server's `secondaries.<name>.allow` must list); `endpoint` ("host:port") is where it answers
+queries, NOTIFY and transfers (what `notify:` must list). They differ for BIND: named only binds
+addresses configured on an interface, so with 127.0.0.2 absent from `lo` it answers on 127.0.0.1.
+Refresh SOA queries are TSIG-signed with the key too, and BIND rejects an unsigned answer.
 """
 
 from __future__ import annotations
 
 import base64
 import ctypes
+import ipaddress
 import os
 import pathlib
 import re
@@ -35,7 +42,7 @@ import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
-import dns.tsigkeyring
+import dns.tsig
 import dns.zone
 
 Key = tuple[str, str, str]          # (name, algorithm, secret in base64), e.g. ("xfr-key", "hmac-sha256", "...")
@@ -64,7 +71,8 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def require_tool(name: str) -> str:
-    path = shutil.which(name)
+    # named, knotd, rndc and knotc live in /usr/sbin, which a non-root PATH may lack.
+    path = shutil.which(name) or shutil.which(name, path="/usr/local/sbin:/usr/sbin:/sbin")
     if path is None:
         raise RuntimeError(f"{name} is not installed (scripts/test installs it)")
     return path
@@ -73,6 +81,12 @@ def require_tool(name: str) -> str:
 def new_key(name: str = "xfr-key", algorithm: str = "hmac-sha256") -> Key:
     """A fresh random TSIG key."""
     return (name, algorithm, base64.b64encode(os.urandom(32)).decode())
+
+
+def dnspython_key(key: Key) -> dns.tsig.Key:
+    """The dnspython form of a (name, algorithm, secret) key, for `Message.use_tsig`."""
+    name, algorithm, secret = key
+    return dns.tsig.Key(name, secret, algorithm)
 
 
 def records(zone_text: str, origin: str) -> list[Record]:
@@ -90,8 +104,15 @@ def _zone_records(zone: dns.zone.Zone) -> list[Record]:
     return sorted(out)
 
 
+def _norm(zone: str) -> str:
+    return zone.rstrip(".").lower() or "."
+
+
 def _is_loopback(address: str) -> bool:
-    return address.startswith("127.") and socket.inet_aton(address) is not None
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network("127.0.0.0/8")
+    except ValueError:
+        return False
 
 
 def local_addresses() -> set[str]:
@@ -155,7 +176,7 @@ class _Peer:
         raise NotImplementedError
 
     def _ready(self) -> bool:
-        """True once the peer answers queries and its control channel works."""
+        """True once the peer answers queries and its control channel is up."""
         raise NotImplementedError
 
     def start(self, timeout: float = 15.0) -> None:
@@ -208,8 +229,13 @@ class _Peer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    _NOISE: re.Pattern | None = None   # debug chatter left out of log_tail() (log() keeps it)
+
     def log_tail(self, lines: int = 40) -> str:
-        tail = self.log().splitlines()[-lines:]
+        all_lines = self.log().splitlines()
+        if self._NOISE is not None:
+            all_lines = [line for line in all_lines if not self._NOISE.search(line)]
+        tail = all_lines[-lines:]
         return f"--- last {len(tail)} lines of {self.log_path} ---\n" + "\n".join(tail)
 
     def transfers(self, zone: str | None = None) -> list[str]:
@@ -266,12 +292,16 @@ class _Peer:
                                 f"wanted {serial}, after {timeout}s\n" + self.log_tail())
             time.sleep(0.05)
 
-    def axfr(self, zone: str, timeout: float = 5.0) -> list[Record]:
-        """Transfer `zone` from this peer itself (unsigned; peers allow 127.0.0.0/8) and return its
-        records as a sorted (name, ttl, type, rdata) list; see `records()`."""
-        xfr = dns.query.xfr(self.listen_address, zone, port=self.port, timeout=timeout, lifetime=timeout,
-                            relativize=False)
-        return _zone_records(dns.zone.from_xfr(xfr, relativize=False, check_origin=False))
+    def axfr(self, zone: str, timeout: float = 5.0, key: Key | None = None) -> list[Record]:
+        """Transfer `zone` from this peer itself (unsigned unless `key`; secondaries allow
+        127.0.0.0/8) and return its records as a sorted (name, ttl, type, rdata) list, the same
+        form as `records(text, origin)`."""
+        q = dns.message.make_query(zone, "AXFR")
+        if key is not None:
+            q.use_tsig(dnspython_key(key))
+        z = dns.zone.Zone(zone, relativize=False)
+        dns.query.inbound_xfr(self.listen_address, z, q, port=self.port, timeout=timeout, lifetime=timeout)
+        return _zone_records(z)
 
     # -- control ----------------------------------------------------------------------------------
 
@@ -296,8 +326,12 @@ class _Peer:
 # ------------------------------------------------------------------------------------------------
 
 class BindSecondary(_Peer):
-    """`named -g` (foreground, every log line to stderr -> bind.log) as a secondary of
-    127.0.0.1@primary_port, listening on address@port, with rndc on address@control_port."""
+    """`named -g -d 3` (foreground, every log line to stderr -> bind.log) as a secondary of
+    127.0.0.1@primary_port. Its SOA queries and transfers leave from `address` (transfer-source),
+    rndc listens on address@control_port, and it answers on listen_address@port: `address` when
+    that is configured on an interface, else 127.0.0.1 (named cannot bind other addresses).
+    NOTIFY is accepted from 127.0.0.1, signed or not. The zone is kept in <zone>.db (+ .jnl),
+    so a restarted secondary asks for IXFR."""
 
     kind = "bind"
     default_address = "127.0.0.2"
@@ -322,7 +356,7 @@ class BindSecondary(_Peer):
     def command(self) -> list[str]:
         # -g: foreground, logging forced to stderr (the logging{} statement is ignored), no -u.
         # -n 2: two worker threads are plenty on loopback and start faster on big machines.
-        return [require_tool("named"), "-g", "-4", "-n", "2", "-c", str(self.conf)]
+        return [require_tool("named"), "-g", "-d", "3", "-4", "-n", "2", "-c", str(self.conf)]
 
     def write_config(self) -> None:
         d = self.dir
@@ -361,6 +395,7 @@ class BindSecondary(_Peer):
             f"    allow-transfer {{ 127.0.0.0/8; }};\n"
             f"    allow-notify {{ {LOOPBACK}; }};\n"
             f"    transfer-source {self.address};\n"
+            f"    use-alt-transfer-source no;\n"    # else a failed refresh retries from 0.0.0.0
             f"    notify-source {self.address};\n"
             f"    request-ixfr yes;\n"
             f"}};\n"
@@ -382,7 +417,7 @@ class BindSecondary(_Peer):
         return self._run([require_tool("rndc"), "-c", str(self.rndc_conf), *args], timeout=timeout)
 
     def _ready(self) -> bool:
-        if "running" not in self.log():
+        if not re.search(r"^\S+ \S+ running$", self.log(), re.M):   # not "running on Linux ..."
             return False
         try:
             self.query(".", "SOA", timeout=0.3)
@@ -396,8 +431,32 @@ class BindSecondary(_Peer):
     def retransfer(self, zone: str) -> None:
         self.rndc("retransfer", zone)
 
+    # named 9.18 says which kind it got only at debug level 3 (hence -d 3), then, at info, whether
+    # the transfer succeeded. An IXFR request answered AXFR-style counts as AXFR.
+    #   transfer of 'example.com/IN' from 127.0.0.1#5300: got incremental response      -> IXFR
+    #   transfer of 'example.com/IN' from 127.0.0.1#5300: got nonincremental response   -> AXFR
+    #   transfer of 'example.com/IN' from 127.0.0.1#5300: Transfer status: success      -> done
+    _NOISE = re.compile(r" clientmgr @0x| client @0x(?!.*transfer of)|: enter$|: references = "
+                        r"|^\S+ \S+ (req_|request_|dns_requestmgr|calling free_|done free_)")
+    _XFR_LINE = re.compile(r"transfer of '(?P<zone>[^']+)/IN' from \S+: "
+                           r"(?:got (?P<non>non)?incremental response|Transfer status: (?P<status>.+))$")
+
     def transfers(self, zone: str | None = None) -> list[str]:
-        raise NotImplementedError
+        want = _norm(zone) if zone is not None else None
+        pending: dict[str, str] = {}
+        done = []
+        for line in self.log().splitlines():
+            m = self._XFR_LINE.search(line)
+            if not m:
+                continue
+            z = _norm(m["zone"])
+            if m["status"] is None:
+                pending[z] = "AXFR" if m["non"] else "IXFR"
+            else:
+                kind = pending.pop(z, None)
+                if m["status"] == "success" and kind and (want is None or z == want):
+                    done.append(kind)
+        return done
 
 
 # ------------------------------------------------------------------------------------------------
@@ -409,6 +468,7 @@ class _Knot(_Peer):
     in the work directory and its log on stderr -> knot.log."""
 
     kind = "knot"
+    log_level = "debug"    # info + "ACL, allowed/denied" lines, handy when a NOTIFY or transfer is refused
 
     def __init__(self, workdir, zones, primary_port, key=None, address=None):
         super().__init__(workdir, zones, primary_port, key, address)
@@ -440,7 +500,7 @@ class _Knot(_Peer):
             f"    listen: {self.socket}\n\n"
             f"log:\n"
             f"  - target: stderr\n"
-            f"    any: info\n\n"
+            f"    any: {self.log_level}\n\n"
             f"database:\n"
             f"    storage: {d}\n"
             f"    journal-db: {d}/journal\n"
@@ -459,46 +519,64 @@ class _Knot(_Peer):
             return False
         return True
 
+    # Knot 3.2 at info, one line per completed incoming transfer; an IXFR answered AXFR-style is
+    # logged as AXFR ("IXFR, incoming, ..., receiving AXFR-style IXFR" then "AXFR, ... finished"):
+    #   [example.com.] AXFR, incoming, remote 127.0.0.1@5300, finished, 0.00 seconds, 1 messages, 204 bytes
+    #   [example.com.] IXFR, incoming, remote 127.0.0.1@5300, finished, 0.00 seconds, 1 messages, 312 bytes
+    _XFR_LINE = re.compile(r"\[(?P<zone>[^\]]+)\] (?P<kind>AXFR|IXFR), incoming, remote \S+,? finished")
+
     def transfers(self, zone: str | None = None) -> list[str]:
-        raise NotImplementedError
+        want = _norm(zone) if zone is not None else None
+        return [m["kind"] for m in self._XFR_LINE.finditer(self.log())
+                if want is None or _norm(m["zone"]) == want]
 
 
 class KnotSecondary(_Knot):
-    """knotd as a secondary of 127.0.0.1@primary_port, on address@port, transfers `via` address."""
+    """knotd as a secondary of 127.0.0.1@primary_port, listening on address@port; its SOA queries
+    and transfers leave from `address` (remote `via`). NOTIFY is accepted from 127.0.0.1 only,
+    signed with the key when there is one (notify_key=False accepts unsigned NOTIFY too)."""
 
     default_address = "127.0.0.3"
 
+    def __init__(self, workdir, zones, primary_port, key=None, address=None, *, notify_key: bool = True):
+        super().__init__(workdir, zones, primary_port, key, address)
+        self.notify_key = notify_key
+
     def write_config(self) -> None:
-        key_ref = f"    key: {self.key[0]}\n" if self.key else ""
-        acl_key = f"    key: {self.key[0]}\n" if self.key else ""
+        key_line = f"    key: {self.key[0]}\n" if self.key else ""
+        acls = "notify_from_primary, transfer_to_loopback"
+        if self.key and not self.notify_key:
+            acls += ", notify_from_primary_unsigned"
         zones = "".join(
             f"  - domain: {z}\n"
             f"    master: primary\n"
-            f"    acl: [notify_from_primary, transfer_to_loopback]\n"
+            f"    acl: [{acls}]\n"
             for z in self.zones)
         self.conf.write_text(
             self._common()
             + self._key_section()
-            + f"remote:\n"
-              f"  - id: primary\n"
-              f"    address: {LOOPBACK}@{self.primary_port}\n"
-              f"    via: {self.address}\n"
-            + key_ref + "\n"
-            + f"acl:\n"
-              f"  - id: notify_from_primary\n"
-              f"    address: {LOOPBACK}\n"
-              f"    action: notify\n"
-            + acl_key
-            + f"  - id: transfer_to_loopback\n"
-              f"    address: 127.0.0.0/8\n"
-              f"    action: transfer\n\n"
-            + f"template:\n"
-              f"  - id: default\n"
-              f"    storage: {self.dir}\n"
-              f"    file: \"%s.zone\"\n"
-              f"    zonefile-sync: -1\n"
-              f"    zonefile-load: none\n"
-              f"    journal-content: all\n\n"
+            + "remote:\n"
+              "  - id: primary\n"
+            + f"    address: {LOOPBACK}@{self.primary_port}\n"
+              f"    via: {self.address}\n"          # source address of SOA queries and transfers
+            + key_line + "\n"
+            + "acl:\n"
+              "  - id: notify_from_primary\n"
+            + f"    address: {LOOPBACK}\n"
+              "    action: notify\n"
+            + key_line
+            + ("" if self.notify_key or not self.key else   # a keyed rule matches signed requests only
+               f"  - id: notify_from_primary_unsigned\n    address: {LOOPBACK}\n    action: notify\n")
+            + "  - id: transfer_to_loopback\n"
+              "    address: 127.0.0.0/8\n"
+              "    action: transfer\n\n"
+            + "template:\n"
+              "  - id: default\n"
+            + f"    storage: {self.dir}\n"
+              "    file: \"%s.zone\"\n"
+              "    zonefile-sync: -1\n"           # never write the zone file...
+              "    zonefile-load: none\n"
+              "    journal-content: all\n\n"      # ...keep the zone in the journal across restarts
             + "zone:\n" + zones)
 
     def refresh(self, zone: str) -> None:
@@ -509,21 +587,24 @@ class KnotSecondary(_Knot):
 
 
 class KnotPrimary(_Knot):
-    """knotd as a reference PRIMARY on 127.0.0.1@port serving zone files from the work directory,
-    with the TSIG key required for transfers and a journal so it serves IXFR after `set_zone`
-    + `reload` (zonefile-load: difference). Used to check this harness without our server.
+    """knotd as a reference PRIMARY on address@port (127.0.0.1) serving zone files from its work
+    directory. With a key, transfers must be signed with it. With ixfr=True (default) a reload
+    stores the difference in the journal (zonefile-load: difference), so it answers IXFR; with
+    ixfr=False it keeps no journal and answers every IXFR AXFR-style. `notify` lists "host:port"
+    (or (host, port)) targets it sends signed NOTIFY to after each change.
 
         p = KnotPrimary(tmp / "primary", {"example.com": text}, key=KEY)
-        p.start(); ...; p.set_zone("example.com", new_text); p.reload()
+        p.start(); ...; p.set_zone("example.com", new_text); p.reload("example.com")
     """
 
     kind = "knot-primary"
     default_address = LOOPBACK
 
     def __init__(self, workdir, zones: dict[str, str], key: Key | None = None, address: str | None = None,
-                 notify: list[tuple[str, int]] | None = None):
+                 *, ixfr: bool = True, notify: list[str | tuple[str, int]] | None = None):
         super().__init__(workdir, list(zones), 0, key, address)
         self.primary_port = self.port
+        self.ixfr = ixfr
         self.notify = list(notify or [])
         for name, text in zones.items():
             self.set_zone(name, text)
@@ -539,40 +620,38 @@ class KnotPrimary(_Knot):
         tmp.rename(path)
 
     def reload(self, zone: str | None = None) -> None:
-        """Reload one zone (or all) from its file; the difference goes to the journal as IXFR."""
-        if zone is None:
-            self.knotc("zone-reload")
-        else:
-            self.knotc("zone-reload", zone)
+        """Reload one zone (or all) from its file and wait until it is done (knotc -b)."""
+        self.knotc("-b", "zone-reload", *([zone] if zone else []))
+
+    def axfr(self, zone: str, timeout: float = 5.0, key: Key | None = None) -> list[Record]:
+        return super().axfr(zone, timeout, key or self.key)
 
     def write_config(self) -> None:
-        acl_key = f"    key: {self.key[0]}\n" if self.key else ""
-        remotes = ""
-        notify = ""
-        if self.notify:
+        key_line = f"    key: {self.key[0]}\n" if self.key else ""
+        targets = [t if isinstance(t, tuple) else tuple(t.rsplit(":", 1)) for t in self.notify]
+        remotes = notify = ""
+        if targets:
             remotes = "remote:\n" + "".join(
-                f"  - id: notify{i}\n    address: {a}@{p}\n    via: {self.address}\n"
-                + (f"    key: {self.key[0]}\n" if self.key else "")
-                for i, (a, p) in enumerate(self.notify)) + "\n"
-            notify = "    notify: [" + ", ".join(f"notify{i}" for i in range(len(self.notify))) + "]\n"
+                f"  - id: notify{i}\n    address: {host}@{port}\n    via: {self.address}\n" + key_line
+                for i, (host, port) in enumerate(targets)) + "\n"
+            notify = "    notify: [" + ", ".join(f"notify{i}" for i in range(len(targets))) + "]\n"
         zones = "".join(f"  - domain: {z}\n    acl: [transfer]\n" + notify for z in self.zones)
         self.conf.write_text(
             self._common()
             + self._key_section()
             + remotes
-            + f"acl:\n"
-              f"  - id: transfer\n"
-              f"    address: 127.0.0.0/8\n"
-              f"    action: transfer\n"
-            + acl_key + "\n"
-            + f"template:\n"
-              f"  - id: default\n"
-              f"    storage: {self.dir}\n"
-              f"    file: \"%s.zone\"\n"
-              f"    zonefile-sync: -1\n"
-              f"    zonefile-load: difference\n"
-              f"    journal-content: changes\n"
-              f"    semantic-checks: off\n\n"
+            + "acl:\n"
+              "  - id: transfer\n"
+              "    address: 127.0.0.0/8\n"
+              "    action: transfer\n"
+            + key_line + "\n"
+            + "template:\n"
+              "  - id: default\n"
+            + f"    storage: {self.dir}\n"
+              "    file: \"%s.zone\"\n"
+              "    zonefile-sync: -1\n"
+            + ("    zonefile-load: difference\n    journal-content: changes\n\n" if self.ixfr else
+               "    zonefile-load: whole\n    journal-content: none\n\n")
             + "zone:\n" + zones)
 
     def refresh(self, zone: str) -> None:

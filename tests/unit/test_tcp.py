@@ -142,6 +142,14 @@ class FakeStream:
         self.ended.append(error)
 
 
+def run_reactor(clock, turns=5000):
+    """Let the fake reactor run what is due now (the stream writes one message per turn)."""
+    for _ in range(turns):
+        if not any(call.getTime() <= clock.seconds() for call in clock.getDelayedCalls()):
+            return
+        clock.advance(0)
+
+
 def stream_factory(clock, stream):
     def handler(wire, transport, peer):
         return stream if wire.startswith(b"X") else b"R" + wire
@@ -153,6 +161,8 @@ def test_a_stream_is_written_then_queued_queries_are_answered():
     stream = FakeStream(5)
     proto, transport = connect(stream_factory(clock, stream))
     proto.dataReceived(frame(b"X" * 12) + frame(b"q" * 12))
+    assert replies(transport) == []  # messages go out one per reactor turn: queries get turns too
+    run_reactor(clock)
     out = replies(transport)
     assert [m[:4] for m in out[:5]] == [b"M001", b"M002", b"M003", b"M004", b"M005"]
     assert out[5] == b"R" + b"q" * 12  # the query pipelined behind the transfer
@@ -174,10 +184,12 @@ def test_a_stream_waits_while_the_client_is_not_reading():
 
     transport.write = write
     proto.dataReceived(frame(b"X" * 12))
+    run_reactor(clock)
     assert stream.sent == 3  # nothing more is rendered while the client does not read
     clock.advance(29)  # a transfer is not cut by the 10 s query idle timeout
     assert not transport.disconnecting
     proto.resumeProducing()
+    run_reactor(clock)
     assert stream.sent == 1000 and stream.ended == [None]
 
 
@@ -187,6 +199,7 @@ def test_a_stream_whose_client_stops_reading_is_cut_after_the_transfer_idle_time
     proto, transport = connect(stream_factory(clock, stream))
     transport.write = lambda data: proto.pauseProducing()
     proto.dataReceived(frame(b"X" * 12))
+    run_reactor(clock)
     clock.advance(30.1)
     assert transport.disconnecting
     proto.connectionLost(None)
