@@ -62,7 +62,8 @@ class Server:
 
     def handle(self, wire: bytes, transport: str, peer: tuple[str, int]):
         return respond(wire, transport=transport, store=self.store,
-                       max_udp_payload=self.config.limits.udp_max_payload, peer=peer, transfer=self._transfer)
+                       max_udp_payload=self.config.limits.udp_max_payload, peer=peer, transfer=self._transfer,
+                       keyring=self.transfers.keyring, now=self.clock.wall)
 
     def _transfer(self, request, zone, version, transport, peer):
         return self.transfers.handle(request, zone, version, self.store.history(zone), transport, peer)

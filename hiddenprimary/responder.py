@@ -37,7 +37,7 @@ import dns.opcode
 import dns.rcode
 import dns.rdatatype
 
-from hiddenprimary import answer_cache, logs
+from hiddenprimary import answer_cache, logs, tsig
 from hiddenprimary.query import answer
 from hiddenprimary.request import Drop, Reply, Request, header_reply, parse_request, reply_skeleton
 from hiddenprimary.store import Store
@@ -75,6 +75,8 @@ def respond(
     use_cache: bool = True,
     peer: tuple[str, int] | None = None,
     transfer: TransferHook | None = None,
+    keyring: dict | None = None,
+    now: Callable[[], float] | None = None,
 ) -> object:
     """The reply to the DNS message `wire` received over `transport` ("udp" or "tcp"), or None
     when nothing may be sent (on TCP the caller then closes the connection). Never raises,
@@ -84,6 +86,9 @@ def respond(
     `query.servfail` log line). `use_cache=False` forces the full path (tests, benchmarks).
     `transfer` serves AXFR/IXFR of a served, loaded zone (default: `transfer_placeholder`); what
     it returns (bytes, or a stream for the TCP protocol) is returned as is.
+    With `keyring` (and `now`, the wall clock), a TSIG-signed query is verified (RFC 8945 5.2)
+    and its reply signed; a failed TSIG gets NOTAUTH with the TSIG error (5.3.2). Secondaries
+    such as BIND sign their SOA refresh queries and reject an unsigned answer.
     """
     if transport != UDP and transport != TCP:
         raise ValueError(f"transport must be 'udp' or 'tcp', not {transport!r}")
@@ -93,7 +98,7 @@ def respond(
             hit = answer_cache.lookup(store, pre, wire)
             if hit is not None:
                 return hit
-        return _respond(wire, transport, store, max_udp_payload, pre, on_error, peer, transfer)
+        return _respond(wire, transport, store, max_udp_payload, pre, on_error, peer, transfer, keyring, now)
     except Exception as exc:  # the last line of defence: a reply, never an exception
         _report(on_error, exc, wire)
         return _last_resort_servfail(wire)
@@ -108,6 +113,8 @@ def _respond(
     on_error: ErrorHook | None,
     peer: tuple[str, int] | None = None,
     transfer: TransferHook | None = None,
+    keyring: dict | None = None,
+    now: Callable[[], float] | None = None,
 ) -> object:
     """The full path: dnspython parse, route, answer, render; the reply is cached when `pre` says
     the query may be and it was answered from a zone version."""
@@ -119,6 +126,14 @@ def _respond(
     assert isinstance(outcome, Request)
     request = outcome.message
     limit = size_limit(request, transport, max_udp_payload)
+    signer = None
+    if request.tsig is not None and keyring is not None and not _is_transfer(request):
+        when = now() if now is not None else 0.0
+        verdict = tsig.verify_request(request, wire, keyring, when)
+        if not verdict.ok:
+            return tsig.error_response(request, verdict, when)
+        signer = tsig.StreamSigner(verdict.key, verdict.request_mac, when, request.id)
+        limit -= tsig.signature_size(verdict.key)
     try:
         response, version = _route(outcome, transport, store, peer, transfer)
     except Exception as exc:
@@ -127,9 +142,15 @@ def _respond(
     if not isinstance(response, dns.message.Message):
         return response  # a transfer's own reply bytes or stream
     out = render(response, request, limit, max_udp_payload)
+    if signer is not None:
+        return signer.sign(out)  # never cached: the signature is per request
     if version is not None and pre is not None:
         answer_cache.insert(version, pre, wire, out)
     return out
+
+
+def _is_transfer(request: dns.message.Message) -> bool:
+    return request.opcode() == dns.opcode.QUERY and request.question[0].rdtype in (_AXFR, _IXFR)
 
 
 def _route(

@@ -224,7 +224,7 @@ def _added_size(key, msg: dns.message.Message) -> int:
     """Bytes a transfer adds to a rendered message: OPT (11) and TSIG (names, fixed fields, MAC)."""
     size = 11 if msg.edns >= 0 else 0
     if key is not None:
-        size += len(key.name.to_wire()) + len(key.algorithm.to_wire()) + 10 + 16 + 64
+        size += tsig.signature_size(key)
     return size
 
 

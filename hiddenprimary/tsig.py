@@ -278,6 +278,11 @@ def _with_tsig(wire: bytes, owner: dns.name.Name, rdata) -> bytes:
     ))
 
 
+def signature_size(key: dns.tsig.Key) -> int:
+    """The most a TSIG record made with `key` adds to a message (owner, fixed fields, MAC)."""
+    return len(key.name.to_wire()) + 10 + len(key.algorithm.to_wire()) + 16 + DIGEST_SIZES[key.algorithm]
+
+
 class StreamSigner:
     """Signs the messages of one response, given as wire bytes without TSIG, in order.
 

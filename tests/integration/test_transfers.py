@@ -206,3 +206,15 @@ def test_status_shows_the_journal_range(primary):
     primary.hpctl("reload")
     out = primary.hpctl("status", "example.com").stdout
     assert "2026112701..2026112702 (1 diffs," in out
+
+
+def test_a_signed_soa_query_gets_a_signed_answer(primary):
+    # BIND signs its refresh SOA query with the transfer key and rejects an unsigned answer.
+    q = dns.message.make_query("example.com.", "SOA")
+    q.use_tsig(KEYRING, "xfr-key.")
+    r = dns.query.udp(q, "127.0.0.1", port=primary.port, source="127.0.0.2", timeout=3)  # verifies the TSIG
+    assert r.had_tsig and r.answer[0][0].serial == 2026112701
+    bad = dns.message.make_query("example.com.", "SOA")
+    bad.use_tsig(dns.tsigkeyring.from_text({"nobody.": ("hmac-sha256", SECRET)}), "nobody.")
+    reply = dns.message.from_wire(raw_tcp(primary.port, bad.to_wire(), "127.0.0.2"), keyring=False)
+    assert reply.rcode() == dns.rcode.NOTAUTH and reply.tsig[0].error == dns.rcode.BADKEY and reply.answer == []
