@@ -42,7 +42,7 @@ class Daemon:
         self.dir = workdir
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
-        (workdir / "zones").mkdir(exist_ok=True)
+        (workdir / "zones").mkdir(parents=True, exist_ok=True)
         zone_lines = []
         for name, text in zones.items():
             self.zone_file(name).write_text(textwrap.dedent(text))

@@ -1,0 +1,114 @@
+"""Real BIND `named` and Knot `knotd` as secondaries of our daemon on loopback: the initial AXFR,
+then IXFR after every reload, each signed with TSIG, checked by what the secondaries serve and
+what their logs say."""
+
+import random
+
+import pytest
+
+from tests.integration.harness import Daemon
+from tests.interop.peers import records
+
+ZONE = "example.com"
+
+
+def zone_text(serial: int, hosts: int, changed: dict[int, str] | None = None) -> str:
+    changed = changed or {}
+    body = "".join(f"h{i} A {changed.get(i, f'10.0.{i // 250}.{i % 250}')}\n" for i in range(hosts))
+    return (
+        "$ORIGIN example.com.\n$TTL 300\n"
+        f"@ SOA ns1.example.com. hostmaster.example.com. {serial} 3600 600 86400 300\n"
+        "  NS ns1.example.com.\n  NS ns.other.test.\n"
+        "ns1 A 192.0.2.1\nwww A 192.0.2.10\n  AAAA 2001:db8::10\n"
+        'txt TXT "hello world"\n'
+        "sub NS ns.sub.example.com.\nns.sub A 192.0.2.53\n"
+        + body
+    )
+
+
+@pytest.fixture
+def primary(tmp_path, tsig_key, request):
+    name, algorithm, secret = tsig_key
+    hosts = getattr(request, "param", 50)
+    d = Daemon(tmp_path / "primary", {ZONE: zone_text(1, hosts)},
+               extra_zone_config={ZONE: {"secondaries": "[bind, knot]"}},
+               extra_config=(
+                   f'tsig:\n  {name}: {{algorithm: {algorithm}, secret: "{secret}"}}\n'
+                   "secondaries:\n"
+                   f"  bind: {{allow: [127.0.0.2/32], key: {name}}}\n"
+                   f"  knot: {{allow: [127.0.0.3/32], key: {name}}}\n"))
+    d.hosts = hosts
+    d.start(wait_zones=[ZONE])
+    yield d
+    d.stop()
+
+
+def both(primary, bind_secondary, knot_secondary, tsig_key):
+    return [bind_secondary([ZONE], primary.port, key=tsig_key, address="127.0.0.2"),
+            knot_secondary([ZONE], primary.port, key=tsig_key, address="127.0.0.3")]
+
+
+@pytest.mark.parametrize("primary", [50, 5000], indirect=True, ids=["small", "multi-message"])
+def test_initial_axfr_then_ixfr_after_a_reload(primary, bind_secondary, knot_secondary, tsig_key):
+    secondaries = both(primary, bind_secondary, knot_secondary, tsig_key)
+    for sec in secondaries:
+        sec.wait_serial(ZONE, 1, timeout=20)
+        assert sec.axfr(ZONE) == records(zone_text(1, primary.hosts), ZONE)
+        assert sec.wait_transfers(1, ZONE) == ["AXFR"]
+
+    new_text = zone_text(2, primary.hosts, {3: "192.0.2.33"})
+    primary.write_zone(ZONE, new_text)
+    out = primary.hpctl("reload")
+    assert out.returncode == 0 and "1 -> 2" in out.stdout
+    for sec in secondaries:
+        sec.refresh(ZONE)
+        sec.wait_serial(ZONE, 2, timeout=20)
+        assert sec.axfr(ZONE) == records(new_text, ZONE)
+        assert sec.wait_transfers(2, ZONE) == ["AXFR", "IXFR"], f"{sec.kind} did not use IXFR"
+    log = primary.log()
+    assert "peer=127.0.0.2 secondary=bind kind=IXFR serial=1->2" in log
+    assert "peer=127.0.0.3 secondary=knot kind=IXFR serial=1->2" in log
+
+
+def test_secondaries_converge_on_every_serial_through_random_reloads(primary, bind_secondary, knot_secondary,
+                                                                     tsig_key):
+    rng = random.Random(5936)
+    secondaries = both(primary, bind_secondary, knot_secondary, tsig_key)
+    for sec in secondaries:
+        sec.wait_serial(ZONE, 1, timeout=20)
+    changed: dict[int, str] = {}
+    text = zone_text(1, primary.hosts)
+    for serial in range(2, 8):
+        for _ in range(rng.randint(1, 4)):
+            changed[rng.randrange(primary.hosts)] = f"192.0.2.{rng.randint(1, 254)}"
+        if rng.random() < 0.3 and changed:
+            changed.pop(next(iter(changed)))  # back to its first value
+        text = zone_text(serial, primary.hosts, changed)
+        primary.write_zone(ZONE, text)
+        assert primary.hpctl("reload").returncode == 0
+        for sec in secondaries:
+            sec.refresh(ZONE)
+            sec.wait_serial(ZONE, serial, timeout=20)
+    for sec in secondaries:
+        assert sec.axfr(ZONE) == records(text, ZONE)
+        kinds = sec.wait_transfers(7, ZONE)
+        assert kinds == ["AXFR"] + ["IXFR"] * 6, f"{sec.kind}: {kinds}"
+
+
+def test_a_secondary_restarted_behind_catches_up_by_ixfr_across_our_restart(primary, bind_secondary,
+                                                                            knot_secondary, tsig_key):
+    secondaries = both(primary, bind_secondary, knot_secondary, tsig_key)
+    for sec in secondaries:
+        sec.wait_serial(ZONE, 1, timeout=20)
+        sec.stop()
+    text = zone_text(2, primary.hosts, {1: "192.0.2.1"})
+    primary.write_zone(ZONE, text)
+    assert primary.hpctl("reload").returncode == 0
+    assert primary.stop() == 0
+    primary.start(wait_zones=[ZONE])
+    for sec in secondaries:
+        sec.start()
+        sec.refresh(ZONE)
+        sec.wait_serial(ZONE, 2, timeout=20)
+        assert sec.axfr(ZONE) == records(text, ZONE)
+        assert sec.wait_transfers(2, ZONE)[-1] == "IXFR"
