@@ -218,3 +218,53 @@ def test_a_signed_soa_query_gets_a_signed_answer(primary):
     bad.use_tsig(dns.tsigkeyring.from_text({"nobody.": ("hmac-sha256", SECRET)}), "nobody.")
     reply = dns.message.from_wire(raw_tcp(primary.port, bad.to_wire(), "127.0.0.2"), keyring=False)
     assert reply.rcode() == dns.rcode.NOTAUTH and reply.tsig[0].error == dns.rcode.BADKEY and reply.answer == []
+
+
+def test_axfr_honours_edns(primary):
+    q = signed_axfr()
+    q.use_edns(0, payload=4096)
+    r = dns.message.from_wire(raw_tcp(primary.port, q.to_wire(), "127.0.0.2"), keyring=KEYRING,
+                              request_mac=q.mac, xfr=True)
+    assert r.edns == 0 and r.payload == 1232  # our OPT, then the TSIG last (verified above)
+
+
+def test_ixfr_without_the_client_soa_is_formerr(primary):
+    q = dns.message.make_query("example.com.", "IXFR")
+    q.use_tsig(KEYRING, "xfr-key.")
+    r = dns.query.tcp(q, "127.0.0.1", port=primary.port, source="127.0.0.2", timeout=5)
+    assert r.rcode() == dns.rcode.FORMERR and r.answer == []
+
+
+def test_transfer_quota_is_taken_only_by_allowed_peers(tmp_path):
+    # ~6 MB: more than the kernel's socket buffers can absorb for a client that does not read
+    big = example_com(extra="".join(f"n{i} TXT \"{'x' * 250}\"\n" for i in range(25000)))
+    d = Daemon(tmp_path, {"example.com": big},
+               extra_zone_config={"example.com": {"secondaries": "[lab, open]"}},
+               extra_config=SECONDARY_CONFIG + "limits:\n  transfers_out: 1\n")
+    d.start(wait_zones=["example.com"])
+    try:
+        # An allowed secondary opens a transfer and reads nothing: it holds the only slot.
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.bind(("127.0.0.4", 0))
+        stuck.connect(("127.0.0.1", d.port))
+        w = dns.message.make_query("example.com.", "AXFR").to_wire()
+        stuck.sendall(struct.pack("!H", len(w)) + w)
+        time.sleep(0.5)
+        # Strangers are refused before the quota is looked at ...
+        stranger = dns.message.from_wire(raw_tcp(d.port, signed_axfr(keyring=None).to_wire(), "127.0.0.9"))
+        assert stranger.rcode() == dns.rcode.REFUSED
+        # ... and an allowed peer over the quota gets a quick SERVFAIL (try later), not a hang.
+        over = dns.message.from_wire(raw_tcp(d.port, signed_axfr(keyring=None).to_wire(), "127.0.0.4"))
+        assert over.rcode() == dns.rcode.SERVFAIL
+        assert "transfers_out quota (1) reached" in d.log()
+        stuck.close()
+        deadline = time.monotonic() + 10
+        while True:  # the slot comes back once the stuck transfer is gone
+            r = dns.message.from_wire(raw_tcp(d.port, signed_axfr(keyring=None).to_wire(), "127.0.0.4"))
+            if r.rcode() == dns.rcode.NOERROR:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        d.stop()
