@@ -74,6 +74,8 @@ class Secondary:
     allow: tuple[IPNetwork, ...]  # source prefixes that may transfer
     key: str | None  # TsigKey.name transfers must be signed with; None: no TSIG required
     notify: tuple[tuple[str, int], ...]  # (IP address text, port)
+    # Seconds between NOTIFY tries over UDP while unanswered (BIND: a few tries over ~16 s).
+    notify_retries_s: tuple[float, ...] = (2.0, 4.0, 8.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Config:
     zones: dict[dns.name.Name, ZoneConfig]  # in file order
     limits: Limits
     log_level: str = "info"  # debug | info | warning | error
+    notify_source: str | None = None  # source address of NOTIFY (secondaries check where it comes from)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -547,7 +550,8 @@ class _Builder:
 
     # -- the sections ------------------------------------------------------------------------
 
-    TOP_KEYS = ("listen", "control", "data_dir", "log_level", "limits", "tsig", "secondaries", "zones")
+    TOP_KEYS = ("listen", "control", "data_dir", "log_level", "limits", "tsig", "secondaries", "zones",
+                "notify_source")
 
     def build(self, doc: _Doc) -> Config:
         if doc.value is None:
@@ -564,6 +568,12 @@ class _Builder:
         if value is not None:
             log_level = self.choice(value, "log_level", line, LOG_LEVELS, "log level")
         limits = self.limits(top)
+        notify_source = None
+        value, line = self.get(top, "notify_source")
+        if value is not None:
+            if not isinstance(value, str):
+                self.fail("notify_source", line, f"must be an IP address like 192.0.2.1, not {_show(value)}")
+            notify_source = str(self.ip(value, "notify_source", line, value))
         tsig = self.tsig_keys(top)
         secondaries = self.secondaries(top, tsig)
         zones = self.zones(top, secondaries)
@@ -577,6 +587,7 @@ class _Builder:
             zones=zones,
             limits=limits,
             log_level=log_level,
+            notify_source=notify_source,
         )
 
     def listen(self, value: Any, line: int) -> tuple[tuple[str, int], ...]:
@@ -723,7 +734,7 @@ class _Builder:
             first_seen[canonical] = raw_name
         return result
 
-    SECONDARY_KEYS = ("allow", "key", "notify")
+    SECONDARY_KEYS = ("allow", "key", "notify", "notify_retries_s")
 
     def secondaries(self, top: _Map, tsig: dict[str, TsigKey]) -> dict[str, Secondary]:
         value, line = self.get(top, "secondaries")
@@ -766,7 +777,16 @@ class _Builder:
                         f"TSIG key {_show(key_value)} is not defined under 'tsig' (defined: {defined})",
                     )
                 key = canonical
-            result[name] = Secondary(name=name, allow=allow, key=key, notify=notify)
+            retries = Secondary.notify_retries_s
+            retries_value, retries_line = self.get(m, "notify_retries_s")
+            if retries_value is not None:
+                retries_path = f"{key_path}.notify_retries_s"
+                items = self.seq(retries_value, retries_path, retries_line, "seconds between tries, like [2, 4, 8]")
+                if len(items) > 20:
+                    self.fail(retries_path, retries_line, "at most 20 retries")
+                retries = tuple(self.number(v, f"{retries_path}[{i}]", items.item_lines[i])
+                                for i, v in enumerate(items))
+            result[name] = Secondary(name=name, allow=allow, key=key, notify=notify, notify_retries_s=retries)
         return result
 
     def allow(self, m: _Map, base: str) -> tuple[IPNetwork, ...]:

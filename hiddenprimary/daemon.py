@@ -22,6 +22,7 @@ from hiddenprimary.events import ZoneEvents
 from hiddenprimary.logs import event
 from hiddenprimary.net.tcp import DnsStreamFactory
 from hiddenprimary.net.udp import DnsDatagramProtocol
+from hiddenprimary.notify import Notifier
 from hiddenprimary.reload import ReloadPlan, plan_reload
 from hiddenprimary.responder import respond
 from hiddenprimary.store import Store
@@ -52,6 +53,7 @@ class Server:
         self.store = Store(config.zones)
         self.events = ZoneEvents()
         self.transfers = Transfers(config, self.clock)
+        self.notifier = Notifier(config, reactor, self.clock, self.transfers.keyring)
         self._by_text = {_zone_text(z).lower(): z for z in config.zones}
         self._last: dict[dns.name.Name, dict] = {z: {} for z in config.zones}
         self._journals: dict = {}
@@ -115,6 +117,7 @@ class Server:
             if r.version is not None:
                 self.store.publish(zone, r.version, r.history)
                 gc.freeze()
+                self.notifier.zone_changed(zone, r.version)  # once at start (RFC 1996 3.4 / BIND)
                 event(log, "zone.restored", zone=_zone_text(zone), serial=r.version.serial)
             if r.problem:
                 self._last[zone] = {"when": self._now_text(), "ok": False, "error": r.problem}
@@ -126,6 +129,7 @@ class Server:
         return d.addCallbacks(restored, failed)
 
     def stop(self) -> defer.Deferred:
+        self.notifier.stop()
         return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in self._ports])
 
     def _sighup(self) -> None:
@@ -176,10 +180,10 @@ class Server:
             # Keep what the journal keeps (it trims the oldest first): the newest `entries` diffs.
             history = history[len(history) - info.entries:] if info.entries else ()
             self.store.publish(zone, plan.new, history)
-            # A zone version is millions of long-lived objects without cycles (freed by reference
-            # counting when replaced): keep the cyclic collector from rescanning them all, which
-            # stalls the reactor for up to a second on a 50k-record zone.
+            # A zone version is many long-lived objects without cycles (freed by reference
+            # counting when replaced): keep the cyclic collector from rescanning them all.
             gc.freeze()
+            self.notifier.zone_changed(zone, plan.new)  # after publishing, never waited for
         took_ms = round((self.clock.monotonic() - started) * 1000, 1)
         result = {
             "zone": plan.zone,
@@ -261,6 +265,7 @@ def run(config: Config) -> int:
         print(f"hiddenprimary: {e}", flush=True, file=sys.stderr)
         return 1
     reactor.addSystemEventTrigger("before", "shutdown", lambda: event(log, "stopping"))
+    reactor.addSystemEventTrigger("before", "shutdown", server.stop)
     reactor.run()
     event(log, "stopped")
     return 0

@@ -3,6 +3,7 @@ then IXFR after every reload, each signed with TSIG, checked by what the seconda
 what their logs say."""
 
 import random
+import time
 
 import pytest
 
@@ -112,3 +113,48 @@ def test_a_secondary_restarted_behind_catches_up_by_ixfr_across_our_restart(prim
         sec.wait_serial(ZONE, 2, timeout=20)
         assert sec.axfr(ZONE) == records(text, ZONE)
         assert sec.wait_transfers(2, ZONE)[-1] == "IXFR"
+
+
+def test_notify_brings_both_secondaries_up_to_date_without_a_refresh(tmp_path, bind_secondary, knot_secondary,
+                                                                     tsig_key):
+    name, algorithm, secret = tsig_key
+    bind = bind_secondary([ZONE], 0, key=tsig_key, address="127.0.0.2", start=False)
+    knot = knot_secondary([ZONE], 0, key=tsig_key, address="127.0.0.3", start=False)
+    d = Daemon(tmp_path / "primary", {ZONE: zone_text(1, 50)},
+               extra_zone_config={ZONE: {"secondaries": "[bind, knot]"}},
+               extra_config=(
+                   f'tsig:\n  {name}: {{algorithm: {algorithm}, secret: "{secret}"}}\n'
+                   "notify_source: 127.0.0.1\n"
+                   "secondaries:\n"
+                   f"  bind: {{allow: [127.0.0.2/32], key: {name}, notify: ['{bind.endpoint}']}}\n"
+                   f"  knot: {{allow: [127.0.0.3/32], key: {name}, notify: ['{knot.endpoint}']}}\n"))
+    for sec in (bind, knot):
+        sec.primary_port = d.port
+        sec.start()
+    d.start(wait_zones=[ZONE])
+    try:
+        for sec in (bind, knot):
+            sec.wait_serial(ZONE, 1, timeout=20)
+        text = zone_text(2, 50, {7: "192.0.2.77"})
+        d.write_zone(ZONE, text)
+        started = time.monotonic()
+        assert d.hpctl("reload").returncode == 0
+        took = {}
+        pending = {bind, knot}
+        deadline = time.monotonic() + 30
+        while pending:
+            for sec in list(pending):
+                if sec.serial(ZONE, timeout=0.2) == 2:
+                    took[sec.kind] = time.monotonic() - started
+                    pending.discard(sec)
+            assert time.monotonic() < deadline, f"not converged: {[s.kind for s in pending]}\n{d.log()[-3000:]}"
+            time.sleep(0.01)
+        print("\nreload -> secondary serves the new serial (NOTIFY, no refresh): "
+              + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sorted(took.items())))
+        for sec in (bind, knot):
+            assert sec.axfr(ZONE) == records(text, ZONE)
+            assert sec.wait_transfers(2, ZONE)[-1] == "IXFR"
+        for sec in (bind, knot):  # each answered our signed NOTIFY with a signed NOERROR
+            assert f"notify.acked zone=example.com target={sec.endpoint}" in d.log()
+    finally:
+        d.stop()

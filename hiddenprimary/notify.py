@@ -1,0 +1,202 @@
+"""NOTIFY sender (RFC 1996): on every serial change of a zone, tell each notify target of the
+zone's secondaries, TSIG-signed with that secondary's key, right after the version is published.
+
+Unanswered NOTIFYs are retried over UDP with growing intervals (the secondary's
+`notify_retries_s`, by default 2, 4 and 8 s: like BIND's few tries over ~16 s); retries stop at the first reply that matches (source, ID, opcode, QR,
+question) and, when signed, verifies with the key: an unsigned or badly signed answer is not an
+acknowledgement. A newer serial supersedes a pending one. Nothing here blocks a reload."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import logging
+import random
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import dns.tsig
+from twisted.internet import protocol
+
+from hiddenprimary.clock import Clock
+from hiddenprimary.config import Config
+from hiddenprimary.logs import event
+from hiddenprimary.zone.version import ZoneVersion
+
+log = logging.getLogger("hiddenprimary.notify")
+
+@dataclasses.dataclass
+class NotifyState:
+    """Where one target stands for one zone (for logs and status)."""
+
+    zone: str
+    target: tuple[str, int]
+    secondary: str
+    serial: int
+    sent: int = 0  # datagrams sent for this serial
+    acked_at: float | None = None
+    failed: bool = False
+    error: str | None = None
+
+
+class _Job:
+    def __init__(self, state: NotifyState, message: dns.message.Message, key: dns.tsig.Key | None,
+                 retries_s: tuple[float, ...]):
+        self.state = state
+        self.retries_s = retries_s
+        self.message = message
+        self.key = key
+        self.wire = b""
+        self.mac = b""
+        self.call = None
+
+
+class _Socket(protocol.DatagramProtocol):
+    def __init__(self, notifier: Notifier):
+        self._notifier = notifier
+
+    def datagramReceived(self, data: bytes, addr) -> None:
+        self._notifier.reply_received(data, (addr[0], addr[1]))
+
+
+class Notifier:
+    def __init__(self, config: Config, reactor, clock: Clock, keyring: dict):
+        self.config = config
+        self.reactor = reactor
+        self.clock = clock
+        self.keyring = keyring
+        self._jobs: dict[tuple[dns.name.Name, tuple[str, int]], _Job] = {}
+        self._by_id: dict[tuple[int, tuple[str, int]], _Job] = {}
+        self._ports: dict[int, object] = {}  # address family -> listening UDP port
+        self.states: dict[tuple[str, tuple[str, int]], NotifyState] = {}
+
+    def _port(self, host: str):
+        family = ipaddress.ip_address(host).version
+        if family not in self._ports:
+            source = self.config.notify_source if family == 4 else None
+            interface = source or ("::" if family == 6 else "0.0.0.0")
+            self._ports[family] = self.reactor.listenUDP(0, _Socket(self), interface=interface)
+        return self._ports[family]
+
+    def stop(self) -> None:
+        for job in list(self._jobs.values()):
+            self._cancel(job)
+        for port in self._ports.values():
+            port.stopListening()
+        self._ports.clear()
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def zone_changed(self, zone: dns.name.Name, version: ZoneVersion) -> int:
+        """Notify every target of the zone about `version`; returns how many targets."""
+        zone_cfg = self.config.zones[zone]
+        count = 0
+        for name in zone_cfg.secondaries:
+            secondary = self.config.secondaries[name]
+            key = None
+            if secondary.key is not None:
+                key = self.keyring.get(dns.name.from_text(self.config.tsig[secondary.key].name))
+            for target in secondary.notify:
+                self._start(zone, version, name, target, key, secondary.notify_retries_s)
+                count += 1
+        return count
+
+    def _start(self, zone, version, secondary, target, key, retries_s) -> None:
+        old = self._jobs.get((zone, target))
+        if old is not None:
+            self._cancel(old)  # a newer serial supersedes what was pending
+        zone_text = zone.to_text(omit_final_dot=True)
+        state = NotifyState(zone_text, target, secondary, version.serial)
+        self.states[(zone_text, target)] = state
+        message = dns.message.make_query(zone, dns.rdatatype.SOA)
+        message.flags = dns.flags.AA  # RFC 1996 3.7; no RD (the opcode lives in the flags: set it after)
+        message.set_opcode(dns.opcode.NOTIFY)
+        message.answer.append(dns.rrset.from_rdata_list(version.origin, version.soa.ttl, list(version.soa)))
+        job = _Job(state, message, key, retries_s)
+        self._jobs[(zone, target)] = job
+        self._send(job)
+
+    def _send(self, job: _Job) -> None:
+        job.call = None
+        state = job.state
+        self._by_id.pop((job.message.id, state.target), None)
+        job.message.id = random.randrange(65536)  # a fresh ID per try: a late ack of an old try is fine too
+        if job.key is not None:
+            job.message.use_tsig({job.key.name: job.key}, job.key.name)
+        job.wire = job.message.to_wire()
+        job.mac = job.message.mac if job.key is not None else b""
+        self._by_id[(job.message.id, state.target)] = job
+        try:
+            self._port(state.target[0]).write(job.wire, state.target)
+        except OSError as e:
+            state.error = str(e)
+        state.sent += 1
+        event(log, "notify.sent", zone=state.zone, target=f"{state.target[0]}:{state.target[1]}",
+              secondary=state.secondary, serial=state.serial, attempt=state.sent, signed=job.key is not None)
+        if state.sent <= len(job.retries_s):
+            job.call = self.reactor.callLater(job.retries_s[state.sent - 1], self._send, job)
+        else:  # the last try gets as long to be answered as the one before it
+            job.call = self.reactor.callLater(job.retries_s[-1] if job.retries_s else 2.0, self._give_up, job)
+
+    def _give_up(self, job: _Job) -> None:
+        job.call = None
+        state = job.state
+        state.failed = True
+        self._forget(job)
+        event(log, "notify.failed", logging.WARNING, zone=state.zone,
+              target=f"{state.target[0]}:{state.target[1]}", secondary=state.secondary, serial=state.serial,
+              tries=state.sent, error=state.error or "no answer")
+
+    def _cancel(self, job: _Job) -> None:
+        if job.call is not None and job.call.active():
+            job.call.cancel()
+        job.call = None
+        self._forget(job)
+
+    def _forget(self, job: _Job) -> None:
+        self._by_id.pop((job.message.id, job.state.target), None)
+        zone = job.message.question[0].name
+        if self._jobs.get((zone, job.state.target)) is job:
+            del self._jobs[(zone, job.state.target)]
+
+    # -- replies ---------------------------------------------------------------------------------
+
+    def reply_received(self, data: bytes, source: tuple[str, int]) -> None:
+        if len(data) < 12:
+            return
+        msg_id = int.from_bytes(data[:2], "big")
+        job = self._by_id.get((msg_id, source))
+        if job is None:
+            return  # wrong ID or wrong source: not ours (RFC 1996 4.7 spoofing)
+        state = job.state
+        try:
+            keyring = {job.key.name: job.key} if job.key is not None else None
+            reply = dns.message.from_wire(data, keyring=keyring, request_mac=job.mac)
+        except (dns.exception.DNSException, ValueError) as e:
+            state.error = f"bad reply: {e}"
+            event(log, "notify.bad_reply", logging.WARNING, zone=state.zone, target=f"{source[0]}:{source[1]}",
+                  error=e)
+            return
+        if not reply.flags & dns.flags.QR or reply.opcode() != dns.opcode.NOTIFY \
+                or reply.question != job.message.question:
+            state.error = "reply does not match the NOTIFY"
+            return
+        if job.key is not None and not reply.had_tsig:
+            state.error = "unsigned reply to a signed NOTIFY"
+            return
+        if reply.rcode() != dns.rcode.NOERROR:
+            state.error = f"answered {dns.rcode.to_text(reply.rcode())}"
+            event(log, "notify.refused", logging.WARNING, zone=state.zone, target=f"{source[0]}:{source[1]}",
+                  rcode=dns.rcode.to_text(reply.rcode()))
+            return  # keep retrying: the secondary may be reconfigured meanwhile
+        state.acked_at = self.clock.wall()
+        state.error = None
+        self._cancel(job)
+        event(log, "notify.acked", zone=state.zone, target=f"{source[0]}:{source[1]}", secondary=state.secondary,
+              serial=state.serial, tries=state.sent)
