@@ -81,6 +81,37 @@ def _journal_text(journal: dict | None) -> str:
             f"({journal['entries']} diffs, {journal['bytes']} B)")
 
 
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "never"
+    import datetime
+
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _secondary_line(zone: str, s: dict) -> str:
+    """`example.com <- lab: serial 5 by IXFR at ..., behind; NOTIFY 127.0.0.2:53 acked`"""
+    last = s["last_transfer"]
+    if last is None:
+        got = "no transfer yet"
+    else:
+        got = f"serial {last['serial_to']} by {last['kind']} at {_when(last['at'])} from {last['peer']}"
+    state = {True: "behind", False: "up to date", None: "unknown"}[s["behind"]]
+    parts = [f"{zone} <- {s['secondary']}: {got}, {state}", f"{s['soa_queries']} SOA queries"]
+    attempt = s["last_attempt"]
+    if attempt is not None and attempt["outcome"] != "ok":
+        parts.append(f"last transfer {attempt['outcome']}")
+    for n in s["notify"]:
+        if n["acked_at"] is not None:
+            what = f"acked at {_when(n['acked_at'])}"
+        elif n["failed"]:
+            what = f"FAILED after {n['sent']} tries ({n['error'] or 'no answer'})"
+        else:
+            what = f"pending, {n['sent']} sent"
+        parts.append(f"NOTIFY {n['target']} serial {n['serial']} {what}")
+    return "; ".join(parts)
+
+
 def _print_status(result: dict) -> int:
     rows = [("ZONE", "SERIAL", "RECORDS", "JOURNAL", "LAST RELOAD", "STATE")]
     for z in result["zones"]:
@@ -95,6 +126,9 @@ def _print_status(result: dict) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[5])
+    for z in result["zones"]:
+        for s in z.get("secondaries", []):
+            print(_secondary_line(z["zone"], s))
     return EXIT_OK
 
 
@@ -109,6 +143,13 @@ def hpctl_main(argv: list[str] | None = None) -> int:
     p_status = sub.add_parser("status", help="zones and their serials")
     p_status.add_argument("zones", nargs="*")
     p_status.add_argument("--json", action="store_true", help="machine-readable output")
+    p_notify = sub.add_parser("notify", help="send NOTIFY for the current serial again")
+    p_notify.add_argument("zones", nargs="*")
+    p_check = sub.add_parser("check", help="ask every secondary for its serial (exit 0 in sync, "
+                                           "1 behind or drifted, 2 unreachable)")
+    p_check.add_argument("zones", nargs="*")
+    p_check.add_argument("--deep", action="store_true", help="compare content too, not only serials")
+    p_check.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
 
     config = _load("hpctl", args.config)
@@ -116,7 +157,8 @@ def hpctl_main(argv: list[str] | None = None) -> int:
         return config
     timeout = args.timeout if args.timeout is not None else config.limits.reload_timeout_s
     try:
-        answer = call(config.control, {"command": args.command, "zones": args.zones}, timeout)
+        options = {"deep": args.deep} if args.command == "check" else {}
+        answer = call(config.control, {"command": args.command, "zones": args.zones, "options": options}, timeout)
     except HiddenPrimaryError as e:
         print(f"hpctl: {e}", file=sys.stderr)
         return e.exit_code
@@ -126,6 +168,19 @@ def hpctl_main(argv: list[str] | None = None) -> int:
     result = answer["result"]
     if args.command == "reload":
         return _print_reload(result)
+    if args.command == "notify":
+        for z in result["zones"]:
+            print(f"{z['zone']}: serial {_serial(z['serial'])} notified to {z['targets']} targets")
+        return EXIT_OK
+    if args.command == "check":
+        from hiddenprimary.consistency import exit_status, format_report
+
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            for report in result["zones"]:
+                print(format_report(report))
+        return exit_status(result["zones"])
     if args.json:
         print(json.dumps(result, indent=2))
         return EXIT_OK

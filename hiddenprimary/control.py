@@ -20,10 +20,20 @@ log = logging.getLogger("hiddenprimary.control")
 MAX_REQUEST_BYTES = 64 * 1024
 
 
-class Commands(TypingProtocol):
-    def reload(self, zones: list[str]) -> defer.Deferred: ...
+COMMANDS = ("reload", "status", "notify", "check")
 
-    def status(self, zones: list[str]) -> defer.Deferred: ...
+
+class Commands(TypingProtocol):
+    """Each command takes the zone names (empty: all) and its options; returns a result or a
+    Deferred of one (JSON-able)."""
+
+    def reload(self, zones: list[str], options: dict) -> defer.Deferred: ...
+
+    def status(self, zones: list[str], options: dict) -> dict: ...
+
+    def notify(self, zones: list[str], options: dict) -> dict: ...
+
+    def check(self, zones: list[str], options: dict) -> defer.Deferred: ...
 
 
 class ControlProtocol(LineOnlyReceiver):
@@ -42,13 +52,16 @@ class ControlProtocol(LineOnlyReceiver):
             zones = request.get("zones", [])
             if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
                 raise ValueError("'zones' must be a list of zone names")
-            if name not in ("reload", "status"):
-                raise ValueError(f"unknown command {name!r} (known: reload, status)")
+            if name not in COMMANDS:
+                raise ValueError(f"unknown command {name!r} (known: {', '.join(COMMANDS)})")
+            options = request.get("options", {})
+            if not isinstance(options, dict):
+                raise ValueError("'options' must be an object")
         except ValueError as e:
             self._send({"ok": False, "error": f"bad request: {e}"})
             return
         event(log, "control.request", command=name, zones=",".join(zones) or "all")
-        d = defer.maybeDeferred(getattr(self._commands, name), zones)
+        d = defer.maybeDeferred(getattr(self._commands, name), zones, options)
         d.addCallbacks(lambda result: self._send({"ok": True, "result": result}), self._failed)
 
     def _failed(self, failure) -> None:

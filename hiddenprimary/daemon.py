@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import datetime
 import gc
+import ipaddress
+import sqlite3
 import logging
 import os
 import signal
 import sys
 
+import dns.message
 import dns.name
+import dns.rdatatype
 from twisted.internet import defer, threads
 from twisted.internet.error import CannotListenError
 
+from hiddenprimary.activity import Activity
+from hiddenprimary.zone import serial as serials
 from hiddenprimary.clock import Clock, SystemClock
 from hiddenprimary.commit import Restored, commit, restore
 from hiddenprimary.config import Config
@@ -59,13 +65,68 @@ class Server:
         self._journals: dict = {}
         self._journal_info: dict = {}
         self._ports: list = []
+        self._roles: dict[str, list] = {}
+        self.activity: Activity | None = None
 
     # -- answering ------------------------------------------------------------------------------
 
     def handle(self, wire: bytes, transport: str, peer: tuple[str, int]):
+        if self._secondary_roles(peer[0]):
+            self._note_soa_query(wire, peer[0])
         return respond(wire, transport=transport, store=self.store,
                        max_udp_payload=self.config.limits.udp_max_payload, peer=peer, transfer=self._transfer,
                        keyring=self.transfers.keyring, now=self.clock.wall)
+
+    # -- what each secondary did (hpctl status) ----------------------------------------------------
+
+    def _secondary_roles(self, ip: str) -> list[tuple[dns.name.Name, str]]:
+        """(zone, secondary) pairs whose allow prefixes hold `ip`; cached per address."""
+        roles = self._roles.get(ip)
+        if roles is None:
+            address = ipaddress.ip_address(ip)
+            roles = [(zone, name) for zone, zone_cfg in self.config.zones.items() for name in zone_cfg.secondaries
+                     if any(address in net for net in self.config.secondaries[name].allow
+                            if net.version == address.version)]
+            if len(self._roles) > 10000:
+                self._roles.clear()
+            self._roles[ip] = roles
+        return roles
+
+    def _note_soa_query(self, wire: bytes, ip: str) -> None:
+        try:
+            msg = dns.message.from_wire(wire, question_only=True)
+        except Exception:  # noqa: BLE001 - the responder deals with bad input
+            return
+        if msg.opcode() != 0 or len(msg.question) != 1 or msg.question[0].rdtype != dns.rdatatype.SOA:
+            return
+        for zone, secondary in self._secondary_roles(ip):
+            if zone == msg.question[0].name:
+                self._activity_write(self.activity.soa_query, _zone_text(zone), secondary, ip, self.clock.wall())
+
+    def _record_transfer(self, r) -> None:
+        self._activity_write(self.activity.transfer, r.zone, r.secondary, r.peer, r.kind, r.serial_from,
+                             r.serial_to, r.messages, r.bytes, r.duration_ms, r.outcome, self.clock.wall())
+
+    def _record_notify(self, st) -> None:
+        self._activity_write(self.activity.notify, st.zone, st.secondary, f"{st.target[0]}:{st.target[1]}",
+                             st.serial, st.sent, st.acked_at, st.failed, st.error, self.clock.wall())
+
+    def _activity_write(self, method, *args) -> None:
+        try:
+            method(*args)
+        except sqlite3.Error as e:  # bookkeeping must never break serving
+            event(log, "activity.write_failed", logging.WARNING, error=e)
+
+    def _secondaries_status(self, zone: dns.name.Name, version) -> list[dict]:
+        out = []
+        for name in self.config.zones[zone].secondaries:
+            view = self.activity.secondary_view(_zone_text(zone), name)
+            last = view["last_transfer"]
+            behind = None
+            if version is not None and last is not None:
+                behind = serials.compare(last["serial_to"], version.serial) is serials.Order.LESS
+            out.append({"secondary": name, **view, "behind": behind})
+        return out
 
     def _transfer(self, request, zone, version, transport, peer):
         return self.transfers.handle(request, zone, version, self.store.history(zone), transport, peer)
@@ -101,6 +162,9 @@ class Server:
         edited while we were down is a reload like any other). Until a zone has a version its
         queries get SERVFAIL."""
         os.makedirs(self.config.data_dir, mode=0o700, exist_ok=True)
+        self.activity = Activity(self.config.data_dir)
+        self.transfers.on_done = self._record_transfer
+        self.notifier.on_change = self._record_notify
         self.listen()
         signal.signal(signal.SIGHUP, lambda *_: self.reactor.callFromThread(self._sighup))
         event(log, "started", zones=len(self.config.zones), config=self.config.path)
@@ -150,7 +214,7 @@ class Server:
             zones.append(zone)
         return zones
 
-    def reload(self, names: list[str]) -> defer.Deferred:
+    def reload(self, names: list[str], options: dict | None = None) -> defer.Deferred:
         """Reload zones (all when `names` is empty); fires with one result dict per zone."""
         zones = self._resolve(names)
         return defer.gatherResults([self.events.run(z, lambda z=z: self._reload_one(z)) for z in zones],
@@ -224,7 +288,32 @@ class Server:
         return {"zone": text, "ok": False, "changed": False, "old_serial": serving, "new_serial": serving,
                 "errors": errors, "warnings": warnings}
 
-    def status(self, names: list[str]) -> dict:
+    def notify(self, names: list[str], options: dict | None = None) -> dict:
+        """`hpctl notify`: send NOTIFY for the current serial again, to every target."""
+        sent = []
+        for zone in self._resolve(names):
+            version = self.store.current(zone)
+            if version is None:
+                sent.append({"zone": _zone_text(zone), "serial": None, "targets": 0})
+                continue
+            count = self.notifier.zone_changed(zone, version)
+            sent.append({"zone": _zone_text(zone), "serial": version.serial, "targets": count})
+        return {"zones": sent}
+
+    def check(self, names: list[str], options: dict | None = None) -> defer.Deferred:
+        """`hpctl check`: ask every notify target of each zone for its serial (and with `deep`,
+        compare content); blocking queries run in a worker thread."""
+        from hiddenprimary import consistency  # loaded on first use: only `hpctl check` needs it
+
+        deep = bool((options or {}).get("deep"))
+        jobs = []
+        for zone in self._resolve(names):
+            version = self.store.current(zone)
+            jobs.append(threads.deferToThread(consistency.check_zone, self.config, zone, version,
+                                              self.transfers.keyring, self.clock, deep))
+        return defer.gatherResults(jobs, consumeErrors=True).addCallback(lambda reports: {"zones": reports})
+
+    def status(self, names: list[str], options: dict | None = None) -> dict:
         zones = []
         for zone in self._resolve(names):
             version = self.store.current(zone)
@@ -238,6 +327,7 @@ class Server:
                 "last_reload_ok": last.get("ok"),
                 "last_error": last.get("error"),
                 "journal": self._journal_status(zone),
+                "secondaries": self._secondaries_status(zone, version),
             })
         return {"zones": zones}
 

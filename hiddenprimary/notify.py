@@ -12,6 +12,7 @@ import dataclasses
 import ipaddress
 import logging
 import random
+from collections.abc import Callable
 
 import dns.exception
 import dns.flags
@@ -75,6 +76,7 @@ class Notifier:
         self._by_id: dict[tuple[int, tuple[str, int]], _Job] = {}
         self._ports: dict[int, object] = {}  # address family -> listening UDP port
         self.states: dict[tuple[str, tuple[str, int]], NotifyState] = {}
+        self.on_change: Callable[[NotifyState], None] | None = None  # told when a target's state moves
 
     def _port(self, host: str):
         family = ipaddress.ip_address(host).version
@@ -139,6 +141,7 @@ class Notifier:
         state.sent += 1
         event(log, "notify.sent", zone=state.zone, target=f"{state.target[0]}:{state.target[1]}",
               secondary=state.secondary, serial=state.serial, attempt=state.sent, signed=job.key is not None)
+        self._changed(state)
         if state.sent <= len(job.retries_s):
             job.call = self.reactor.callLater(job.retries_s[state.sent - 1], self._send, job)
         else:  # the last try gets as long to be answered as the one before it
@@ -149,6 +152,7 @@ class Notifier:
         state = job.state
         state.failed = True
         self._forget(job)
+        self._changed(state)
         event(log, "notify.failed", logging.WARNING, zone=state.zone,
               target=f"{state.target[0]}:{state.target[1]}", secondary=state.secondary, serial=state.serial,
               tries=state.sent, error=state.error or "no answer")
@@ -164,6 +168,10 @@ class Notifier:
         zone = job.message.question[0].name
         if self._jobs.get((zone, job.state.target)) is job:
             del self._jobs[(zone, job.state.target)]
+
+    def _changed(self, state: NotifyState) -> None:
+        if self.on_change is not None:
+            self.on_change(state)
 
     # -- replies ---------------------------------------------------------------------------------
 
@@ -198,5 +206,6 @@ class Notifier:
         state.acked_at = self.clock.wall()
         state.error = None
         self._cancel(job)
+        self._changed(state)
         event(log, "notify.acked", zone=state.zone, target=f"{source[0]}:{source[1]}", secondary=state.secondary,
               serial=state.serial, tries=state.sent)

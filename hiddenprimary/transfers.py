@@ -47,7 +47,8 @@ class TransferRecord:
     started: float
     messages: int = 0
     bytes: int = 0
-    outcome: str = "running"  # ok | aborted | error
+    outcome: str = "running"  # ok | aborted: <why>
+    duration_ms: float = 0.0
 
 
 class TransferStream:
@@ -89,11 +90,12 @@ class TransferStream:
         self.finished = True
         r = self.record
         r.outcome = "ok" if error is None else f"aborted: {error}"
+        r.duration_ms = round((self._clock.monotonic() - r.started) * 1000, 1)
         event(log, "xfr.done" if error is None else "xfr.aborted",
               logging.INFO if error is None else logging.WARNING,
               zone=r.zone, peer=r.peer, secondary=r.secondary, kind=r.kind,
               serial=f"{'none' if r.serial_from is None else r.serial_from}->{r.serial_to}",
-              messages=r.messages, bytes=r.bytes, ms=round((self._clock.monotonic() - r.started) * 1000, 1),
+              messages=r.messages, bytes=r.bytes, ms=r.duration_ms,
               error=error)
         self._on_finish(self)
 
@@ -117,6 +119,7 @@ class Transfers:
         self.clock = clock
         self.keyring = tsig.keyring_from_config(config)
         self.active: set[TransferStream] = set()
+        self.on_done: Callable[[TransferRecord], None] | None = None  # told of every finished transfer
 
     def handle(self, req: Request, zone: dns.name.Name, version: ZoneVersion, history: tuple[Diff, ...],
                transport: str, peer: tuple[str, int]) -> bytes | TransferStream:
@@ -201,7 +204,12 @@ class Transfers:
               signed=decision.key is not None)
         return TransferStream(rendering, msg.id, xfr.question_bytes(req.wire),
                               _opt_for(msg, self.config.limits.udp_max_payload), signer, record, self.clock,
-                              self.active.discard)
+                              self._finished)
+
+    def _finished(self, stream: TransferStream) -> None:
+        self.active.discard(stream)
+        if self.on_done is not None:
+            self.on_done(stream.record)
 
     def _refused(self, zone_text: str, peer, kind: str, reason: str) -> None:
         event(log, "xfr.refused", logging.WARNING, zone=zone_text, peer=peer[0], kind=kind, reason=reason)

@@ -2,6 +2,7 @@
 what refusals look like on the wire (RFC 8945 5.3.2), IXFR after reloads and restarts."""
 
 import base64
+import json
 import socket
 import struct
 import time
@@ -268,3 +269,26 @@ def test_transfer_quota_is_taken_only_by_allowed_peers(tmp_path):
             time.sleep(0.1)
     finally:
         d.stop()
+
+
+def test_status_tells_what_each_secondary_did_and_keeps_it_across_a_restart(primary):
+    axfr_zone(primary.port)  # lab at 127.0.0.2 takes serial 1 by AXFR
+    primary.query("example.com", "SOA")  # not from a secondary: not counted
+    q = dns.message.make_query("example.com.", "SOA")
+    dns.query.udp(q, "127.0.0.1", port=primary.port, source="127.0.0.2", timeout=3)  # lab's SOA check
+    primary.write_zone("example.com", example_com(serial=2026112702, www="192.0.2.11"))
+    assert primary.hpctl("reload").returncode == 0
+
+    def lab():
+        status = json.loads(primary.hpctl("status", "--json", "example.com").stdout)
+        return {s["secondary"]: s for s in status["zones"][0]["secondaries"]}["lab"]
+
+    view = lab()
+    assert view["last_transfer"]["serial_to"] == 2026112701 and view["last_transfer"]["kind"] == "AXFR"
+    assert view["behind"] is True and view["soa_queries"] == 1
+    assert primary.stop() == 0
+    primary.start(wait_zones=["example.com"])
+    view = lab()  # kept in data_dir
+    assert view["last_transfer"]["peer"] == "127.0.0.2" and view["behind"] is True
+    out = primary.hpctl("status").stdout
+    assert "example.com <- lab: serial 2026112701 by AXFR" in out and "behind" in out
