@@ -122,6 +122,7 @@ class Config:
     limits: Limits
     log_level: str = "info"  # debug | info | warning | error
     notify_source: str | None = None  # source address of NOTIFY (secondaries check where it comes from)
+    metrics: tuple[str, int] | None = None  # Prometheus endpoint (host, port); None: off
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,7 +552,7 @@ class _Builder:
     # -- the sections ------------------------------------------------------------------------
 
     TOP_KEYS = ("listen", "control", "data_dir", "log_level", "limits", "tsig", "secondaries", "zones",
-                "notify_source")
+                "notify_source", "metrics")
 
     def build(self, doc: _Doc) -> Config:
         if doc.value is None:
@@ -574,6 +575,10 @@ class _Builder:
             if not isinstance(value, str):
                 self.fail("notify_source", line, f"must be an IP address like 192.0.2.1, not {_show(value)}")
             notify_source = str(self.ip(value, "notify_source", line, value))
+        metrics = None
+        value, line = self.get(top, "metrics")
+        if value is not None:
+            metrics = self.host_port(value, "metrics", line, None, 0)
         tsig = self.tsig_keys(top)
         secondaries = self.secondaries(top, tsig)
         zones = self.zones(top, secondaries)
@@ -588,6 +593,7 @@ class _Builder:
             limits=limits,
             log_level=log_level,
             notify_source=notify_source,
+            metrics=metrics,
         )
 
     def listen(self, value: Any, line: int) -> tuple[tuple[str, int], ...]:

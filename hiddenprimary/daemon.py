@@ -17,7 +17,9 @@ import dns.rdatatype
 from twisted.internet import defer, threads
 from twisted.internet.error import CannotListenError
 
+from hiddenprimary import metrics
 from hiddenprimary.activity import Activity
+from hiddenprimary.metrics import Metrics
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.clock import Clock, SystemClock
 from hiddenprimary.commit import Restored, commit, restore
@@ -66,6 +68,9 @@ class Server:
         self._journal_info: dict = {}
         self._ports: list = []
         self._roles: dict[str, list] = {}
+        self.metrics = Metrics()
+        self.metrics.zone_serials = self._zone_serials
+        self.metrics.secondary_serials = self._secondary_serials
         self.activity: Activity | None = None
 
     # -- answering ------------------------------------------------------------------------------
@@ -73,9 +78,27 @@ class Server:
     def handle(self, wire: bytes, transport: str, peer: tuple[str, int]):
         if self._secondary_roles(peer[0]):
             self._note_soa_query(wire, peer[0])
-        return respond(wire, transport=transport, store=self.store,
-                       max_udp_payload=self.config.limits.udp_max_payload, peer=peer, transfer=self._transfer,
-                       keyring=self.transfers.keyring, now=self.clock.wall)
+        reply = respond(wire, transport=transport, store=self.store,
+                        max_udp_payload=self.config.limits.udp_max_payload, peer=peer, transfer=self._transfer,
+                        keyring=self.transfers.keyring, now=self.clock.wall)
+        self.metrics.query_answered(transport, reply)
+        return reply
+
+    def _zone_serials(self):
+        for zone in self.config.zones:
+            version = self.store.current(zone)
+            if version is not None:
+                yield _zone_text(zone), version.serial
+
+    def _secondary_serials(self):
+        for zone in self.config.zones:
+            version = self.store.current(zone)
+            for name in self.config.zones[zone].secondaries:
+                last = self.activity.secondary_view(_zone_text(zone), name)["last_transfer"]
+                if last is None or version is None:
+                    continue
+                lag = (version.serial - last["serial_to"]) % serials.MOD
+                yield _zone_text(zone), name, last["serial_to"], lag if lag < serials.HALF else 0
 
     # -- what each secondary did (hpctl status) ----------------------------------------------------
 
@@ -104,10 +127,16 @@ class Server:
                 self._activity_write(self.activity.soa_query, _zone_text(zone), secondary, ip, self.clock.wall())
 
     def _record_transfer(self, r) -> None:
+        self.metrics.transfers[(r.zone, r.secondary, r.kind, "ok" if r.outcome == "ok" else "aborted")] += 1
+        self.metrics.transfer_bytes[(r.zone, r.kind)] += r.bytes
         self._activity_write(self.activity.transfer, r.zone, r.secondary, r.peer, r.kind, r.serial_from,
                              r.serial_to, r.messages, r.bytes, r.duration_ms, r.outcome, self.clock.wall())
 
     def _record_notify(self, st) -> None:
+        what = "acked" if st.acked_at is not None else "failed" if st.failed else "sent"
+        self.metrics.notify[(st.zone, st.secondary, what)] += 1
+        if what == "sent" and st.sent > 1:
+            self.metrics.notify[(st.zone, st.secondary, "retries")] += 1
         self._activity_write(self.activity.notify, st.zone, st.secondary, f"{st.target[0]}:{st.target[1]}",
                              st.serial, st.sent, st.acked_at, st.failed, st.error, self.clock.wall())
 
@@ -152,6 +181,10 @@ class Server:
             # wantPID: a lock file beside the socket; a stale socket from a crash is replaced.
             self._ports.append(self.reactor.listenUNIX(self.config.control, ControlFactory(self),
                                                        mode=0o600, wantPID=True))
+            if self.config.metrics is not None:
+                host, port = self.config.metrics
+                self._ports.append(metrics.listen(self.metrics, self.reactor, host, port))
+                event(log, "metrics.listen", address=host, port=port)
         except CannotListenError as e:
             raise StartupError(f"cannot listen on {e.interface or ''}:{e.port}: {e.socketError}")
         except OSError as e:
@@ -249,6 +282,7 @@ class Server:
             gc.freeze()
             self.notifier.zone_changed(zone, plan.new)  # after publishing, never waited for
         took_ms = round((self.clock.monotonic() - started) * 1000, 1)
+        self.metrics.reload_done(plan.zone, took_ms / 1000)
         result = {
             "zone": plan.zone,
             "ok": True,

@@ -1,0 +1,111 @@
+"""Prometheus metrics (text format over HTTP, `metrics: "127.0.0.1:9153"` in the config).
+
+Counters are plain dicts bumped on the hot paths (a query costs one dict increment) and turned
+into metric families only when scraped; serials and lags are read from the server at scrape time,
+so they are never stale."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+
+RELOAD_BUCKETS_S = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED", 9: "NOTAUTH"}
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.queries: Counter = Counter()  # (transport, rcode) -> count
+        self.transfers: Counter = Counter()  # (zone, secondary, kind, outcome)
+        self.transfer_bytes: Counter = Counter()  # (zone, kind)
+        self.notify: Counter = Counter()  # (zone, secondary, what) what: sent | retries | acked | failed
+        self.reloads: dict[str, list[float]] = {}  # zone -> durations (bucketed at scrape)
+        self._reload_buckets: dict[str, list[int]] = {}
+        self._reload_sum: Counter = Counter()
+        # Set by the daemon: zone -> serial, and (zone, secondary) -> (last transferred serial, lag).
+        self.zone_serials: Callable[[], Iterable[tuple[str, int]]] = lambda: ()
+        self.secondary_serials: Callable[[], Iterable[tuple[str, str, int, int]]] = lambda: ()
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def query_answered(self, transport: str, reply: bytes | None) -> None:
+        if reply is not None and isinstance(reply, bytes) and len(reply) >= 4:
+            self.queries[(transport, reply[3] & 0x0F)] += 1
+
+    def reload_done(self, zone: str, seconds: float) -> None:
+        buckets = self._reload_buckets.setdefault(zone, [0] * (len(RELOAD_BUCKETS_S) + 1))
+        for i, bound in enumerate(RELOAD_BUCKETS_S):
+            if seconds <= bound:
+                buckets[i] += 1
+        buckets[-1] += 1  # +Inf
+        self._reload_sum[zone] += seconds
+
+    # -- scraping --------------------------------------------------------------------------------
+
+    def collect(self):
+        queries = CounterMetricFamily("hiddenprimary_queries", "Answers sent, by transport and rcode",
+                                      labels=["transport", "rcode"])
+        for (transport, rcode), n in sorted(self.queries.items()):
+            queries.add_metric([transport, RCODES.get(rcode, str(rcode))], n)
+        yield queries
+        serial = GaugeMetricFamily("hiddenprimary_zone_serial", "Serial of the served version", labels=["zone"])
+        for zone, value in self.zone_serials():
+            serial.add_metric([zone], value)
+        yield serial
+        sec_serial = GaugeMetricFamily("hiddenprimary_secondary_serial",
+                                       "Serial a secondary last transferred", labels=["zone", "secondary"])
+        sec_lag = GaugeMetricFamily("hiddenprimary_secondary_lag",
+                                    "How many serials a secondary is behind (RFC 1982 distance)",
+                                    labels=["zone", "secondary"])
+        for zone, secondary, value, lag in self.secondary_serials():
+            sec_serial.add_metric([zone, secondary], value)
+            sec_lag.add_metric([zone, secondary], lag)
+        yield sec_serial
+        yield sec_lag
+        transfers = CounterMetricFamily("hiddenprimary_transfers", "Outgoing transfers",
+                                        labels=["zone", "secondary", "kind", "outcome"])
+        for key, n in sorted(self.transfers.items()):
+            transfers.add_metric(list(key), n)
+        yield transfers
+        tbytes = CounterMetricFamily("hiddenprimary_transfer_bytes", "Bytes sent in transfers",
+                                     labels=["zone", "kind"])
+        for key, n in sorted(self.transfer_bytes.items()):
+            tbytes.add_metric(list(key), n)
+        yield tbytes
+        notify = CounterMetricFamily("hiddenprimary_notify", "NOTIFY messages and outcomes",
+                                     labels=["zone", "secondary", "event"])
+        for key, n in sorted(self.notify.items()):
+            notify.add_metric(list(key), n)
+        yield notify
+        reloads = HistogramMetricFamily("hiddenprimary_reload_duration_seconds", "Zone reload time",
+                                        labels=["zone"])
+        for zone, counts in sorted(self._reload_buckets.items()):
+            bounds = [str(b) for b in RELOAD_BUCKETS_S] + ["+Inf"]
+            reloads.add_metric([zone], list(zip(bounds, counts)), self._reload_sum[zone])
+        yield reloads
+
+
+class _MetricsPage(Resource):
+    """Rendered on the reactor thread (prometheus-client's own Twisted resource runs in a worker
+    thread, which would read the server's state while the reactor changes it)."""
+
+    isLeaf = True
+
+    def __init__(self, registry: CollectorRegistry):
+        super().__init__()
+        self._registry = registry
+
+    def render_GET(self, request) -> bytes:
+        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode())
+        return generate_latest(self._registry)
+
+
+def listen(metrics: Metrics, reactor, host: str, port: int):
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(metrics)
+    return reactor.listenTCP(port, Site(_MetricsPage(registry)), interface=host)
