@@ -10,7 +10,7 @@ import sys
 
 from hiddenprimary.config import Config, load_config
 from hiddenprimary.control_client import call
-from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HiddenPrimaryError
+from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, HiddenPrimaryError
 
 DEFAULT_CONFIG = os.environ.get("HIDDENPRIMARY_CONFIG", "conf/hiddenprimary.yaml")
 

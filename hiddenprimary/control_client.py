@@ -24,17 +24,17 @@ def call(socket_path: str, request: dict, timeout_s: float) -> dict:
                     break
                 data += chunk
     except FileNotFoundError:
-        raise ControlError(f"cannot reach the daemon: no control socket at {socket_path} (is hiddenprimary running?)")
+        raise ControlError(f"cannot reach the daemon: no control socket at {socket_path} (is hiddenprimary running?)") from None
     except ConnectionRefusedError:
-        raise ControlError(f"cannot reach the daemon: {socket_path} refuses connections (is hiddenprimary running?)")
+        raise ControlError(f"cannot reach the daemon: {socket_path} refuses connections (is hiddenprimary running?)") from None
     except socket.timeout:
-        raise ControlError(f"the daemon did not answer within {timeout_s:g}s ({socket_path})")
+        raise ControlError(f"the daemon did not answer within {timeout_s:g}s ({socket_path})") from None
     except OSError as e:
-        raise ControlError(f"cannot reach the daemon at {socket_path}: {e.strerror or e}")
+        raise ControlError(f"cannot reach the daemon at {socket_path}: {e.strerror or e}") from None
     try:
         answer = json.loads(data)
     except ValueError:
-        raise ControlError(f"the daemon sent a bad answer: {data[:200]!r}")
+        raise ControlError(f"the daemon sent a bad answer: {data[:200]!r}") from None
     if not isinstance(answer, dict) or "ok" not in answer:
-        raise ControlError(f"the daemon sent a bad answer: {data[:200]!r}")
+        raise ControlError(f"the daemon sent a bad answer: {data[:200]!r}") from None
     return answer

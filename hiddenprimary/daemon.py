@@ -186,9 +186,9 @@ class Server:
                 self._ports.append(metrics.listen(self.metrics, self.reactor, host, port))
                 event(log, "metrics.listen", address=host, port=port)
         except CannotListenError as e:
-            raise StartupError(f"cannot listen on {e.interface or ''}:{e.port}: {e.socketError}")
+            raise StartupError(f"cannot listen on {e.interface or ''}:{e.port}: {e.socketError}") from e
         except OSError as e:
-            raise StartupError(f"cannot create the control socket {self.config.control}: {e.strerror or e}")
+            raise StartupError(f"cannot create the control socket {self.config.control}: {e.strerror or e}") from e
 
     def start(self) -> defer.Deferred:
         """Listen, restore every zone's last committed version, then reload the zone files (a file

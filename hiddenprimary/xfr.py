@@ -81,7 +81,7 @@ class Rendering:
                     # Does not fit even alone: split the RRset (RFC 5936 2.2 allows it).
                     if len(rds) == 1:
                         raise ValueError(f"record {name} {dns.rdatatype.to_text(rds.rdtype)} is too large "
-                                         f"for a transfer message")
+                                         f"for a transfer message") from None
                     first, rest = _split(rds)
                     self._items = _chain([(name, first), (name, rest)], self._items)
                     continue
