@@ -2,7 +2,8 @@
 zone's secondaries, TSIG-signed with that secondary's key, right after the version is published.
 
 Unanswered NOTIFYs are retried over UDP with growing intervals (the secondary's
-`notify_retries_s`, by default 2, 4 and 8 s: like BIND's few tries over ~16 s); retries stop at the first reply that matches (source, ID, opcode, QR,
+`notify_retries_s`, by default 2, 4 and 8 s: like BIND's few tries over ~16 s), then tried once
+over TCP (as BIND does); retries stop at the first reply that matches (source, ID, opcode, QR,
 question) and, when signed, verifies with the key: an unsigned or badly signed answer is not an
 acknowledgement. A newer serial supersedes a pending one. Nothing here blocks a reload."""
 
@@ -66,6 +67,38 @@ class _Socket(protocol.DatagramProtocol):
         self._notifier.reply_received(data, (addr[0], addr[1]))
 
 
+class _TcpNotify(protocol.Protocol):
+    """One NOTIFY over TCP (length-framed), its one reply handed to the notifier."""
+
+    def __init__(self, notifier: Notifier, job: _Job):
+        self._notifier = notifier
+        self._job = job
+        self._buffer = b""
+
+    def connectionMade(self) -> None:
+        self.transport.write(len(self._job.wire).to_bytes(2, "big") + self._job.wire)
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) >= 2:
+            size = int.from_bytes(self._buffer[:2], "big")
+            if len(self._buffer) >= 2 + size:
+                self._notifier.reply_received(self._buffer[2 : 2 + size], self._job.state.target)
+                self.transport.loseConnection()
+
+
+class _TcpNotifyFactory(protocol.ClientFactory):
+    def __init__(self, notifier: Notifier, job: _Job):
+        self._notifier = notifier
+        self._job = job
+
+    def buildProtocol(self, addr):
+        return _TcpNotify(self._notifier, self._job)
+
+    def clientConnectionFailed(self, connector, reason) -> None:
+        self._job.state.error = f"TCP: {reason.getErrorMessage()}"
+
+
 class Notifier:
     def __init__(self, config: Config, reactor, clock: Clock, keyring: dict):
         self.config = config
@@ -124,28 +157,48 @@ class Notifier:
         self._jobs[(zone, target)] = job
         self._send(job)
 
-    def _send(self, job: _Job) -> None:
-        job.call = None
-        state = job.state
-        self._by_id.pop((job.message.id, state.target), None)
-        job.message.id = random.randrange(65536)  # a fresh ID per try: a late ack of an old try is fine too
+    def _prepare(self, job: _Job) -> None:
+        """A fresh ID (and TSIG) per try; replies to the previous try no longer count."""
+        self._by_id.pop((job.message.id, job.state.target), None)
+        job.message.id = random.randrange(65536)
         if job.key is not None:
             job.message.use_tsig({job.key.name: job.key}, job.key.name)
         job.wire = job.message.to_wire()
         job.mac = job.message.mac if job.key is not None else b""
-        self._by_id[(job.message.id, state.target)] = job
+        self._by_id[(job.message.id, job.state.target)] = job
+
+    def _sent(self, job: _Job, transport: str) -> None:
+        state = job.state
+        state.sent += 1
+        event(log, "notify.sent", zone=state.zone, target=f"{state.target[0]}:{state.target[1]}",
+              secondary=state.secondary, serial=state.serial, attempt=state.sent, transport=transport,
+              signed=job.key is not None)
+        self._changed(state)
+
+    def _send(self, job: _Job) -> None:
+        job.call = None
+        state = job.state
+        self._prepare(job)
         try:
             self._port(state.target[0]).write(job.wire, state.target)
         except OSError as e:
             state.error = str(e)
-        state.sent += 1
-        event(log, "notify.sent", zone=state.zone, target=f"{state.target[0]}:{state.target[1]}",
-              secondary=state.secondary, serial=state.serial, attempt=state.sent, signed=job.key is not None)
-        self._changed(state)
+        self._sent(job, "udp")
+        wait = job.retries_s[-1] if job.retries_s else 2.0
         if state.sent <= len(job.retries_s):
             job.call = self.reactor.callLater(job.retries_s[state.sent - 1], self._send, job)
-        else:  # the last try gets as long to be answered as the one before it
-            job.call = self.reactor.callLater(job.retries_s[-1] if job.retries_s else 2.0, self._give_up, job)
+        else:  # UDP went unanswered: one last try over TCP
+            job.call = self.reactor.callLater(wait, self._send_tcp, job)
+
+    def _send_tcp(self, job: _Job) -> None:
+        job.call = None
+        self._prepare(job)
+        host, port = job.state.target
+        bind = (self.config.notify_source, 0) if self.config.notify_source and ":" not in host else None
+        wait = job.retries_s[-1] if job.retries_s else 2.0
+        self.reactor.connectTCP(host, port, _TcpNotifyFactory(self, job), timeout=wait, bindAddress=bind)
+        self._sent(job, "tcp")
+        job.call = self.reactor.callLater(wait, self._give_up, job)
 
     def _give_up(self, job: _Job) -> None:
         job.call = None

@@ -32,6 +32,26 @@ class Target:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+        self.tcp_arrivals: list[dns.message.Message] = []
+        if mode == "tcp-only":  # silent over UDP, answers over TCP on the same port
+            self.listener = socket.create_server(("127.0.0.5", self.port))
+            self.listener.settimeout(0.2)
+            self._tcp_thread = threading.Thread(target=self._run_tcp, daemon=True)
+            self._tcp_thread.start()
+
+    def _run_tcp(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            with conn:
+                conn.settimeout(2)
+                size = int.from_bytes(conn.recv(2, socket.MSG_WAITALL), "big")
+                msg = dns.message.from_wire(conn.recv(size, socket.MSG_WAITALL), keyring=KEYRING)
+                self.tcp_arrivals.append(msg)
+                reply = dns.message.make_response(msg).to_wire()
+                conn.sendall(len(reply).to_bytes(2, "big") + reply)
 
     def _run(self):
         while not self._stop.is_set():
@@ -57,6 +77,9 @@ class Target:
         self._stop.set()
         self._thread.join(2)
         self.sock.close()
+        if self.mode == "tcp-only":
+            self._tcp_thread.join(2)
+            self.listener.close()
 
 
 @pytest.fixture
@@ -99,6 +122,7 @@ def test_unanswered_notify_is_retried_with_growing_intervals_then_given_up(notif
     for gap, planned in zip([b - a for a, b in zip(times, times[1:])], RETRIES):
         assert planned * 0.8 < gap < planned + 0.5
     assert all(m.had_tsig and m.opcode() == dns.opcode.NOTIFY and m.flags & dns.flags.AA for _, m in target.arrivals)
+    assert "transport=tcp" in d.log()  # the last try went over TCP (nobody listens there)
     assert "notify.failed zone=example.com target=127.0.0.5" in d.log()
 
 
@@ -130,3 +154,11 @@ def test_an_unsigned_answer_is_not_an_ack(notify_setup):
     d, target = notify_setup
     wait_until(lambda: len(target.arrivals) >= 3)
     assert "notify.acked" not in d.log()
+
+
+@pytest.mark.parametrize("notify_setup", ["tcp-only"], indirect=True)
+def test_after_the_udp_tries_a_tcp_try_can_be_acknowledged(notify_setup):
+    d, target = notify_setup
+    wait_until(lambda: "notify.acked" in d.log())
+    assert len(target.arrivals) == 1 + len(RETRIES) and len(target.tcp_arrivals) == 1
+    assert target.tcp_arrivals[0].had_tsig and target.tcp_arrivals[0].answer[0][0].serial == 2026112701
