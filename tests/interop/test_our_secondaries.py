@@ -2,6 +2,7 @@
 then IXFR after every reload, each signed with TSIG, checked by what the secondaries serve and
 what their logs say."""
 
+import json
 import random
 import time
 
@@ -156,5 +157,15 @@ def test_notify_brings_both_secondaries_up_to_date_without_a_refresh(tmp_path, b
             assert sec.wait_transfers(2, ZONE)[-1] == "IXFR"
         for sec in (bind, knot):  # each answered our signed NOTIFY with a signed NOERROR
             assert f"notify.acked zone=example.com target={sec.endpoint}" in d.log()
+        status = json.loads(d.hpctl("status", "--json", ZONE).stdout)["zones"][0]
+        by_name = {s["secondary"]: s for s in status["secondaries"]}
+        for name, address in (("bind", "127.0.0.2"), ("knot", "127.0.0.3")):
+            view = by_name[name]
+            assert view["last_transfer"]["serial_to"] == 2 and view["last_transfer"]["kind"] == "IXFR"
+            assert view["last_transfer"]["peer"] == address and view["behind"] is False
+            assert view["soa_queries"] >= 1  # they check our SOA before transferring
+            assert view["notify"][0]["acked_at"] is not None
+        human = d.hpctl("status", ZONE).stdout
+        assert "example.com <- bind: serial 2 by IXFR" in human and "example.com <- knot: serial 2 by IXFR" in human
     finally:
         d.stop()
