@@ -19,6 +19,12 @@ server's `secondaries.<name>.allow` must list); `endpoint` ("host:port") is wher
 queries, NOTIFY and transfers (what `notify:` must list). They differ for BIND: named only binds
 addresses configured on an interface, so with 127.0.0.2 absent from `lo` it answers on 127.0.0.1.
 Refresh SOA queries are TSIG-signed with the key too, and BIND rejects an unsigned answer.
+
+The secondaries' configs are the operator examples conf/examples/named.conf and
+conf/examples/knot.conf, rendered by `render_template` (their @PLACEHOLDERS@ filled in, the zone
+block repeated per zone); only what an unprivileged run on loopback needs (pid files, control
+channels, logging, work-directory paths) is added here. A test that passes here passes with the
+configs the docs hand to operators.
 """
 
 from __future__ import annotations
@@ -49,6 +55,59 @@ Key = tuple[str, str, str]          # (name, algorithm, secret in base64), e.g. 
 Record = tuple[str, int, str, str]  # (absolute owner name, ttl, type, rdata text with absolute names)
 
 LOOPBACK = "127.0.0.1"
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "conf" / "examples"
+BIND_TEMPLATE = EXAMPLES / "named.conf"   # BIND 9.18 secondary of hiddenprimary
+KNOT_TEMPLATE = EXAMPLES / "knot.conf"    # Knot 3.2 secondary of hiddenprimary
+
+_PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
+# The per-zone block of each template, repeated once per zone by render_template().
+BIND_ZONE_BLOCK = re.compile(r'^zone "@ZONE@" \{\n.*?^\};\n', re.MULTILINE | re.DOTALL)
+KNOT_ZONE_BLOCK = re.compile(r"^  - domain: @ZONE@\n(?:    .*\n)*", re.MULTILINE)
+# What goes when there is no TSIG key: the key definition and every reference to it.
+BIND_KEYLESS = (re.compile(r'^key "@KEY_NAME@" \{\n.*?^\};\n\n?', re.MULTILINE | re.DOTALL),
+                re.compile(r' key "@KEY_NAME@"'))
+KNOT_KEYLESS = (re.compile(r"^key:\n(?:  .*\n)*\n?", re.MULTILINE),
+                re.compile(r"^ +key: @KEY_NAME@\n", re.MULTILINE))
+
+
+def render_template(text: str, values: dict[str, object], zones: list[str] = (),
+                    zone_block: re.Pattern | None = None, keyless: tuple[re.Pattern, ...] = (),
+                    source: str = "a template") -> str:
+    """Fill in a config template (conf/examples/named.conf, knot.conf). Its leading comment (the
+    legend of the placeholders, for operators) becomes one line naming `source`; the `zone_block`
+    (holding @ZONE@) is repeated for each of `zones`; the `keyless` patterns are deleted (when
+    there is no key); then every @NAME@ is replaced by values[NAME]. A placeholder without a
+    value raises KeyError, so a template and its renderer cannot drift apart silently."""
+    lines = text.splitlines(keepends=True)
+    comment = "//" if text.startswith("//") else "#"
+    while lines and lines[0].startswith(comment):
+        lines.pop(0)
+    text = f"{comment} Rendered from {source} by tests/interop/peers.py.\n" + "".join(lines)
+    for pattern in keyless:
+        text = pattern.sub("", text)
+    if zone_block is not None:
+        m = zone_block.search(text)
+        if m is None:
+            raise ValueError(f"{source}: no zone block matching {zone_block.pattern!r}")
+        block = m.group(0)
+        text = text[:m.start()] + "".join(block.replace("@ZONE@", z) for z in zones) + text[m.end():]
+
+    def fill(m: re.Match) -> str:
+        if m[1] not in values:
+            raise KeyError(f"{source}: no value for @{m[1]}@")
+        return str(values[m[1]])
+    return _PLACEHOLDER.sub(fill, text)
+
+
+def _insert_after(text: str, line: str, addition: str) -> str:
+    """Insert `addition` after the first line equal to `line` (which must exist)."""
+    marker = line + "\n"
+    at = text.find(marker)
+    if at < 0 or (at > 0 and text[at - 1] != "\n"):
+        raise ValueError(f"template has no line {line!r}")
+    at += len(marker)
+    return text[:at] + addition + text[at:]
 
 
 class PeerError(AssertionError):
@@ -358,53 +417,35 @@ class BindSecondary(_Peer):
         # -n 2: two worker threads are plenty on loopback and start faster on big machines.
         return [require_tool("named"), "-g", "-d", "3", "-4", "-n", "2", "-c", str(self.conf)]
 
+    def template_values(self) -> dict[str, object]:
+        """The values of conf/examples/named.conf's placeholders for this peer."""
+        name, alg, secret = self.key or ("", "", "")
+        return {"PRIMARY_ADDRESS": LOOPBACK, "PRIMARY_PORT": self.primary_port, "KEY_NAME": name,
+                "KEY_ALGORITHM": alg, "KEY_SECRET": secret, "SOURCE": self.address,
+                "LISTEN": self.listen_address, "PORT": self.port, "DIR": self.dir}
+
     def write_config(self) -> None:
         d = self.dir
-        keys = ""
-        key_clause = ""
-        if self.key is not None:
-            name, alg, secret = self.key
-            keys = f'key "{name}" {{ algorithm {alg}; secret "{secret}"; }};\n'
-            key_clause = f' key "{name}"'
-        zones = "".join(
-            f'zone "{z}" {{\n'
-            f"    type secondary;\n"
-            f'    file "{z}.db";\n'
-            f"    masterfile-format text;\n"
-            f"    primaries {{ {LOOPBACK} port {self.primary_port}{key_clause}; }};\n"
-            f"    transfer-source {self.address};\n"
-            f"    request-ixfr yes;\n"
-            f"}};\n"
-            for z in self.zones)
-        self.conf.write_text(
-            f"options {{\n"
-            f'    directory "{d}";\n'
+        text = render_template(BIND_TEMPLATE.read_text(), self.template_values(), self.zones,
+                               BIND_ZONE_BLOCK, () if self.key else BIND_KEYLESS, source=str(BIND_TEMPLATE))
+        # What an unprivileged named needs besides the example: its files in the work directory
+        # (the defaults are under /run and /var) and an rndc channel for refresh/retransfer.
+        text = _insert_after(text, "options {", (
+            f"    // added by tests/interop/peers.py\n"
             f'    pid-file "{d}/named.pid";\n'
             f'    session-keyfile "{d}/session.key";\n'
             f'    managed-keys-directory "{d}";\n'
             f'    dump-file "{d}/named_dump.db";\n'
             f'    statistics-file "{d}/named.stats";\n'
             f'    memstatistics-file "{d}/named.memstats";\n'
-            f'    bindkeys-file "{d}/bind.keys";\n'
-            f"    listen-on port {self.port} {{ {self.listen_address}; }};\n"
-            f"    listen-on-v6 {{ none; }};\n"
-            f"    recursion no;\n"
-            f"    notify no;\n"
-            f"    dnssec-validation no;\n"
-            f"    allow-query {{ 127.0.0.0/8; }};\n"
-            f"    allow-transfer {{ 127.0.0.0/8; }};\n"
-            f"    allow-notify {{ {LOOPBACK}; }};\n"
-            f"    transfer-source {self.address};\n"
-            f"    use-alt-transfer-source no;\n"    # else a failed refresh retries from 0.0.0.0
-            f"    notify-source {self.address};\n"
-            f"    request-ixfr yes;\n"
-            f"}};\n"
-            + keys +
+            f'    bindkeys-file "{d}/bind.keys";\n'))
+        text += (
+            f"\n// added by tests/interop/peers.py\n"
             f'key "rndc-key" {{ algorithm hmac-sha256; secret "{self._rndc_secret}"; }};\n'
             f"controls {{\n"
             f'    inet {self.address} port {self.control_port} allow {{ 127.0.0.0/8; }} keys {{ "rndc-key"; }};\n'
-            f"}};\n"
-            + zones)
+            f"}};\n")
+        self.conf.write_text(text)
         self.rndc_conf.write_text(
             f'key "rndc-key" {{ algorithm hmac-sha256; secret "{self._rndc_secret}"; }};\n'
             f"options {{\n"
@@ -486,14 +527,16 @@ class _Knot(_Peer):
         name, alg, secret = self.key
         return f"key:\n  - id: {name}\n    algorithm: {alg}\n    secret: {secret}\n\n"
 
-    def _common(self) -> str:
+    def _common(self, listen: bool = True) -> str:
+        """Server (listen too unless the template has it), control, log and database sections:
+        everything in the work directory, debug log on stderr, few workers."""
         d = self.dir
         return (
             f"server:\n"
             f"    rundir: {d}\n"
             f"    pidfile: {d}/knot.pid\n"
-            f"    listen: {self.address}@{self.port}\n"
-            f"    background-workers: 2\n"
+            + (f"    listen: {self.address}@{self.port}\n" if listen else "")
+            + f"    background-workers: 2\n"
             f"    udp-workers: 2\n"
             f"    tcp-workers: 2\n\n"
             f"control:\n"
@@ -542,42 +585,30 @@ class KnotSecondary(_Knot):
         super().__init__(workdir, zones, primary_port, key, address)
         self.notify_key = notify_key
 
+    NOTIFY_ACLS = "acl: [notify_from_hiddenprimary, local_transfer]"
+
+    def template_values(self) -> dict[str, object]:
+        """The values of conf/examples/knot.conf's placeholders for this peer."""
+        name, alg, secret = self.key or ("", "", "")
+        return {"PRIMARY_ADDRESS": LOOPBACK, "PRIMARY_PORT": self.primary_port, "KEY_NAME": name,
+                "KEY_ALGORITHM": alg, "KEY_SECRET": secret, "SOURCE": self.address,
+                "LISTEN": self.address, "PORT": self.port, "DIR": self.dir}
+
     def write_config(self) -> None:
-        key_line = f"    key: {self.key[0]}\n" if self.key else ""
-        acls = "notify_from_primary, transfer_to_loopback"
+        text = render_template(KNOT_TEMPLATE.read_text(), self.template_values(), self.zones,
+                               KNOT_ZONE_BLOCK, () if self.key else KNOT_KEYLESS, source=str(KNOT_TEMPLATE))
+        # Zones live in the journal only: never write or read zone files, so a restarted
+        # secondary keeps its serial and asks for IXFR.
+        text = _insert_after(text, '    file: "%s.zone"',
+                             "    zonefile-sync: -1\n    zonefile-load: none\n    journal-content: all\n")
         if self.key and not self.notify_key:
-            acls += ", notify_from_primary_unsigned"
-        zones = "".join(
-            f"  - domain: {z}\n"
-            f"    master: primary\n"
-            f"    acl: [{acls}]\n"
-            for z in self.zones)
-        self.conf.write_text(
-            self._common()
-            + self._key_section()
-            + "remote:\n"
-              "  - id: primary\n"
-            + f"    address: {LOOPBACK}@{self.primary_port}\n"
-              f"    via: {self.address}\n"          # source address of SOA queries and transfers
-            + key_line + "\n"
-            + "acl:\n"
-              "  - id: notify_from_primary\n"
-            + f"    address: {LOOPBACK}\n"
-              "    action: notify\n"
-            + key_line
-            + ("" if self.notify_key or not self.key else   # a keyed rule matches signed requests only
-               f"  - id: notify_from_primary_unsigned\n    address: {LOOPBACK}\n    action: notify\n")
-            + "  - id: transfer_to_loopback\n"
-              "    address: 127.0.0.0/8\n"
-              "    action: transfer\n\n"
-            + "template:\n"
-              "  - id: default\n"
-            + f"    storage: {self.dir}\n"
-              "    file: \"%s.zone\"\n"
-              "    zonefile-sync: -1\n"           # never write the zone file...
-              "    zonefile-load: none\n"
-              "    journal-content: all\n\n"      # ...keep the zone in the journal across restarts
-            + "zone:\n" + zones)
+            # A keyed ACL rule matches signed requests only: this one takes unsigned NOTIFY too.
+            text = _insert_after(text, "acl:", f"  - id: notify_unsigned\n    address: {LOOPBACK}\n"
+                                               "    action: notify\n")
+            if text.count(self.NOTIFY_ACLS) != len(self.zones):
+                raise ValueError(f"{KNOT_TEMPLATE}: each zone should have {self.NOTIFY_ACLS!r}")
+            text = text.replace(self.NOTIFY_ACLS, self.NOTIFY_ACLS[:-1] + ", notify_unsigned]")
+        self.conf.write_text(text + "\n# added by tests/interop/peers.py\n" + self._common(listen=False))
 
     def refresh(self, zone: str) -> None:
         self.knotc("zone-refresh", zone)
