@@ -16,6 +16,7 @@ import dns.name
 import dns.rdatatype
 from twisted.internet import defer, threads
 from twisted.internet.error import CannotListenError
+from twisted.python.threadpool import ThreadPool
 
 from hiddenprimary import metrics
 from hiddenprimary.activity import Activity
@@ -68,6 +69,7 @@ class Server:
         self._journal_info: dict = {}
         self._ports: list = []
         self._roles: dict[str, list] = {}
+        self._checks: ThreadPool | None = None
         self.metrics = Metrics()
         self.metrics.zone_serials = self._zone_serials
         self.metrics.secondary_serials = self._secondary_serials
@@ -343,9 +345,18 @@ class Server:
         jobs = []
         for zone in self._resolve(names):
             version = self.store.current(zone)
-            jobs.append(threads.deferToThread(consistency.check_zone, self.config, zone, version,
-                                              self.transfers.keyring, self.clock, deep))
+            jobs.append(threads.deferToThreadPool(self.reactor, self._check_pool(), consistency.check_zone,
+                                                  self.config, zone, version, self.transfers.keyring,
+                                                  self.clock, deep))
         return defer.gatherResults(jobs, consumeErrors=True).addCallback(lambda reports: {"zones": reports})
+
+    def _check_pool(self) -> ThreadPool:
+        """Checks wait on slow or dead secondaries: their own threads, so reloads never queue behind."""
+        if self._checks is None:
+            self._checks = ThreadPool(0, 2, name="hpctl-check")
+            self._checks.start()
+            self.reactor.addSystemEventTrigger("during", "shutdown", self._checks.stop)
+        return self._checks
 
     def status(self, names: list[str], options: dict | None = None) -> dict:
         zones = []
