@@ -113,7 +113,7 @@ def _secondary_line(zone: str, s: dict) -> str:
 
 
 def _print_status(result: dict) -> int:
-    rows = [("ZONE", "SERIAL", "RECORDS", "JOURNAL", "LAST RELOAD", "STATE")]
+    rows = [("ZONE", "SERIAL", "SIGNED", "RECORDS", "JOURNAL", "LAST RELOAD", "STATE")]
     for z in result["zones"]:
         if not z["loaded"]:
             state = "not loaded" + (f": {z['last_error']}" if z["last_error"] else "")
@@ -121,11 +121,11 @@ def _print_status(result: dict) -> int:
             state = f"serving; last reload failed: {z['last_error']}"
         else:
             state = "serving"
-        rows.append((z["zone"], _serial(z["serial"]), _serial(z["records"]), _journal_text(z.get("journal")),
-                     z["last_reload"] or "-", state))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        rows.append((z["zone"], _serial(z["serial"]), "yes" if z.get("signed") else "no", _serial(z["records"]),
+                     _journal_text(z.get("journal")), z["last_reload"] or "-", state))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[5])
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[6])
     for z in result["zones"]:
         for s in z.get("secondaries", []):
             print(_secondary_line(z["zone"], s))

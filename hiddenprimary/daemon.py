@@ -203,6 +203,10 @@ class Server:
         self.listen()
         signal.signal(signal.SIGHUP, lambda *_: self.reactor.callFromThread(self._sighup))
         event(log, "started", zones=len(self.config.zones), config=self.config.path)
+        for zone, zone_cfg in self.config.zones.items():
+            if zone_cfg.dnssec is not None:
+                event(log, "dnssec.not_supported_yet", logging.WARNING, zone=_zone_text(zone),
+                      served="unsigned")
         for zone in self.config.zones:
             self.events.run(zone, lambda zone=zone: self._restore(zone))
         return self.reload([])
@@ -366,6 +370,8 @@ class Server:
             zones.append({
                 "zone": _zone_text(zone),
                 "loaded": version is not None,
+                # DNSSEC signing is not built yet (issue 5): every zone is served unsigned.
+                "signed": False,
                 "serial": None if version is None else version.serial,
                 "records": None if version is None else version.rr_count,
                 "last_reload": last.get("when"),

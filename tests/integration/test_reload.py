@@ -115,8 +115,8 @@ def test_status_lists_zones_and_serials(daemon):
     out = daemon.hpctl("status")
     assert out.returncode == 0
     lines = out.stdout.splitlines()
-    assert lines[0].split()[:4] == ["ZONE", "SERIAL", "RECORDS", "JOURNAL"]
-    assert lines[1].split()[:2] == ["example.com", "2026112701"]
+    assert lines[0].split()[:5] == ["ZONE", "SERIAL", "SIGNED", "RECORDS", "JOURNAL"]
+    assert lines[1].split()[:3] == ["example.com", "2026112701", "no"]
     assert lines[2].split()[:2] == ["example.net", "1"]
 
 
