@@ -34,7 +34,10 @@ def daemon_main(argv: list[str] | None = None) -> int:
     if args.check_config:
         print(f"{args.config}: ok ({len(config.zones)} zones)")
         return EXIT_OK
-    from hiddenprimary import daemon, logs  # the daemon pulls in Twisted; hpctl does not
+    from hiddenprimary import (  # the daemon pulls in Twisted; hpctl does not
+        daemon,
+        logs,
+    )
 
     logs.setup(config.log_level)
     return daemon.run(config)

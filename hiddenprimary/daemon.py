@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 import gc
 import ipaddress
-import sqlite3
 import logging
 import os
 import signal
+import sqlite3
 import sys
 
 import dns.message
@@ -20,8 +20,6 @@ from twisted.python.threadpool import ThreadPool
 
 from hiddenprimary import metrics
 from hiddenprimary.activity import Activity
-from hiddenprimary.metrics import Metrics
-from hiddenprimary.zone import serial as serials
 from hiddenprimary.clock import Clock, SystemClock
 from hiddenprimary.commit import Restored, commit, restore
 from hiddenprimary.config import Config
@@ -29,6 +27,7 @@ from hiddenprimary.control import ControlFactory
 from hiddenprimary.errors import HiddenPrimaryError, Severity, UsageError, ZoneRejected
 from hiddenprimary.events import ZoneEvents
 from hiddenprimary.logs import event
+from hiddenprimary.metrics import Metrics
 from hiddenprimary.net.tcp import DnsStreamFactory
 from hiddenprimary.net.udp import DnsDatagramProtocol
 from hiddenprimary.notify import Notifier
@@ -36,6 +35,7 @@ from hiddenprimary.reload import ReloadPlan, plan_reload
 from hiddenprimary.responder import respond
 from hiddenprimary.store import Store
 from hiddenprimary.transfers import Transfers
+from hiddenprimary.zone import serial as serials
 
 log = logging.getLogger("hiddenprimary.daemon")
 
@@ -343,7 +343,9 @@ class Server:
     def check(self, names: list[str], options: dict | None = None) -> defer.Deferred:
         """`hpctl check`: ask every notify target of each zone for its serial (and with `deep`,
         compare content); blocking queries run in a worker thread."""
-        from hiddenprimary import consistency  # loaded on first use: only `hpctl check` needs it
+        from hiddenprimary import (
+            consistency,  # loaded on first use: only `hpctl check` needs it
+        )
 
         deep = bool((options or {}).get("deep"))
         jobs = []

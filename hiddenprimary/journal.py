@@ -12,12 +12,12 @@ import dataclasses
 import os
 import sqlite3
 
+import dns.name
+
 from hiddenprimary.errors import HiddenPrimaryError
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.diff import Diff, apply
 from hiddenprimary.zone.version import ZoneVersion
-
-import dns.name
 
 SCHEMA_VERSION = 1
 

@@ -39,7 +39,14 @@ import dns.rdatatype
 
 from hiddenprimary import answer_cache, logs, tsig
 from hiddenprimary.query import answer
-from hiddenprimary.request import Drop, Reply, Request, header_reply, parse_request, reply_skeleton
+from hiddenprimary.request import (
+    Drop,
+    Reply,
+    Request,
+    header_reply,
+    parse_request,
+    reply_skeleton,
+)
 from hiddenprimary.store import Store
 from hiddenprimary.zone.version import ZoneVersion
 
