@@ -1,0 +1,215 @@
+"""RRSIG generation straight on `cryptography` (no dns.dnssec.sign per RRset): the signed data is
+the RFC 4034 3.1.8.1 form, built once per RRset and signed by each key. `sign_version` signs a
+whole zone version with NSEC. Times (inception, expiration) are arguments: POSIX seconds."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+
+import dns.name
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rdtypes.ANY.RRSIG
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from hiddenprimary.dnssec import nsec
+from hiddenprimary.dnssec.keys import SigningKey
+from hiddenprimary.zone.version import ZoneVersion
+
+_RRSIG = dns.rdatatype.RRSIG
+_DNSKEY = dns.rdatatype.DNSKEY
+_CDS = dns.rdatatype.CDS
+_CDNSKEY = dns.rdatatype.CDNSKEY
+_NSEC = dns.rdatatype.NSEC
+_NSEC3 = dns.rdatatype.NSEC3
+_NSEC3PARAM = dns.rdatatype.NSEC3PARAM
+_DS = dns.rdatatype.DS
+_NONE = dns.rdatatype.NONE
+
+KEY_TYPES = frozenset({_DNSKEY, _CDS, _CDNSKEY})  # signed by keys with signs_keys (KSK/CSK)
+DEFAULT_DNSKEY_TTL = 3600  # BIND's dnskey-ttl default
+
+_HEADER = struct.Struct("!HBBIIIH")  # type covered, algorithm, labels, orig TTL, exp, inc, tag
+_RR_FIXED = struct.Struct("!HHI")  # type, class, TTL (then rdlength, rdata)
+_RDLEN = struct.Struct("!H")
+
+
+def _signer(key: SigningKey):
+    """A function data -> signature bytes in the DNSSEC wire form of the key's algorithm."""
+    alg = key.algorithm
+    pk = key.private_key
+    if alg == 13 or alg == 14:  # ECDSAP256SHA256 / ECDSAP384SHA384 (RFC 6605 4): r || s
+        size = 32 if alg == 13 else 48
+        scheme = ec.ECDSA(hashes.SHA256() if alg == 13 else hashes.SHA384())
+
+        def sign(data: bytes) -> bytes:
+            r, s = decode_dss_signature(pk.sign(data, scheme))
+            return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+        return sign
+    if alg == 15 or alg == 16:  # ED25519 / ED448 (RFC 8080): the raw signature
+        return pk.sign
+    if alg == 8 or alg == 10:  # RSASHA256 / RSASHA512 (RFC 5702): PKCS#1 v1.5
+        digest = hashes.SHA256() if alg == 8 else hashes.SHA512()
+        pad = padding.PKCS1v15()
+        return lambda data: pk.sign(data, pad, digest)
+    raise ValueError(f"unsupported DNSSEC algorithm {alg}")
+
+
+class _PreparedKey:
+    """What signing with one key needs, computed once per key rather than once per RRset."""
+
+    __slots__ = ("algorithm", "key", "key_tag", "sign", "signer", "signer_wire")
+
+    def __init__(self, key: SigningKey):
+        self.key = key
+        self.algorithm = key.algorithm
+        self.key_tag = key.key_tag
+        self.signer = key.zone
+        self.signer_wire = canonical_name_wire(key.zone)
+        self.sign = _signer(key)
+
+
+def canonical_name_wire(name: dns.name.Name) -> bytes:
+    """RFC 4034 6.2: the uncompressed wire form, lower-cased (ASCII only)."""
+    return b"".join(bytes((len(label),)) + label.lower() for label in name.labels)
+
+
+def _add_new(rdataset: dns.rdataset.Rdataset, rdata) -> None:
+    """Rdataset.add for an rdata known to be new and to fit: dnspython's add hashes the rdata
+    twice (each hash renders it to wire), a third of full-zone signing time."""
+    rdataset.items[rdata] = None
+
+
+def _prepare(keys: Iterable[SigningKey | _PreparedKey]) -> list[_PreparedKey]:
+    return [k if isinstance(k, _PreparedKey) else _PreparedKey(k) for k in keys]
+
+
+def rrsig_labels(name: dns.name.Name) -> int:
+    """RFC 4034 3.1.3: labels of the owner, not counting the root nor a leading wildcard."""
+    n = len(name) - 1
+    return n - 1 if name.is_wild() else n
+
+
+def _sign_prepared(
+    name: dns.name.Name,
+    rdataset: dns.rdataset.Rdataset,
+    keys: Sequence[_PreparedKey],
+    inception: int,
+    expiration: int,
+    owner_wire: bytes | None = None,
+) -> dns.rdataset.Rdataset:
+    rdtype, rdclass, ttl = rdataset.rdtype, rdataset.rdclass, rdataset.ttl
+    origin = keys[0].signer if keys else None
+    # RFC 4034 6.2/6.3: owner lower-cased, rdata canonical, RRs sorted by their canonical rdata,
+    # duplicates (already impossible in an rdataset) removed.
+    owner = canonical_name_wire(name) if owner_wire is None else owner_wire
+    rdatas = sorted(rd.to_digestable(origin) for rd in rdataset)
+    rr_prefix = owner + _RR_FIXED.pack(rdtype, rdclass, ttl)
+    pack_len = _RDLEN.pack
+    rrs = b"".join(rr_prefix + pack_len(len(w)) + w for w in rdatas)
+    labels = rrsig_labels(name)
+    expiration &= 0xFFFFFFFF
+    inception &= 0xFFFFFFFF
+    out = dns.rdataset.Rdataset(rdclass, _RRSIG, covers=rdtype)
+    out.update_ttl(ttl)
+    for k in keys:
+        header = _HEADER.pack(rdtype, k.algorithm, labels, ttl, expiration, inception, k.key_tag)
+        signature = k.sign(header + k.signer_wire + rrs)
+        _add_new(out, dns.rdtypes.ANY.RRSIG.RRSIG(
+            rdclass, _RRSIG, rdtype, k.algorithm, labels, ttl,
+            expiration, inception, k.key_tag, k.signer, signature,
+        ))
+    return out
+
+
+def sign_rrset(
+    name: dns.name.Name,
+    rdataset: dns.rdataset.Rdataset,
+    keys: Iterable[SigningKey],
+    inception: int,
+    expiration: int,
+) -> dns.rdataset.Rdataset:
+    """The RRSIG rdataset (covers = rdataset.rdtype, TTL = rdataset.ttl) holding one signature
+    per key over the RRset `name`/`rdataset`. `name` is absolute; the signer is each key's zone."""
+    prepared = _prepare(keys)
+    if not prepared:
+        raise ValueError("no keys to sign with")
+    return _sign_prepared(name, rdataset, prepared, inception, expiration)
+
+
+def dnskey_rdataset(
+    keys: Iterable[SigningKey], ttl: int, existing: dns.rdataset.Rdataset | None = None
+) -> dns.rdataset.Rdataset:
+    """The apex DNSKEY RRset: every key's DNSKEY, plus those already in the zone (pre-published
+    or foreign keys the operator put in the zone file)."""
+    rds = dns.rdataset.Rdataset(dns.rdataclass.IN, _DNSKEY)
+    rds.update_ttl(ttl)
+    if existing is not None:
+        for rd in existing:
+            rds.add(rd)
+    for key in keys:
+        rds.add(key.dnskey)
+    return rds
+
+
+def sign_version(
+    version: ZoneVersion,
+    keys: Sequence[SigningKey],
+    inception: int,
+    expiration: int,
+    denial: str = "nsec",
+    dnskey_ttl: int | None = DEFAULT_DNSKEY_TTL,
+) -> ZoneVersion:
+    """A fully signed copy of `version`.
+
+    Any RRSIG/NSEC/NSEC3 in the input is dropped (and NSEC3PARAM under NSEC) and made afresh.
+    Adds the DNSKEY RRset (the keys' DNSKEYs and any already at the apex; TTL `dnskey_ttl`, or the
+    existing DNSKEY TTL / SOA TTL when None), the NSEC chain (TTL per RFC 9077), and an RRSIG for
+    every authoritative RRset: DNSKEY/CDS/CDNSKEY by the `signs_keys` keys, the rest by the
+    `signs_zone` keys. Glue, names under a DNAME and the NS at a zone cut get no RRSIG; a DS at a
+    cut is signed."""
+    if denial != "nsec":
+        raise NotImplementedError(f"denial {denial!r}: only 'nsec' is implemented")
+    origin = version.origin
+    for key in keys:
+        if key.zone != origin:
+            raise ValueError(f"key {key.key_tag} belongs to {key.zone}, not {origin}")
+    ksks = _prepare(k for k in keys if k.signs_keys)
+    zsks = _prepare(k for k in keys if k.signs_zone)
+    if not ksks or not zsks:
+        raise ValueError("signing needs at least one key with signs_keys and one with signs_zone")
+
+    drop = {_RRSIG, _NSEC, _NSEC3} | ({_NSEC3PARAM} if denial == "nsec" else set())
+    nodes: dict[dns.name.Name, dict[tuple[int, int], dns.rdataset.Rdataset]] = {}
+    for name, node in version.nodes().items():
+        kept = {key: rds for key, rds in node.items() if key[0] not in drop}
+        if kept:
+            nodes[name] = kept
+    apex = nodes[origin]
+    existing_dnskey = apex.get((_DNSKEY, _NONE))
+    if dnskey_ttl is None:
+        dnskey_ttl = existing_dnskey.ttl if existing_dnskey is not None else version.soa.ttl
+    apex[(_DNSKEY, _NONE)] = dnskey_rdataset(keys, dnskey_ttl, existing_dnskey)
+    unsigned = ZoneVersion(origin, nodes)
+
+    for name, rds in nsec.nsec_chain(unsigned).items():
+        nodes[name][(_NSEC, _NONE)] = rds
+
+    for name, is_cut in nsec.authoritative_names(unsigned):
+        node = nodes[name]
+        owner_wire = canonical_name_wire(name)
+        sigs: dict[tuple[int, int], dns.rdataset.Rdataset] = {}
+        for (rdtype, _covers), rds in node.items():
+            if is_cut and rdtype not in (_DS, _NSEC):
+                continue  # the child's NS and glue at the cut are not ours to sign
+            signers = ksks if rdtype in KEY_TYPES else zsks
+            sigs[(_RRSIG, rdtype)] = _sign_prepared(
+                name, rds, signers, inception, expiration, owner_wire
+            )
+        node.update(sigs)
+    return ZoneVersion(origin, nodes)

@@ -1,0 +1,350 @@
+"""Signing (dnssec.sign) and NSEC (dnssec.nsec): signatures dnspython validates, and signed zones
+that BIND's dnssec-verify and ldns-verify-zone accept, for ECDSAP256SHA256 and ED25519."""
+
+import shutil
+import subprocess
+import time
+
+import dns.dnssec
+import dns.name
+import dns.rdata
+import dns.rdataset
+import dns.rdatatype
+import dns.rrset
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from hiddenprimary.dnssec.keys import SEP_FLAG, ZONE_FLAG, SigningKey
+from hiddenprimary.dnssec.nsec import authoritative_names, nsec_chain
+from hiddenprimary.dnssec.sign import rrsig_labels, sign_rrset, sign_version
+from hiddenprimary.zone.version import ZoneVersion
+
+ORIGIN = dns.name.from_text("example.com.")
+T = dns.rdatatype
+
+ZONE = [
+    ("@", "SOA", 3600, "ns1 hostmaster 2024010101 7200 3600 1209600 300"),
+    ("@", "NS", 3600, "ns1", "ns2.example.net."),
+    ("@", "MX", 3600, "10 mail"),
+    ("@", "A", 300, "192.0.2.1"),
+    ("ns1", "A", 3600, "192.0.2.53"),
+    ("www", "A", 300, "192.0.2.10", "192.0.2.11"),
+    ("www", "AAAA", 300, "2001:db8::10"),
+    ("Mail", "A", 300, "192.0.2.25"),  # mixed case owner: canonical form lower-cases it
+    ("alias", "CNAME", 300, "www"),
+    ("*.wild", "TXT", 300, '"wildcard"'),
+    ("host.deep.ent", "A", 300, "192.0.2.99"),  # deep.ent and ent are empty non-terminals
+    ("sub", "NS", 3600, "ns.sub", "ns.example.net."),  # delegation with DS and in-bailiwick glue
+    ("sub", "DS", 3600, "12345 13 2 " + "ab" * 32),
+    ("ns.sub", "A", 3600, "192.0.2.200"),
+    ("ns.sub", "AAAA", 3600, "2001:db8::200"),
+    ("deeper.ns.sub", "TXT", 3600, '"occluded"'),
+    ("nods", "NS", 3600, "ns1.example.net."),  # delegation without DS
+    ("z", "TXT", 300, '"last name"'),
+]
+
+
+def make_version(records=ZONE, origin=ORIGIN) -> ZoneVersion:
+    nodes: dict = {}
+    for owner, rdtype, ttl, *texts in records:
+        name = dns.name.from_text(owner, origin) if owner != "@" else origin
+        rds = dns.rdataset.from_text_list("IN", rdtype, ttl, texts, origin=origin, relativize=False)
+        nodes.setdefault(name, {})[(rds.rdtype, rds.covers)] = rds
+    return ZoneVersion(origin, nodes)
+
+
+def make_key(algorithm: int, flags: int = ZONE_FLAG | SEP_FLAG, zone=ORIGIN,
+             signs_keys=True, signs_zone=True) -> SigningKey:
+    if algorithm == 13:
+        private = ec.generate_private_key(ec.SECP256R1())
+    elif algorithm == 15:
+        private = ed25519.Ed25519PrivateKey.generate()
+    else:
+        raise ValueError(algorithm)
+    dnskey = dns.dnssec.make_dnskey(private.public_key(), algorithm, flags=flags)
+    return SigningKey(zone=zone, dnskey=dnskey, private_key=private,
+                      signs_keys=signs_keys, signs_zone=signs_zone)
+
+
+def window(now=None) -> tuple[int, int]:
+    now = int(time.time()) if now is None else now
+    return now - 3600, now + 14 * 86400
+
+
+def write_zone(version: ZoneVersion, path) -> None:
+    with open(path, "w") as f:
+        f.writelines(rds.to_text(name) + "\n" for name, rds in version.iter_rdatasets())
+
+
+def n(text: str) -> dns.name.Name:
+    return dns.name.from_text(text, ORIGIN)
+
+
+# -- NSEC ---------------------------------------------------------------------------------------
+
+def test_nsec_chain_covers_authoritative_names_and_cuts_only():
+    version = make_version()
+    chain = nsec_chain(version)
+    owners = [name for name, _ in authoritative_names(version)]
+    assert list(chain) == owners
+    assert n("ns.sub") not in chain and n("deeper.ns.sub") not in chain  # glue / occluded
+    assert n("ent") not in chain and n("deep.ent") not in chain  # empty non-terminals
+    assert n("sub") in chain and n("nods") in chain
+    # Each points to the next owner, the last back to the apex.
+    for (name, rds), nxt in zip(chain.items(), owners[1:] + [ORIGIN]):
+        assert rds[0].next == nxt
+    assert chain[owners[-1]][0].next == ORIGIN
+
+
+def _types(rds) -> set[str]:
+    text = rds[0].to_text().split()[1:]
+    return set(text)
+
+
+def test_nsec_bitmaps():
+    chain = nsec_chain(make_version())
+    assert _types(chain[ORIGIN]) == {"SOA", "NS", "MX", "A", "RRSIG", "NSEC"}
+    assert _types(chain[n("www")]) == {"A", "AAAA", "RRSIG", "NSEC"}
+    assert _types(chain[n("alias")]) == {"CNAME", "RRSIG", "NSEC"}
+    assert _types(chain[n("sub")]) == {"NS", "DS", "RRSIG", "NSEC"}
+    # RFC 4035 2.3: no DS at the cut -> NS, and the parent's own NSEC and its RRSIG.
+    assert _types(chain[n("nods")]) == {"NS", "RRSIG", "NSEC"}
+
+
+def test_nsec_ttl_is_min_of_soa_ttl_and_minimum():  # RFC 9077
+    assert nsec_chain(make_version())[ORIGIN].ttl == 300
+    records = [("@", "SOA", 60, "ns1 h 1 2 3 4 900")] + ZONE[1:]
+    assert nsec_chain(make_version(records))[ORIGIN].ttl == 60
+    assert nsec_chain(make_version(), ttl=42)[ORIGIN].ttl == 42
+
+
+def test_nsec_next_name_is_lower_case():
+    chain = nsec_chain(make_version())
+    assert chain[n("host.deep.ent")][0].next.to_text() == "mail.example.com."
+
+
+def test_dname_occludes_names_below_it():
+    records = ZONE + [("old", "DNAME", 300, "new.example.net."), ("x.old", "A", 300, "192.0.2.7")]
+    chain = nsec_chain(make_version(records))
+    assert n("old") in chain and n("x.old") not in chain
+
+
+# -- RRSIG --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("algorithm", [13, 15])
+def test_sign_rrset_validates_with_dnspython(algorithm):
+    key = make_key(algorithm)
+    inception, expiration = 1_700_000_000, 1_700_000_000 + 86400
+    keys = {ORIGIN: dns.rrset.from_rdata(ORIGIN, 3600, key.dnskey)}
+    for owner in ["www", "Mail", "*.wild", "@"]:
+        name = ORIGIN if owner == "@" else n(owner)
+        version = make_version()
+        for rds in version.rdatasets_at(name):
+            sigs = sign_rrset(name, rds, [key], inception, expiration)
+            assert sigs.covers == rds.rdtype and sigs.ttl == rds.ttl and len(sigs) == 1
+            sig = sigs[0]
+            assert sig.key_tag == key.key_tag and sig.signer == ORIGIN
+            assert sig.labels == rrsig_labels(name)
+            if algorithm == 13:
+                assert len(sig.signature) == 64  # r || s, not DER
+            else:
+                assert len(sig.signature) == 64
+            rrset = dns.rrset.from_rdata_list(name, rds.ttl, list(rds))
+            dns.dnssec.validate_rrsig(rrset, sig, keys, ORIGIN, inception + 10)
+            # The same RRset with one more record does not validate.
+            extra = dns.rdataset.from_text("IN", "TXT", 300, '"x"') if rds.rdtype != T.TXT \
+                else dns.rdataset.from_text("IN", "TXT", 300, '"y"')
+            if rds.rdtype == T.TXT:
+                tampered = dns.rrset.from_rdata_list(name, rds.ttl, list(rds) + list(extra))
+            else:
+                tampered = dns.rrset.from_rdata_list(name, rds.ttl, list(rds)[:-1] + [
+                    dns.rdata.from_text("IN", rds.rdtype, _other_rdata(rds.rdtype), ORIGIN)])
+            with pytest.raises(dns.dnssec.ValidationFailure):
+                dns.dnssec.validate_rrsig(tampered, sig, keys, ORIGIN, inception + 10)
+
+
+def _other_rdata(rdtype) -> str:
+    return {T.A: "198.51.100.1", T.AAAA: "2001:db8::dead", T.MX: "20 other", T.NS: "nsx",
+            T.SOA: "ns1 h 999 1 2 3 4"}[rdtype]
+
+
+def test_wildcard_signature_validates_an_expansion():
+    key = make_key(13)
+    keys = {ORIGIN: dns.rrset.from_rdata(ORIGIN, 3600, key.dnskey)}
+    rds = make_version().get(n("*.wild"), T.TXT)
+    sig = sign_rrset(n("*.wild"), rds, [key], 1_700_000_000, 1_700_090_000)[0]
+    expanded = dns.rrset.from_rdata_list(n("a.b.wild"), rds.ttl, list(rds))
+    dns.dnssec.validate_rrsig(expanded, sig, keys, ORIGIN, 1_700_000_010)
+
+
+def test_wildcard_labels():
+    assert rrsig_labels(n("*.wild")) == 3  # *.wild.example.com: the "*" is not counted
+    assert rrsig_labels(n("www")) == 3
+    assert rrsig_labels(ORIGIN) == 2
+
+
+def test_sign_rrset_one_signature_per_key():
+    keys = [make_key(13), make_key(15)]
+    rds = make_version().get(n("www"), T.A)
+    sigs = sign_rrset(n("www"), rds, keys, 1, 2)
+    assert sorted(s.algorithm for s in sigs) == [13, 15]
+
+
+# -- whole zone ---------------------------------------------------------------------------------
+
+def _signed_rrsigs(version):
+    return {(name, rds.covers) for name, rds in version.iter_rdatasets() if rds.rdtype == T.RRSIG}
+
+
+@pytest.mark.parametrize("algorithm", [13, 15])
+def test_sign_version_structure_and_dnspython_validation(algorithm):
+    key = make_key(algorithm)
+    inception, expiration = window(1_700_000_000)
+    signed = sign_version(make_version(), [key], inception, expiration)
+    sigs = _signed_rrsigs(signed)
+    assert (ORIGIN, T.DNSKEY) in sigs and (ORIGIN, T.SOA) in sigs and (ORIGIN, T.NSEC) in sigs
+    assert (n("sub"), T.DS) in sigs and (n("sub"), T.NSEC) in sigs
+    assert (n("sub"), T.NS) not in sigs and (n("nods"), T.NS) not in sigs  # child's NS
+    assert not any(name.is_subdomain(n("ns.sub")) for name, _ in sigs)  # glue
+    assert (n("*.wild"), T.TXT) in sigs and (n("alias"), T.CNAME) in sigs
+    assert signed.get(ORIGIN, T.DNSKEY).ttl == 3600
+    # Every RRSIG in the zone validates with dnspython.
+    keys = {ORIGIN: dns.rrset.from_rdata_list(ORIGIN, 3600, list(signed.get(ORIGIN, T.DNSKEY)))}
+    count = 0
+    for name, rds in signed.iter_rdatasets():
+        if rds.rdtype != T.RRSIG:
+            continue
+        covered = signed.get(name, rds.covers)
+        rrset = dns.rrset.from_rdata_list(name, covered.ttl, list(covered))
+        for sig in rds:
+            dns.dnssec.validate_rrsig(rrset, sig, keys, ORIGIN, inception + 10)
+            count += 1
+    assert count == len(sigs)
+
+
+def test_ksk_zsk_split():
+    ksk = make_key(13, signs_keys=True, signs_zone=False)
+    zsk = make_key(13, flags=ZONE_FLAG, signs_keys=False, signs_zone=True)
+    signed = sign_version(make_version(), [ksk, zsk], *window(1_700_000_000))
+    assert {s.key_tag for s in signed.get(ORIGIN, T.RRSIG, T.DNSKEY)} == {ksk.key_tag}
+    assert {s.key_tag for s in signed.get(ORIGIN, T.RRSIG, T.SOA)} == {zsk.key_tag}
+    assert len(signed.get(ORIGIN, T.DNSKEY)) == 2
+
+
+def test_resigning_a_signed_version_replaces_old_signatures():
+    key = make_key(13)
+    once = sign_version(make_version(), [key], *window(1_700_000_000))
+    twice = sign_version(once, [key], *window(1_700_100_000))
+    assert len(twice.get(ORIGIN, T.RRSIG, T.SOA)) == 1
+    assert twice.get(ORIGIN, T.RRSIG, T.SOA)[0].inception == 1_700_100_000 - 3600
+    assert len(twice.get(ORIGIN, T.DNSKEY)) == 1
+
+
+def test_sign_version_rejects_missing_roles_and_other_denial():
+    with pytest.raises(ValueError):
+        sign_version(make_version(), [make_key(13, signs_keys=False)], 1, 2)
+    with pytest.raises(ValueError):
+        sign_version(make_version(), [make_key(13, zone=dns.name.from_text("other."))], 1, 2)
+    with pytest.raises(NotImplementedError):
+        sign_version(make_version(), [make_key(13)], 1, 2, denial="nsec3")
+
+
+# -- external verifiers -------------------------------------------------------------------------
+
+needs_bind = pytest.mark.skipif(shutil.which("dnssec-verify") is None, reason="no dnssec-verify")
+needs_ldns = pytest.mark.skipif(shutil.which("ldns-verify-zone") is None, reason="no ldns")
+
+
+def _run(*cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+@needs_bind
+@needs_ldns
+@pytest.mark.parametrize("split", [False, True], ids=["csk", "ksk+zsk"])
+@pytest.mark.parametrize("algorithm", [13, 15])
+def test_signed_zone_passes_dnssec_verify_and_ldns(tmp_path, algorithm, split):
+    if split:
+        keys = [make_key(algorithm, signs_zone=False),
+                make_key(algorithm, flags=ZONE_FLAG, signs_keys=False)]
+    else:
+        keys = [make_key(algorithm)]
+    signed = sign_version(make_version(), keys, *window())
+    path = tmp_path / "example.com.signed"
+    write_zone(signed, path)
+
+    # A CSK carries the SEP flag: BIND then wants -z (as dnssec-signzone does for a CSK alone).
+    csk = () if split else ("-z",)
+    bind = _run("dnssec-verify", *csk, "-o", "example.com", str(path))
+    assert bind.returncode == 0, bind.stdout + bind.stderr
+    assert "Zone fully signed" in bind.stdout + bind.stderr
+    expected_alg = {13: "ECDSAP256SHA256", 15: "ED25519"}[algorithm]
+    assert expected_alg in bind.stdout + bind.stderr
+
+    ldns = _run("ldns-verify-zone", str(path))
+    assert ldns.returncode == 0, ldns.stdout + ldns.stderr
+    assert "Zone is verified and complete" in ldns.stdout + ldns.stderr
+
+
+@needs_bind
+def test_dnssec_verify_rejects_a_broken_chain(tmp_path):
+    """The verifier run above really checks something: drop one NSEC and it fails."""
+    signed = sign_version(make_version(), [make_key(13)], *window())
+    nodes = {name: dict(node) for name, node in signed.nodes().items()}
+    del nodes[n("www")][(T.NSEC, T.NONE)]
+    del nodes[n("www")][(T.RRSIG, T.NSEC)]
+    path = tmp_path / "broken.signed"
+    write_zone(ZoneVersion(ORIGIN, nodes), path)
+    assert _run("dnssec-verify", "-z", "-o", "example.com", str(path)).returncode != 0
+    assert _run("ldns-verify-zone", str(path)).returncode != 0
+
+
+# -- throughput (printed, not asserted) ---------------------------------------------------------
+
+def big_zone_records(count: int) -> list:
+    records = list(ZONE)
+    for i in range(count // 2):
+        records.append((f"h{i}", "A", 300, f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"))
+        records.append((f"h{i}", "TXT", 300, f'"record {i}"'))
+    return records
+
+
+@pytest.mark.slow
+@needs_bind
+def test_signing_throughput_vs_dnssec_signzone(tmp_path, capsys):
+    records = big_zone_records(10_000)
+    version = make_version(records)
+    key = make_key(13)
+    inception, expiration = window()
+    start = time.perf_counter()
+    signed = sign_version(version, [key], inception, expiration)
+    ours = time.perf_counter() - start
+    sig_count = sum(len(rds) for _, rds in signed.iter_rdatasets() if rds.rdtype == T.RRSIG)
+    lines = [(f"hiddenprimary: {version.rr_count} RRs, {sig_count} signatures in {ours:.2f}s "
+              f"= {sig_count / ours:,.0f} sig/s (ECDSAP256SHA256, one process)")]
+
+    unsigned = tmp_path / "example.com.zone"
+    write_zone(version, unsigned)
+    keydir = tmp_path / "keys"
+    keydir.mkdir()
+    gen = _run("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", "-f", "KSK", "-K", str(keydir),
+               "example.com")
+    assert gen.returncode == 0, gen.stderr
+    start = time.perf_counter()
+    bind = _run("dnssec-signzone", "-z", "-d", str(tmp_path), "-S", "-K", str(keydir), "-o", "example.com", "-f",
+                str(tmp_path / "bind.signed"), str(unsigned))
+    theirs = time.perf_counter() - start
+    assert bind.returncode == 0, bind.stdout + bind.stderr
+    lines.append(f"dnssec-signzone: {theirs:.2f}s -> ours/theirs time ratio {ours / theirs:.1f}x")
+    start = time.perf_counter()
+    single = _run("dnssec-signzone", "-z", "-d", str(tmp_path), "-n", "1", "-S", "-K", str(keydir), "-o",
+                  "example.com", "-f", str(tmp_path / "bind1.signed"), str(unsigned))
+    theirs_1 = time.perf_counter() - start
+    assert single.returncode == 0, single.stderr
+    lines.append(f"dnssec-signzone -n 1: {theirs_1:.2f}s -> ratio {ours / theirs_1:.1f}x")
+    path = tmp_path / "ours.signed"
+    write_zone(signed, path)
+    check = _run("dnssec-verify", "-z", "-o", "example.com", str(path))
+    assert check.returncode == 0, check.stdout + check.stderr
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
