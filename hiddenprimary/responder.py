@@ -7,9 +7,10 @@ Routing (each decision is pinned by tests/unit/test_responder.py):
 - QUERY for a name in no served zone: REFUSED, AA clear, question echoed (BIND, Knot).
 - QUERY for a configured zone that has no version yet: SERVFAIL (NSD `zone_notloaded`).
 - AXFR/IXFR (`route_transfer`): a zone we do not serve (the qname must be a zone apex) -> NOTAUTH
-  (BIND `xfrout.c` "non-authoritative zone", Knot); configured but not loaded -> SERVFAIL; AXFR over
-  UDP -> FORMERR (BIND "attempted AXFR over UDP"; Knot says NOTIMP); otherwise
-  `transfer_placeholder` decides (REFUSED until the transfers work replaces it).
+  (BIND `xfrout.c` "non-authoritative zone", Knot); configured but not loaded -> SERVFAIL;
+  otherwise the `transfer` hook decides, AXFR over UDP included (FORMERR after the ACL, as
+  BIND "attempted AXFR over UDP"; Knot says NOTIMP) (the daemon passes `transfers.Transfers.handle`: TSIG, ACL,
+  quota, AXFR/IXFR); without a hook, `refuse_transfer`: closed by default.
 - NOTIFY: NOTAUTH for a zone we do not serve (BIND `notify.c`), REFUSED for ours: we are the
   primary, nobody notifies us, and a NOTIFY never triggers a load.
 - UPDATE: NOTIMP (we do not implement dynamic update).
@@ -91,7 +92,7 @@ def respond(
 
     `on_error(exc, wire)` is called for an unexpected exception turned into SERVFAIL (default: a
     `query.servfail` log line). `use_cache=False` forces the full path (tests, benchmarks).
-    `transfer` serves AXFR/IXFR of a served, loaded zone (default: `transfer_placeholder`); what
+    `transfer` serves AXFR/IXFR of a served, loaded zone (default: `refuse_transfer`); what
     it returns (bytes, or a stream for the TCP protocol) is returned as is.
     With `keyring` (and `now`, the wall clock), a TSIG-signed query is verified (RFC 8945 5.2)
     and its reply signed; a failed TSIG gets NOTAUTH with the TSIG error (5.3.2). Secondaries
@@ -212,15 +213,14 @@ def route_transfer(outcome: Request, transport: str, store: Store, peer=None,
         return transfer(outcome, zone, version, transport, peer)  # ACL first, then the UDP check
     if question.rdtype == _AXFR and transport == UDP:
         return _error(request, dns.rcode.FORMERR)  # BIND xfrout.c "attempted AXFR over UDP"
-    return transfer_placeholder(request, version, transport)
+    return refuse_transfer(request, version, transport)
 
 
-def transfer_placeholder(
+def refuse_transfer(
     request: dns.message.Message, version: ZoneVersion, transport: str
 ) -> dns.message.Message:
-    """PLACEHOLDER: the decision for a transfer of a zone we serve. REFUSED until the transfers
-    work replaces it (ACL and TSIG first, then AXFR/IXFR streamed by the TCP protocol, not returned
-    as one message)."""
+    """Without a transfer service (`respond(..., transfer=None)`), transfers are closed: REFUSED
+    (as hickory-dns's default AxfrPolicy::Deny)."""
     return _error(request, dns.rcode.REFUSED)
 
 

@@ -166,7 +166,7 @@ def test_transfer_of_served_zone_goes_to_the_placeholder(store, qtype, transport
     assert r.rcode() == dns.rcode.REFUSED and empty(r)
 
 
-def test_transfer_placeholder_is_the_one_decision_point(store, monkeypatch):
+def test_refuse_transfer_is_the_one_decision_point(store, monkeypatch):
     seen = []
 
     def fake(request, version, transport):
@@ -175,7 +175,7 @@ def test_transfer_placeholder_is_the_one_decision_point(store, monkeypatch):
         reply.set_rcode(dns.rcode.NOTIMP)
         return reply
 
-    monkeypatch.setattr(responder, "transfer_placeholder", fake)
+    monkeypatch.setattr(responder, "refuse_transfer", fake)
     assert ask(store, query("example.com.", "AXFR"), "tcp").rcode() == dns.rcode.NOTIMP
     assert seen == [(2024010101, "tcp")]
 
