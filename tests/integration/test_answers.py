@@ -158,3 +158,23 @@ def test_idle_tcp_connection_is_closed(daemon):
         waited = time.monotonic() - started
     assert 1.0 < waited < 4.5  # limits.tcp_idle_timeout_s is 1.5 in this config
     assert daemon.query("example.com", "SOA", tcp=True).rcode() == dns.rcode.NOERROR
+
+
+def test_idle_connections_do_not_block_answers_and_are_closed(daemon):
+    # Slowloris (checklist B1): connections that never send a query.
+    idle = []
+    for i in range(60):
+        s = socket.socket()
+        s.bind((f"127.0.0.{10 + i % 5}", 0))
+        s.connect(("127.0.0.1", daemon.port))
+        idle.append(s)
+    try:
+        assert daemon.query("example.com", "SOA").rcode() == dns.rcode.NOERROR
+        assert daemon.query("example.com", "SOA", tcp=True).rcode() == dns.rcode.NOERROR
+        time.sleep(2.5)  # past limits.tcp_idle_timeout_s (1.5 s)
+        for s in idle:
+            s.settimeout(2)
+            assert s.recv(10) == b""  # closed by the server
+    finally:
+        for s in idle:
+            s.close()
