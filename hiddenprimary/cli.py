@@ -136,6 +136,14 @@ def _print_status(result: dict) -> int:
 
 
 def hpctl_main(argv: list[str] | None = None) -> int:
+    try:
+        return _hpctl(argv)
+    except BrokenPipeError:  # `hpctl status | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _hpctl(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="hpctl", description="control a running hiddenprimary")
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=None,
