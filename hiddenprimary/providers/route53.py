@@ -21,8 +21,6 @@ import dns.exception
 import dns.name
 
 from hiddenprimary.clock import SystemClock
-
-_SYSTEM_CLOCK = SystemClock()
 from hiddenprimary.providers.base import (
     ApplyStats,
     Plan,
@@ -33,6 +31,8 @@ from hiddenprimary.providers.base import (
     name_text,
     normalise_value,
 )
+
+_SYSTEM_CLOCK = SystemClock()
 
 MAX_RECORDS = 1000  # ResourceRecord elements per request (UPSERT counts twice)
 MAX_CHARS = 32000  # characters in all Value elements per request (UPSERT counts twice)
