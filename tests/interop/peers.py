@@ -56,6 +56,8 @@ Record = tuple[str, int, str, str]  # (absolute owner name, ttl, type, rdata tex
 
 LOOPBACK = "127.0.0.1"
 
+from tests.integration.harness import free_port  # noqa: E402,F401 - one helper, re-exported here
+
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "conf" / "examples"
 BIND_TEMPLATE = EXAMPLES / "named.conf"   # BIND 9.18 secondary of hiddenprimary
 KNOT_TEMPLATE = EXAMPLES / "knot.conf"    # Knot 3.2 secondary of hiddenprimary
@@ -112,21 +114,6 @@ def _insert_after(text: str, line: str, addition: str) -> str:
 
 class PeerError(AssertionError):
     """A peer did not start, answer or converge in time; the message carries its log tail."""
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A port free for both TCP and UDP on `host` (any 127.0.0.0/8 address works on Linux)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind((host, 0))
-            port = t.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                    u.bind((host, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port on {host}")
 
 
 def require_tool(name: str) -> str:
