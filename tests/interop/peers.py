@@ -37,7 +37,6 @@ import pathlib
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import textwrap
 import time
