@@ -93,6 +93,14 @@ def _parses(parse, word: str) -> bool:
     return True
 
 
+# Parser state an $INCLUDE may change and that is restored after it (RFC 1035 5.1: origin and
+# the current owner revert; we also restore the TTL defaults, as BIND does).
+_INCLUDE_SCOPED = (
+    "current_origin", "origin_in_zone", "last_name", "last_in_zone", "last_ttl", "last_ttl_known",
+    "default_ttl", "default_ttl_known", "default_ttl_from_soa",
+)
+
+
 @dataclasses.dataclass
 class LoadedZone:
     """A parsed and checked zone. Owner names are absolute.
@@ -509,34 +517,15 @@ class _Loader:
         text = self._read(target, Location(path, line))
         if text is None:
             return
-        saved = (
-            self.current_origin,
-            self.origin_in_zone,
-            self.last_name,
-            self.last_in_zone,
-            self.last_ttl,
-            self.last_ttl_known,
-            self.default_ttl,
-            self.default_ttl_known,
-            self.default_ttl_from_soa,
-        )
+        saved = {attr: getattr(self, attr) for attr in _INCLUDE_SCOPED}
         self._set_origin(origin)
         self._include_stack.append(real)
         try:
             self._read_records(text, target)
         finally:
             self._include_stack.pop()
-            (
-                self.current_origin,
-                self.origin_in_zone,
-                self.last_name,
-                self.last_in_zone,
-                self.last_ttl,
-                self.last_ttl_known,
-                self.default_ttl,
-                self.default_ttl_known,
-                self.default_ttl_from_soa,
-            ) = saved
+            for attr, value in saved.items():
+                setattr(self, attr, value)
 
     def _generate(self, rec: RawRecord, path: str) -> None:
         """Expand `$GENERATE range lhs [ttl] [class] type rhs` with dnspython's own Reader.

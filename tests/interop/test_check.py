@@ -9,8 +9,7 @@ import time
 import pytest
 
 from tests.integration.harness import Daemon
-
-ZONE = "example.com"
+from tests.interop.fed import ZONE, make_daemon, start_fed
 
 
 def zone_text(serial: int, www: str = "192.0.2.10") -> str:
@@ -24,23 +23,6 @@ def zone_text(serial: int, www: str = "192.0.2.10") -> str:
         "sub NS ns.sub.example.com.\nns.sub A 192.0.2.53\n"
         + body
     )
-
-
-def secondary_line(name: str, key_name: str, endpoint: str, allow: str | None) -> str:
-    allow_part = f"allow: [{allow}], " if allow else ""
-    return f"  {name}: {{{allow_part}key: {key_name}, notify: ['{endpoint}']}}\n"
-
-
-def make_daemon(tmp_path, tsig_key, targets: dict, text: str) -> Daemon:
-    """Our daemon with example.com fed to `targets`: name -> (endpoint, allow prefix or None)."""
-    name, algorithm, secret = tsig_key
-    return Daemon(tmp_path / "primary", {ZONE: text},
-                  extra_zone_config={ZONE: {"secondaries": f"[{', '.join(targets)}]"}},
-                  extra_config=(f'tsig:\n  {name}: {{algorithm: {algorithm}, secret: "{secret}"}}\n'
-                                "notify_source: 127.0.0.1\n"
-                                "secondaries:\n"
-                                + "".join(secondary_line(t, name, endpoint, allow)
-                                          for t, (endpoint, allow) in targets.items())))
 
 
 def check(d: Daemon, *args: str):
@@ -71,17 +53,8 @@ def rows(report: dict) -> dict:
 @pytest.fixture
 def fed(tmp_path, bind_secondary, knot_secondary, tsig_key):
     """(daemon, bind, knot): both secondaries serve serial 1, taken from our daemon."""
-    bind = bind_secondary([ZONE], 0, key=tsig_key, address="127.0.0.2", start=False)
-    knot = knot_secondary([ZONE], 0, key=tsig_key, address="127.0.0.3", start=False)
-    d = make_daemon(tmp_path, tsig_key, {"bind": (bind.endpoint, "127.0.0.2/32"),
-                                          "knot": (knot.endpoint, "127.0.0.3/32")}, zone_text(1))
-    for sec in (bind, knot):
-        sec.primary_port = d.port
-        sec.start()
-    d.start(wait_zones=[ZONE])
+    d, bind, knot = start_fed(tmp_path, bind_secondary, knot_secondary, tsig_key, zone_text(1), 1)
     try:
-        for sec in (bind, knot):
-            sec.wait_serial(ZONE, 1, timeout=20)
         yield d, bind, knot
     finally:
         d.stop()

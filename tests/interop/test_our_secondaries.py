@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.integration.harness import Daemon
+from tests.interop.fed import start_fed
 from tests.interop.peers import records
 
 ZONE = "example.com"
@@ -118,24 +119,8 @@ def test_a_secondary_restarted_behind_catches_up_by_ixfr_across_our_restart(prim
 
 def test_notify_brings_both_secondaries_up_to_date_without_a_refresh(tmp_path, bind_secondary, knot_secondary,
                                                                      tsig_key):
-    name, algorithm, secret = tsig_key
-    bind = bind_secondary([ZONE], 0, key=tsig_key, address="127.0.0.2", start=False)
-    knot = knot_secondary([ZONE], 0, key=tsig_key, address="127.0.0.3", start=False)
-    d = Daemon(tmp_path / "primary", {ZONE: zone_text(1, 50)},
-               extra_zone_config={ZONE: {"secondaries": "[bind, knot]"}},
-               extra_config=(
-                   f'tsig:\n  {name}: {{algorithm: {algorithm}, secret: "{secret}"}}\n'
-                   "notify_source: 127.0.0.1\n"
-                   "secondaries:\n"
-                   f"  bind: {{allow: [127.0.0.2/32], key: {name}, notify: ['{bind.endpoint}']}}\n"
-                   f"  knot: {{allow: [127.0.0.3/32], key: {name}, notify: ['{knot.endpoint}']}}\n"))
-    for sec in (bind, knot):
-        sec.primary_port = d.port
-        sec.start()
-    d.start(wait_zones=[ZONE])
+    d, bind, knot = start_fed(tmp_path, bind_secondary, knot_secondary, tsig_key, zone_text(1, 50), 1)
     try:
-        for sec in (bind, knot):
-            sec.wait_serial(ZONE, 1, timeout=20)
         text = zone_text(2, 50, {7: "192.0.2.77"})
         d.write_zone(ZONE, text)
         started = time.monotonic()
