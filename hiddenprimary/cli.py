@@ -130,9 +130,19 @@ def _print_status(result: dict) -> int:
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[6])
     for z in result["zones"]:
+        if z.get("dnssec"):
+            print(_dnssec_line(z["zone"], z["dnssec"]))
         for s in z.get("secondaries", []):
             print(_secondary_line(z["zone"], s))
     return EXIT_OK
+
+
+def _dnssec_line(zone: str, d: dict) -> str:
+    """`example.com dnssec: ECDSAP256SHA256 nsec, csk 12345; next re-sign 2026-...`"""
+    if d["key_error"]:
+        return f"{zone} dnssec: NO KEYS: {d['key_error']}"
+    keys = ", ".join(f"{k['role']} {k['tag']}" for k in d["keys"]) or "keys not loaded"
+    return f"{zone} dnssec: {d['algorithm']} {d['denial']}, {keys}; next re-sign {d['next_resign'] or '-'}"
 
 
 def hpctl_main(argv: list[str] | None = None) -> int:
@@ -161,6 +171,9 @@ def _hpctl(argv: list[str] | None) -> int:
     p_check.add_argument("zones", nargs="*")
     p_check.add_argument("--deep", action="store_true", help="compare content too, not only serials")
     p_check.add_argument("--json", action="store_true", help="machine-readable output")
+    p_ds = sub.add_parser("ds", help="the DS records of signed zones, to hand to the parent's registrar")
+    p_ds.add_argument("zones", nargs="*")
+    p_ds.add_argument("--digest", choices=("SHA256", "SHA384"), default="SHA256", help="digest type (default: SHA256)")
     args = parser.parse_args(argv)
 
     config = _load("hpctl", args.config)
@@ -168,7 +181,8 @@ def _hpctl(argv: list[str] | None) -> int:
         return config
     timeout = args.timeout if args.timeout is not None else config.limits.reload_timeout_s
     try:
-        options = {"deep": args.deep} if args.command == "check" else {}
+        options = {"check": {"deep": getattr(args, "deep", False)},
+                   "ds": {"digest": getattr(args, "digest", None)}}.get(args.command, {})
         answer = call(config.control, {"command": args.command, "zones": args.zones, "options": options}, timeout)
     except HiddenPrimaryError as e:
         print(f"hpctl: {e}", file=sys.stderr)
@@ -182,6 +196,10 @@ def _hpctl(argv: list[str] | None) -> int:
     if args.command == "notify":
         for z in result["zones"]:
             print(f"{z['zone']}: serial {_serial(z['serial'])} notified to {z['targets']} targets")
+        return EXIT_OK
+    if args.command == "ds":
+        for z in result["zones"]:
+            print("\n".join(z["ds"]))
         return EXIT_OK
     if args.command == "check":
         from hiddenprimary.consistency import exit_status, format_report

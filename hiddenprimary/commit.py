@@ -27,6 +27,7 @@ class Restored:
     info: JournalInfo
     history: tuple  # the journal's diffs, oldest first (what IXFR can serve)
     problem: str | None  # why the saved state could not be used, if it could not
+    file_serial: int | None = None  # the zone file's serial at the last committed load
 
 
 def _fault(point: str) -> None:
@@ -44,7 +45,7 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock) -> Restored:
         journal = Journal(path, zone)
         version = journal.load()
         history = tuple(journal.diffs()) if version is not None else ()
-        return Restored(journal, version, journal.info(), history, None)
+        return Restored(journal, version, journal.info(), history, None, journal.file_serial())
     except JournalCorrupt as e:
         aside = f"{path}.corrupt-{int(clock.wall())}"
         for suffix in ("", "-wal", "-shm"):
@@ -60,9 +61,9 @@ def commit(journal: Journal, plan: ReloadPlan, zone_cfg: ZoneConfig) -> JournalI
     if plan.new is not None:
         _fault("journal.before_commit")
         if plan.diff is None:
-            journal.save_first(plan.new)
+            journal.save_first(plan.new, plan.file_serial)
         else:
             journal.append(plan.diff, plan.new, max_entries=zone_cfg.journal_max_entries,
-                           max_bytes=zone_cfg.journal_max_bytes)
+                           max_bytes=zone_cfg.journal_max_bytes, file_serial=plan.file_serial)
         _fault("journal.after_commit")
     return journal.info()

@@ -21,9 +21,11 @@ from twisted.python.threadpool import ThreadPool
 from hiddenprimary import metrics
 from hiddenprimary.activity import Activity
 from hiddenprimary.clock import Clock, SystemClock
-from hiddenprimary.commit import Restored, commit, restore
+from hiddenprimary.commit import commit, restore
 from hiddenprimary.config import Config
 from hiddenprimary.control import ControlFactory
+from hiddenprimary.dnssec import zone_signer
+from hiddenprimary.dnssec.keys import DnssecKeyError, ds_records, load_or_create_keys
 from hiddenprimary.errors import HiddenPrimaryError, Severity, UsageError, ZoneRejected
 from hiddenprimary.events import ZoneEvents
 from hiddenprimary.logs import event
@@ -31,7 +33,7 @@ from hiddenprimary.metrics import Metrics
 from hiddenprimary.net.tcp import DnsStreamFactory
 from hiddenprimary.net.udp import DnsDatagramProtocol
 from hiddenprimary.notify import Notifier
-from hiddenprimary.reload import ReloadPlan, plan_reload
+from hiddenprimary.reload import ReloadPlan, Signing, plan_reload, plan_resign
 from hiddenprimary.responder import respond
 from hiddenprimary.store import Store
 from hiddenprimary.transfers import Transfers
@@ -67,6 +69,11 @@ class Server:
         self._last: dict[dns.name.Name, dict] = {z: {} for z in config.zones}
         self._journals: dict = {}
         self._journal_info: dict = {}
+        self._file_serials: dict[dns.name.Name, int | None] = {}  # the zone file's serial at the last commit
+        self._keys: dict[dns.name.Name, tuple] = {}  # signing keys of signed zones
+        self._key_errors: dict[dns.name.Name, DnssecKeyError] = {}  # why a signed zone has no keys
+        self._resign_at: dict[dns.name.Name, int | None] = {}  # when the re-sign timer fires (POSIX)
+        self._resign_calls: dict = {}
         self._ports: list = []
         self._roles: dict[str, list] = {}
         self._checks: ThreadPool | None = None
@@ -203,25 +210,30 @@ class Server:
         self.listen()
         signal.signal(signal.SIGHUP, lambda *_: self.reactor.callFromThread(self._sighup))
         event(log, "started", zones=len(self.config.zones), config=self.config.path)
-        for zone, zone_cfg in self.config.zones.items():
-            if zone_cfg.dnssec is not None:
-                event(log, "dnssec.not_supported_yet", logging.WARNING, zone=_zone_text(zone),
-                      served="unsigned")
         for zone in self.config.zones:
             self.events.run(zone, lambda zone=zone: self._restore(zone))
         return self.reload([])
 
     def _restore(self, zone: dns.name.Name) -> defer.Deferred:
-        d = threads.deferToThread(restore, self.config.data_dir, zone, self.clock)
+        def in_thread():
+            self._load_keys(zone)
+            r = restore(self.config.data_dir, zone, self.clock)
+            expires = zone_signer.earliest_expiration(r.version) if zone_signer.is_signed(r.version) else None
+            return r, expires
 
-        def restored(r: Restored) -> None:
+        d = threads.deferToThread(in_thread)
+
+        def restored(result) -> None:
+            r, expires = result
             self._journals[zone] = r.journal
             self._journal_info[zone] = r.info
+            self._file_serials[zone] = r.file_serial
             if r.version is not None:
                 self.store.publish(zone, r.version, r.history)
                 gc.freeze()
                 self.notifier.zone_changed(zone, r.version)  # once at start (RFC 1996 3.4 / BIND)
                 event(log, "zone.restored", zone=_zone_text(zone), serial=r.version.serial)
+                self._schedule_resign(zone, expires)
             if r.problem:
                 self._last[zone] = {"when": self._now_text(), "ok": False, "error": r.problem}
 
@@ -231,7 +243,74 @@ class Server:
 
         return d.addCallbacks(restored, failed)
 
+    def _load_keys(self, zone: dns.name.Name) -> None:
+        """Load (or on first use create) a signed zone's keys; runs in a worker thread."""
+        dnssec_cfg = self.config.zones[zone].dnssec
+        if dnssec_cfg is None:
+            return
+        try:
+            keys = load_or_create_keys(self.config.data_dir, zone, dnssec_cfg, self.clock.wall())
+        except DnssecKeyError as e:
+            self._key_errors[zone] = e
+            event(log, "dnssec.keys_failed", logging.ERROR, zone=_zone_text(zone), error=e)
+            return
+        self._keys[zone] = tuple(keys)
+        event(log, "dnssec.keys", zone=_zone_text(zone),
+              keys=",".join(f"{k.role}:{k.key_tag}/{k.algorithm}" for k in keys))
+
+    def _signing(self, zone: dns.name.Name) -> Signing | None:
+        """What plan_reload needs to sign `zone`; None for an unsigned zone. Raises DnssecKeyError
+        when the zone should be signed but its keys could not be loaded."""
+        dnssec_cfg = self.config.zones[zone].dnssec
+        if dnssec_cfg is None:
+            return None
+        keys = self._keys.get(zone)
+        if keys is None:
+            raise self._key_errors.get(zone) or DnssecKeyError(self.config.data_dir, "the zone's keys are not loaded")
+        return Signing(keys, zone_signer.SigningPolicy.from_config(dnssec_cfg), self._file_serials.get(zone))
+
+    def _schedule_resign(self, zone: dns.name.Name, earliest_expiration: int | None) -> None:
+        """Arm the re-sign timer `refresh` before the zone's earliest signature expires."""
+        dnssec_cfg = self.config.zones[zone].dnssec
+        pending = self._resign_calls.pop(zone, None)
+        if pending is not None and pending.active():
+            pending.cancel()
+        if dnssec_cfg is None or earliest_expiration is None:
+            self._resign_at[zone] = None
+            return
+        due = earliest_expiration - dnssec_cfg.refresh
+        self._resign_at[zone] = due
+        delay = min(max(1.0, due - self.clock.wall()), 86400.0)  # re-check at least daily
+        self._resign_calls[zone] = self.reactor.callLater(delay, self._resign_timer, zone)
+
+    def _resign_timer(self, zone: dns.name.Name) -> None:
+        self._resign_calls.pop(zone, None)
+        self.events.run(zone, lambda: self._resign_one(zone))
+
+    def _resign_one(self, zone: dns.name.Name) -> defer.Deferred:
+        zone_cfg = self.config.zones[zone]
+        current = self.store.current(zone)
+        journal = self._journals.get(zone)
+        if current is None or journal is None or zone_cfg.dnssec is None:
+            return defer.succeed(None)
+        started = self.clock.monotonic()
+
+        def plan_and_commit():
+            plan = plan_resign(current, zone_cfg, self.clock, self._signing(zone))
+            return plan, commit(journal, plan, zone_cfg)
+
+        def failed(f):
+            event(log, "resign.failed", logging.ERROR, zone=_zone_text(zone), error=f.getErrorMessage())
+            self._schedule_resign(zone, int(self.clock.wall()) + zone_cfg.dnssec.refresh + 60)  # retry in a minute
+
+        d = threads.deferToThread(plan_and_commit)
+        d.addCallbacks(lambda r: self._publish(zone, r[0], r[1], started, why="resign"), failed)
+        return d
+
     def stop(self) -> defer.Deferred:
+        for call in self._resign_calls.values():
+            if call.active():
+                call.cancel()
         self.notifier.stop()
         return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in self._ports])
 
@@ -267,8 +346,8 @@ class Server:
         if journal is None:
             return defer.succeed(self._rejected(zone, current, None, "the zone's journal could not be opened"))
 
-        def plan_and_commit():  # in a worker thread: parse, check, diff, then the durable write
-            plan = plan_reload(current, zone_cfg, self.clock)
+        def plan_and_commit():  # in a worker thread: parse, check, diff, sign, then the durable write
+            plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone))
             return plan, commit(journal, plan, zone_cfg)
 
         d = threads.deferToThread(plan_and_commit)
@@ -276,8 +355,12 @@ class Server:
                        lambda f: self._rejected(zone, current, f))
         return d
 
-    def _publish(self, zone: dns.name.Name, plan: ReloadPlan, info, started: float) -> dict:
+    def _publish(self, zone: dns.name.Name, plan: ReloadPlan, info, started: float, why: str = "reload") -> dict:
         self._journal_info[zone] = info
+        if plan.file_serial is not None:
+            self._file_serials[zone] = plan.file_serial
+        if plan.signed is not None:  # a signing run (even one that changed nothing) knows the next due time
+            self._schedule_resign(zone, plan.signed.earliest_expiration)
         if plan.new is not None:
             history = self.store.history(zone) + (plan.diff,) if plan.diff is not None else ()
             # Keep what the journal keeps (it trims the oldest first): the newest `entries` diffs.
@@ -300,12 +383,15 @@ class Server:
             "warnings": [str(w) for w in plan.warnings],
             "duration_ms": took_ms,
         }
+        if plan.signed is not None:
+            result["signatures_made"] = plan.signed.signed
+            result["signatures_kept"] = plan.signed.reused
         self._last[zone] = {"when": self._now_text(), "ok": True, "error": None}
         for w in plan.warnings:
             event(log, "zone.warning", logging.WARNING, zone=plan.zone, problem=str(w))
-        event(log, "reload.ok" if plan.changed else "reload.unchanged", zone=plan.zone,
+        event(log, f"{why}.ok" if plan.changed else f"{why}.unchanged", zone=plan.zone,
               serial=f"{_serial_text(plan.old_serial)}->{plan.new_serial}", added=result["added"], removed=result["removed"],
-              ms=took_ms)
+              signed=result.get("signatures_made"), ms=took_ms)
         return result
 
     def _rejected(self, zone: dns.name.Name, current, failure, message: str | None = None) -> dict:
@@ -372,8 +458,8 @@ class Server:
             zones.append({
                 "zone": _zone_text(zone),
                 "loaded": version is not None,
-                # DNSSEC signing is not built yet (issue 5): every zone is served unsigned.
-                "signed": False,
+                "signed": zone_signer.is_signed(version),
+                "dnssec": self._dnssec_status(zone),
                 "serial": None if version is None else version.serial,
                 "records": None if version is None else version.rr_count,
                 "last_reload": last.get("when"),
@@ -384,6 +470,31 @@ class Server:
             })
         return {"zones": zones}
 
+    def _dnssec_status(self, zone: dns.name.Name) -> dict | None:
+        dnssec_cfg = self.config.zones[zone].dnssec
+        if dnssec_cfg is None:
+            return None
+        keys = self._keys.get(zone, ())
+        due = self._resign_at.get(zone)
+        return {"algorithm": dnssec_cfg.algorithm, "denial": dnssec_cfg.denial,
+                "keys": [{"tag": k.key_tag, "role": k.role, "algorithm": k.algorithm} for k in keys],
+                "key_error": str(self._key_errors[zone]) if zone in self._key_errors else None,
+                "next_resign": None if due is None else self._time_text(due)}
+
+    def ds(self, names: list[str], options: dict | None = None) -> dict:
+        """`hpctl ds`: the DS records to hand to the parent zone's registrar, per signed zone."""
+        out = []
+        for zone in self._resolve(names):
+            if self.config.zones[zone].dnssec is None:
+                raise UsageError(f"zone {_zone_text(zone)} is not signed (no dnssec: in the config)")
+            keys = self._keys.get(zone)
+            if keys is None:
+                raise UsageError(f"zone {_zone_text(zone)} has no keys: {self._key_errors.get(zone, 'not loaded yet')}")
+            digests = (options or {}).get("digest") or "SHA256"
+            records = [f"{zone.to_text()} IN DS {ds.to_text()}" for ds in ds_records(keys, digests)]
+            out.append({"zone": _zone_text(zone), "ds": records})
+        return {"zones": out}
+
     def _journal_status(self, zone: dns.name.Name) -> dict | None:
         info = self._journal_info.get(zone)
         if info is None:
@@ -392,7 +503,11 @@ class Server:
                 "entries": info.entries, "bytes": info.size_bytes}
 
     def _now_text(self) -> str:
-        return datetime.datetime.fromtimestamp(self.clock.wall(), datetime.timezone.utc).isoformat(timespec="seconds")
+        return self._time_text(self.clock.wall())
+
+    @staticmethod
+    def _time_text(when: float) -> str:
+        return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def run(config: Config) -> int:

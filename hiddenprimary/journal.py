@@ -103,14 +103,17 @@ class Journal:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def save_first(self, version: ZoneVersion) -> None:
+    def save_first(self, version: ZoneVersion, file_serial: int | None = None) -> None:
         """Record a zone's first version (no diff): the snapshot, with no history."""
         with self._txn():
             self._db.execute("DELETE FROM diffs")
             self._write_snapshot(version, after_seq=self._max_seq())
+            self._write_file_serial(file_serial)
 
-    def append(self, diff: Diff, new: ZoneVersion, *, max_entries: int, max_bytes: int) -> None:
-        """Commit `diff` (which leads to `new`) durably, then trim the oldest diffs to the limits."""
+    def append(self, diff: Diff, new: ZoneVersion, *, max_entries: int, max_bytes: int,
+               file_serial: int | None = None) -> None:
+        """Commit `diff` (which leads to `new`) durably, then trim the oldest diffs to the limits.
+        `file_serial`, when given, is the zone file's serial that `new` was loaded from."""
         removed = codec.encode(diff.removed)
         added = codec.encode(diff.added)
         size = len(removed) + len(added)
@@ -130,6 +133,13 @@ class Journal:
             if after_seq is None or pending_bytes > snap_bytes or pending_count >= max_entries:
                 self._write_snapshot(new, after_seq=seq)
             self._trim(max_entries, max_bytes)
+            self._write_file_serial(file_serial)
+
+    def _write_file_serial(self, file_serial: int | None) -> None:
+        # In the commit's transaction: the `keep` serial check of a signed zone compares the next
+        # file with this, so it must never disagree with the version it came with.
+        if file_serial is not None:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('file_serial', ?)", (str(file_serial),))
 
     def _write_snapshot(self, version: ZoneVersion, after_seq: int) -> None:
         self._db.execute("INSERT OR REPLACE INTO snapshot (id, serial, after_seq, content) VALUES (1, ?, ?, ?)",
@@ -177,6 +187,11 @@ class Journal:
             return version
         except (ValueError, sqlite3.DatabaseError) as e:
             raise JournalCorrupt(f"{self.path}: cannot rebuild the saved zone: {e}") from e
+
+    def file_serial(self) -> int | None:
+        """The zone file's serial at the last committed load (None: never recorded)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'file_serial'").fetchone()
+        return None if row is None else int(row[0])
 
     def diffs(self) -> list[Diff]:
         """Every diff the journal holds, oldest first."""

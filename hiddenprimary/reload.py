@@ -1,17 +1,34 @@
-"""plan_reload: read a zone file and decide what the next version is. Pure (no reactor, no
-publishing): it runs in a worker thread and its result is published by the reactor thread."""
+"""plan_reload: read a zone file and decide what the next version is; plan_resign: the re-sign
+timer's version (same records, fresh signatures where due). Pure (no reactor, no publishing): both
+run in a worker thread and their result is published by the reactor thread."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
+from hiddenprimary.dnssec import zone_signer
+from hiddenprimary.dnssec.keys import SigningKey
+from hiddenprimary.dnssec.zone_signer import SigningPolicy, SignStats
 from hiddenprimary.errors import ZoneProblem
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff, diff
 from hiddenprimary.zone.load import load_zone
 from hiddenprimary.zone.version import ZoneVersion
+
+
+@dataclasses.dataclass(frozen=True)
+class Signing:
+    """What signing a zone needs besides the zone: its keys, the policy, and the serial the zone
+    file had at the last published load (the `keep` policy compares the file with that, since a
+    signed zone's served serial also moves on re-signs)."""
+
+    keys: tuple[SigningKey, ...]
+    policy: SigningPolicy
+    last_file_serial: int | None = None
+    sign_batch: Callable[[list], list] | None = None  # multi-process signing for big batches
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +38,8 @@ class ReloadPlan:
     new: ZoneVersion | None  # None: nothing changed, keep serving `old`
     diff: Diff | None  # None on a first load or when nothing changed
     warnings: tuple[ZoneProblem, ...]
+    file_serial: int | None = None  # the zone file's own serial (None: not read, a re-sign)
+    signed: SignStats | None = None  # what signing did, for signed zones
 
     @property
     def changed(self) -> bool:
@@ -36,35 +55,99 @@ class ReloadPlan:
         return None if version is None else version.serial
 
 
-def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock) -> ReloadPlan:
+def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
+                signing: Signing | None = None) -> ReloadPlan:
     """Load `zone_cfg.file` and plan the version that follows `current`.
 
     Raises ZoneRejected (file problems) or SerialError (the serial policy refuses the change).
     Identical content is a no-op: no new version, no serial bump (the `keep` policy compares the
     file's serial too, so raising only the serial in the file publishes a new version)."""
-    zone_text = zone_cfg.name.to_text(omit_final_dot=True)
     loaded = load_zone(zone_cfg.file, zone_cfg.name)
     candidate = ZoneVersion(zone_cfg.name, loaded.rdatasets)
     warnings = tuple(loaded.warnings)
+    if signing is not None:
+        return _plan_signed(current, candidate, zone_cfg, clock, signing, warnings)
+    zone_text = zone_cfg.name.to_text(omit_final_dot=True)
     file_serial = candidate.serial
     policy = zone_cfg.serial
+    unchanged = ReloadPlan(zone_text, current, None, None, warnings, file_serial)
 
     if current is None:
         first = serials.first_serial(policy, file_serial, clock.wall())
         new = candidate if first == file_serial else candidate.with_serial(first)
-        return ReloadPlan(zone_text, None, new, None, warnings)
+        return ReloadPlan(zone_text, None, new, None, warnings, file_serial)
 
     if policy == "keep":
         changes = diff(current, candidate)
         if changes.is_empty():
-            return ReloadPlan(zone_text, current, None, None, warnings)
+            return unchanged
         # Raises unless the file's serial went up (RFC 1982), naming the case.
         serials.next_serial(zone_text, policy, current.serial, file_serial, clock.wall())
-        return ReloadPlan(zone_text, current, candidate, changes, warnings)
+        return ReloadPlan(zone_text, current, candidate, changes, warnings, file_serial)
 
     # The file's serial does not drive these policies: compare content as if it carried ours.
     if diff(current, candidate.with_serial(current.serial)).is_empty():
-        return ReloadPlan(zone_text, current, None, None, warnings)
+        return unchanged
     new_serial = serials.next_serial(zone_text, policy, current.serial, file_serial, clock.wall())
     new = candidate if new_serial == file_serial else candidate.with_serial(new_serial)
-    return ReloadPlan(zone_text, current, new, diff(current, new), warnings)
+    return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial)
+
+
+def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock,
+                 signing: Signing, warnings: tuple) -> ReloadPlan:
+    """A signed zone's next version. The served serial follows the file's where it can and moves
+    by one for each re-sign in between (as Knot does): under `keep`, a file edit needs a serial
+    above the file's last one, and the served serial is max(file serial, last served + 1)."""
+    zone_text = zone_cfg.name.to_text(omit_final_dot=True)
+    file_serial = candidate.serial
+    policy = zone_cfg.serial
+    wall = clock.wall()
+    unsigned = zone_signer.signer_input(candidate, signing.keys, signing.policy)
+
+    if current is None:
+        first = serials.first_serial(policy, file_serial, wall)
+        new, stats = zone_signer.sign_zone(unsigned.with_serial(first), signing.keys, signing.policy, int(wall),
+                                           sign_batch=signing.sign_batch)
+        return ReloadPlan(zone_text, None, new, None, warnings, file_serial, stats)
+
+    changes = zone_signer.unsigned_changes(current, unsigned)
+    edited = bool(changes) or not _same_soa_fields(current, unsigned)  # SOA timers/TTL count too
+    last_file = current.serial if signing.last_file_serial is None else signing.last_file_serial
+    unchanged = ReloadPlan(zone_text, current, None, None, warnings, file_serial)
+    if policy == "keep":
+        if not edited and file_serial == last_file:
+            return unchanged
+        # Raises unless the file's serial went up from its last one, naming the case.
+        serials.next_serial(zone_text, policy, last_file, file_serial, wall)
+        new_serial = serials.at_least_next(file_serial, current.serial)
+    else:
+        if not edited:
+            return unchanged
+        new_serial = serials.next_serial(zone_text, policy, current.serial, file_serial, wall)
+    new, stats = zone_signer.sign_zone(unsigned.with_serial(new_serial), signing.keys, signing.policy, int(wall),
+                                       previous=current, changed=changes, sign_batch=signing.sign_batch)
+    return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial, stats)
+
+
+def plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signing: Signing) -> ReloadPlan:
+    """The re-sign timer's plan: the same records with every signature that is due made afresh,
+    under the next serial (keep: +1; other policies: their next value). No-op when nothing was due
+    (only the SOA would have been signed)."""
+    zone_text = zone_cfg.name.to_text(omit_final_dot=True)
+    wall = clock.wall()
+    policy = zone_cfg.serial
+    new_serial = (serials.add(current.serial, 1) if policy == "keep"
+                  else serials.next_serial(zone_text, policy, current.serial, current.serial, wall))
+    unsigned = zone_signer.strip(current).with_serial(new_serial)
+    new, stats = zone_signer.sign_zone(unsigned, signing.keys, signing.policy, int(wall), previous=current,
+                                       sign_batch=signing.sign_batch)
+    if stats.signed <= 1 and stats.denial_changed == 0:
+        return ReloadPlan(zone_text, current, None, None, (), None, stats)
+    return ReloadPlan(zone_text, current, new, diff(current, new), (), None, stats)
+
+
+def _same_soa_fields(a: ZoneVersion, b: ZoneVersion) -> bool:
+    """The SOA RRsets are equal apart from the serial."""
+    sa, sb = a.soa, b.soa
+    return sa.ttl == sb.ttl and sa[0].replace(serial=0) == sb[0].replace(serial=0)
+

@@ -42,7 +42,7 @@ def dateserial_base(wall: float) -> int:
     return int(day.strftime("%Y%m%d")) * 100
 
 
-def _at_least_next(candidate: int, old: int) -> int:
+def at_least_next(candidate: int, old: int) -> int:
     """`candidate` if it is newer than `old`, else old+1: the served serial never goes backwards."""
     return candidate if compare(candidate, old) is Order.GREATER else add(old, 1)
 
@@ -74,7 +74,7 @@ def next_serial(zone: str, policy: str, old: int, file_serial: int, wall: float)
     if policy == "increment":
         return add(old, 1)
     if policy == "unixtime":
-        return _at_least_next(int(wall) % MOD, old)
+        return at_least_next(int(wall) % MOD, old)
     if policy == "dateserial":
-        return _at_least_next(dateserial_base(wall), old)
+        return at_least_next(dateserial_base(wall), old)
     raise ValueError(f"unknown serial policy {policy!r}")

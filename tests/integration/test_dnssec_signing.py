@@ -1,0 +1,236 @@
+"""A signed zone served by the real daemon: what dig takes by AXFR passes BIND's dnssec-verify and
+ldns-verify-zone; an edit changes only its own signatures (seen in the IXFR); a restart re-signs
+nothing; `hpctl ds` gives the DS of the served DNSKEY; the re-sign timer bumps the serial before
+signatures expire."""
+
+import subprocess
+import time
+
+import dns.dnssec
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rdataclass
+import dns.rdatatype
+import dns.zone
+import pytest
+
+from tests.integration.harness import Daemon, require_tool
+
+ZONE = "example.com"
+T = dns.rdatatype
+
+TEXT = """\
+$ORIGIN example.com.
+$TTL 300
+@ 3600 SOA ns1 hostmaster {serial} 7200 3600 1209600 300
+@ 3600 NS ns1
+@ 3600 NS ns2.example.net.
+@ MX 10 mail
+ns1 A 192.0.2.53
+www A 192.0.2.10
+mail A 192.0.2.25
+*.wild TXT "wildcard"
+host.deep.ent A 192.0.2.99
+sub NS ns.sub
+sub DS 12345 13 2 {ds}
+ns.sub A 192.0.2.200
+{extra}
+"""
+
+
+def text(serial, extra="", www="192.0.2.10"):
+    return TEXT.format(serial=serial, extra=extra, ds="ab" * 32).replace("192.0.2.10", www)
+
+
+def signed_daemon(tmp_path, dnssec: str, serial_policy="keep") -> Daemon:
+    return Daemon(tmp_path / "d", {ZONE: text(1)},
+                  extra_zone_config={ZONE: {"secondaries": "[lab]", "dnssec": dnssec, "serial": serial_policy}},
+                  extra_config="secondaries:\n  lab: {allow: [127.0.0.1/32]}\n")
+
+
+def axfr(d: Daemon) -> dns.zone.Zone:
+    return dns.zone.from_xfr(dns.query.xfr("127.0.0.1", ZONE + ".", port=d.port, timeout=10, lifetime=30,
+                                            relativize=False),
+                             relativize=False)
+
+
+def write(zone: dns.zone.Zone, path):
+    zone.to_file(str(path), relativize=False, want_origin=True)
+
+
+def verify(zone: dns.zone.Zone, path):
+    write(zone, path)
+    bind = subprocess.run([require_tool("dnssec-verify"), "-z", "-o", ZONE, str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert bind.returncode == 0, bind.stdout + bind.stderr
+    assert "Zone fully signed" in bind.stderr + bind.stdout
+    ldns = subprocess.run([require_tool("ldns-verify-zone"), str(path)], capture_output=True, text=True, timeout=60)
+    assert ldns.returncode == 0, ldns.stdout + ldns.stderr
+
+
+def rrsigs(zone: dns.zone.Zone) -> dict:
+    return {(name, rds.covers): frozenset(r.to_text() for r in rds)
+            for name, node in zone.nodes.items() for rds in node.rdatasets if rds.rdtype == T.RRSIG}
+
+
+def serial(d: Daemon) -> int:
+    return d.query(ZONE, "SOA").answer[0][0].serial
+
+
+def ixfr_changes(d: Daemon, from_serial: int) -> list[tuple[str, str, str]]:
+    """(owner, type, covered) of each RR in the IXFR from `from_serial`, as dig shows them."""
+    out = d.dig(f"IXFR={from_serial}", ZONE, "+nocmd", "+nostats", "+onesoa").stdout
+    rows = []
+    for line in out.splitlines():
+        if not line or line.startswith(";"):
+            continue
+        f = line.split()
+        rows.append((f[0], f[3], f[4] if f[3] == "RRSIG" else ""))
+    return rows
+
+
+@pytest.mark.parametrize("dnssec,label", [("{algorithm: ECDSAP256SHA256}", "nsec-13"),
+                                          ("{algorithm: ED25519, denial: nsec3}", "nsec3-15")],
+                         ids=lambda x: x if x in ("nsec-13", "nsec3-15") else "")
+def test_signed_zone_edit_restart_and_ds(tmp_path, dnssec, label):
+    d = signed_daemon(tmp_path, dnssec)
+    d.start(wait_zones=[ZONE])
+    try:
+        first = axfr(d)
+        verify(first, tmp_path / "first.zone")
+
+        # DO=1 answers carry RRSIGs; DNSKEY is answered authoritatively.
+        r = d.query("www.example.com", "A", want_dnssec=True)
+        assert {rrset.rdtype for rrset in r.answer} == {T.A, T.RRSIG}
+        r = d.query(ZONE, "DNSKEY", want_dnssec=True)
+        assert r.flags & dns.flags.AA and r.answer
+
+        # hpctl ds names the DS of the DNSKEY we serve (checked with BIND's dnssec-dsfromkey).
+        ds = d.hpctl("ds", ZONE)
+        assert ds.returncode == 0, ds.stderr
+        dnskey = d.dig("+short", ZONE, "DNSKEY").stdout.strip()
+        keyfile = tmp_path / "dnskey.txt"
+        keyfile.write_text("".join(f"{ZONE}. 3600 IN DNSKEY {line}\n" for line in dnskey.splitlines()))
+        fromkey = subprocess.run([require_tool("dnssec-dsfromkey"), "-2", "-f", str(keyfile), ZONE],
+                                 capture_output=True, text=True, timeout=30)
+        assert fromkey.returncode == 0, fromkey.stderr
+        norm = lambda s: sorted(" ".join(line.split()[-4:]).upper() for line in s.strip().splitlines())  # noqa: E731
+        assert norm(ds.stdout) == norm(fromkey.stdout) and len(norm(ds.stdout)) == 1
+        status = d.hpctl("status", ZONE)
+        assert "yes" in status.stdout.splitlines()[1] and "dnssec:" in status.stdout, status.stdout
+
+        # Change one existing record: the IXFR carries that RRset, the SOA and their RRSIGs only.
+        d.write_zone(ZONE, text(2, www="192.0.2.11"))
+        assert d.hpctl("reload").returncode == 0
+        assert serial(d) == 2
+        changes = ixfr_changes(d, 1)
+        www = "www.example.com."
+        assert sorted(set(changes)) == sorted({("example.com.", "SOA", ""), ("example.com.", "RRSIG", "SOA"),
+                                               (www, "A", ""), (www, "RRSIG", "A")}), changes
+        second = axfr(d)
+        verify(second, tmp_path / "second.zone")
+
+        # A new name: its records plus the denial records around it (NSEC: its own and the one
+        # before it; NSEC3: its own and the predecessor hash's), and nothing else.
+        d.write_zone(ZONE, text(3, www="192.0.2.11", extra="mail2 A 192.0.2.26"))
+        assert d.hpctl("reload").returncode == 0
+        changes = set(ixfr_changes(d, 2))
+        denial = "NSEC3" if "nsec3" in label else "NSEC"
+        assert ("mail2.example.com.", "A", "") in changes
+        assert len({c for c in changes if c[1] == denial}) == 2, changes
+        assert len({c for c in changes if c[1] == "RRSIG"}) == 4, changes  # SOA, A, two denial records
+        before_restart = axfr(d)
+        verify(before_restart, tmp_path / "third.zone")
+        entries = _journal_entries(d)
+    finally:
+        d.stop()
+
+    # A restart re-signs nothing: same serial, same signatures, no new journal entry.
+    d.start(wait_zones=[ZONE])
+    try:
+        time.sleep(0.5)  # the start-up reload has run by the time hpctl answers
+        assert d.hpctl("reload").returncode == 0
+        assert serial(d) == 3
+        after = axfr(d)
+        changed = {k for k in rrsigs(before_restart).keys() | rrsigs(after).keys()
+                   if rrsigs(before_restart).get(k) != rrsigs(after).get(k)}
+        assert changed == set()
+        assert _journal_entries(d) == entries
+    finally:
+        d.stop()
+
+
+def _journal_entries(d: Daemon) -> int:
+    import json
+
+    out = d.hpctl("status", "--json", ZONE)
+    return json.loads(out.stdout)["zones"][0]["journal"]["entries"]
+
+
+def test_resign_timer_bumps_the_serial_before_expiry(tmp_path):
+    """Signatures valid 40 s, refreshed 20 s before expiry: the timer re-signs by itself, the
+    serial goes up by one, the IXFR carries the new signatures, and the zone still verifies."""
+    d = signed_daemon(tmp_path, "{signature_validity: 40, refresh: 20}")
+    d.start(wait_zones=[ZONE])
+    try:
+        first = axfr(d)
+        earliest = min(r.expiration for rds in first.iterate_rdatasets() if rds[1].rdtype == T.RRSIG
+                       for r in rds[1])
+        deadline = time.monotonic() + 40
+        while serial(d) == 1:
+            assert time.monotonic() < deadline, d.log()[-3000:]
+            time.sleep(0.5)
+        assert serial(d) == 2
+        assert time.time() < earliest  # before anything expired
+        changes = ixfr_changes(d, 1)
+        assert sum(1 for c in changes if c[1] == "RRSIG") >= 2 * 5  # many signatures out and in
+        assert "resign.ok" in d.log()
+        verify(axfr(d), tmp_path / "resigned.zone")
+    finally:
+        d.stop()
+
+
+def test_dnssec_key_problem_is_reported_and_nothing_is_served_unsigned(tmp_path):
+    """A key directory that lists a key whose file is gone: the zone is not served unsigned
+    (that would break validation at every secondary); the error says which file."""
+    d = signed_daemon(tmp_path, "{algorithm: ECDSAP256SHA256}")
+    d.start(wait_zones=[ZONE])
+    d.stop()
+    keydir = next((d.dir / "var" / "keys").iterdir())
+    victims = [p for p in keydir.iterdir() if p.suffix in (".private", ".key", ".pem")]
+    assert victims, list(keydir.iterdir())
+    for p in victims:
+        p.unlink()
+    d.start()
+    try:
+        time.sleep(1)
+        r = d.query("www.example.com", "A", want_dnssec=True)
+        # The journal's signed version is still served (restored), and stays signed.
+        assert any(rrset.rdtype == T.RRSIG for rrset in r.answer)
+        out = d.hpctl("reload")
+        assert out.returncode != 0
+        assert str(keydir) in out.stderr, out.stderr
+        assert "NO KEYS" in d.hpctl("status").stdout
+    finally:
+        d.stop()
+
+
+def test_dnspython_validates_answers_with_our_dnskey(tmp_path):
+    d = signed_daemon(tmp_path, "{algorithm: ED25519}")
+    d.start(wait_zones=[ZONE])
+    try:
+        name = dns.name.from_text(ZONE)
+        keys = d.query(ZONE, "DNSKEY", want_dnssec=True)
+        dnskey = keys.find_rrset(keys.answer, name, dns.rdataclass.IN, T.DNSKEY)
+        sig = keys.find_rrset(keys.answer, name, dns.rdataclass.IN, T.RRSIG, T.DNSKEY)
+        dns.dnssec.validate(dnskey, sig, {name: dnskey})
+        for qname, rdtype in (("www.example.com", "A"), ("example.com", "MX"), ("x.wild.example.com", "TXT")):
+            r = d.query(qname, rdtype, want_dnssec=True)
+            rrset = r.find_rrset(r.answer, dns.name.from_text(qname), dns.rdataclass.IN, T.from_text(rdtype))
+            sigs = r.find_rrset(r.answer, dns.name.from_text(qname), dns.rdataclass.IN, T.RRSIG,
+                                T.from_text(rdtype))
+            dns.dnssec.validate(rrset, sigs, {name: dnskey})
+    finally:
+        d.stop()

@@ -1,0 +1,262 @@
+"""Signing through the reload path (reload.plan_reload / plan_resign with dnssec.zone_signer):
+what a signed zone looks like to BIND's dnssec-verify and ldns-verify-zone, which signatures a
+reload keeps, the serial rules of signed zones, and re-signing before expiry."""
+
+import shutil
+import subprocess
+import time
+
+import dns.name
+import dns.rdatatype
+import pytest
+
+from hiddenprimary.clock import FixedClock
+from hiddenprimary.config import Dnssec, ZoneConfig
+from hiddenprimary.dnssec import zone_signer
+from hiddenprimary.dnssec.keys import ZONE_FLAG
+from hiddenprimary.errors import SerialError
+from hiddenprimary.reload import Signing, plan_reload, plan_resign
+from hiddenprimary.zone.diff import apply
+from tests.unit.test_dnssec_sign import make_key
+
+ORIGIN = dns.name.from_text("example.com.")
+T = dns.rdatatype
+NOW = int(time.time())  # dnssec-verify checks signature times against the real clock
+
+ZONE = """$ORIGIN example.com.
+$TTL 300
+@ 3600 SOA ns1 hostmaster {serial} 7200 3600 1209600 300
+@ 3600 NS ns1
+@ 3600 NS ns2.example.net.
+@ MX 10 mail
+ns1 A 192.0.2.53
+www A 192.0.2.10
+www AAAA 2001:db8::10
+mail A 192.0.2.25
+alias CNAME www
+*.wild TXT "wildcard"
+host.deep.ent A 192.0.2.99
+sub NS ns.sub
+sub DS 12345 13 2 {ds}
+ns.sub A 192.0.2.200
+nods NS ns1.example.net.
+{extra}
+"""
+
+
+def zone_text(serial=1, extra="", ds="ab" * 32):
+    return ZONE.format(serial=serial, extra=extra, ds=ds)
+
+
+def n(text):
+    return dns.name.from_text(text, ORIGIN)
+
+
+class Setup:
+    def __init__(self, tmp_path, denial="nsec", algorithm=13, policy="keep", validity=14 * 86400,
+                 refresh=7 * 86400, split=False):
+        self.path = tmp_path / "example.com.zone"
+        alg = {13: "ECDSAP256SHA256", 15: "ED25519"}[algorithm]
+        self.cfg = ZoneConfig(ORIGIN, str(self.path), (), policy,
+                              Dnssec(algorithm=alg, denial=denial, signature_validity=validity, refresh=refresh))
+        if split:
+            self.keys = (make_key(algorithm, signs_zone=False), make_key(algorithm, flags=ZONE_FLAG, signs_keys=False))
+        else:
+            self.keys = (make_key(algorithm),)
+        self.policy = zone_signer.SigningPolicy.from_config(self.cfg.dnssec)
+        self.clock = FixedClock(NOW)
+        self.current = None
+        self.file_serial = None
+
+    def signing(self):
+        return Signing(self.keys, self.policy, self.file_serial)
+
+    def load(self, text):
+        self.path.write_text(text)
+        plan = plan_reload(self.current, self.cfg, self.clock, self.signing())
+        if plan.new is not None:
+            if plan.diff is not None:  # what the journal stores leads exactly to the new version
+                assert apply(plan.diff, self.current).nodes().keys() == plan.new.nodes().keys()
+            self.current = plan.new
+            self.file_serial = plan.file_serial
+        return plan
+
+    def resign(self):
+        plan = plan_resign(self.current, self.cfg, self.clock, self.signing())
+        if plan.new is not None:
+            self.current = plan.new
+        return plan
+
+
+def write(version, path):
+    with open(path, "w") as f:
+        f.writelines(rds.to_text(name) + "\n" for name, rds in version.iter_rdatasets())
+
+
+def run(*cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def verify(version, tmp_path, csk=True, at=None):
+    """BIND's dnssec-verify and ldns-verify-zone both accept the zone. With `at` (a future time:
+    dnssec-verify only checks at the real clock) ldns-verify-zone alone, at that time."""
+    path = tmp_path / "verify.signed"
+    write(version, path)
+    if at is not None:
+        when = time.strftime("%Y%m%d%H%M%S", time.gmtime(at))
+        ldns = run("ldns-verify-zone", "-t", when, str(path))
+        assert ldns.returncode == 0, ldns.stdout + ldns.stderr
+        return
+    bind = run("dnssec-verify", "-o", "example.com", *(("-z",) if csk else ()), str(path))
+    assert bind.returncode == 0, bind.stdout + bind.stderr
+    assert "Zone fully signed" in bind.stdout + bind.stderr
+    ldns = run("ldns-verify-zone", str(path))
+    assert ldns.returncode == 0, ldns.stdout + ldns.stderr
+
+
+def rrsigs(version):
+    return {(name, rds.covers): rds for name, node in version.nodes().items()
+            for (t, _), rds in node.items() if t == T.RRSIG}
+
+
+def changed_rrsigs(a, b):
+    sa, sb = rrsigs(a), rrsigs(b)
+    return {k for k in sa.keys() | sb.keys() if sa.get(k) is None or sb.get(k) is None or sa[k] != sb[k]}
+
+
+needs_tools = pytest.mark.skipif(not (shutil.which("dnssec-verify") and shutil.which("ldns-verify-zone")),
+                                 reason="needs dnssec-verify and ldns-verify-zone")
+
+
+# -- a signed zone, as the tools see it ---------------------------------------------------------
+
+@needs_tools
+@pytest.mark.parametrize("split", [False, True], ids=["csk", "ksk+zsk"])
+@pytest.mark.parametrize("algorithm", [13, 15])
+@pytest.mark.parametrize("denial", ["nsec", "nsec3"])
+def test_first_load_is_signed_and_verifies(tmp_path, denial, algorithm, split):
+    s = Setup(tmp_path, denial=denial, algorithm=algorithm, split=split)
+    plan = s.load(zone_text(serial=5))
+    assert plan.new.serial == 5 and plan.signed.signed > 10
+    apex = plan.new.node(ORIGIN)
+    for rdtype in ("DNSKEY", "CDS", "CDNSKEY"):
+        assert (T.from_text(rdtype), T.NONE) in apex, rdtype
+        assert (T.RRSIG, T.from_text(rdtype)) in apex, rdtype
+    assert ((T.NSEC3PARAM, T.NONE) in apex) == (denial == "nsec3")
+    # No RRSIG on the child's NS or on glue; the DS at the cut is signed.
+    assert plan.new.get(n("sub"), T.RRSIG, T.NS) is None
+    assert plan.new.get(n("ns.sub"), T.RRSIG, T.A) is None
+    assert plan.new.get(n("sub"), T.RRSIG, T.DS) is not None
+    verify(plan.new, tmp_path, csk=not split)
+
+
+@needs_tools
+@pytest.mark.parametrize("denial", ["nsec", "nsec3"])
+def test_reload_after_an_edit_still_verifies(tmp_path, denial):
+    s = Setup(tmp_path, denial=denial)
+    s.load(zone_text(serial=1))
+    plan = s.load(zone_text(serial=2, extra="new A 192.0.2.77\nwww TXT hello\ndeep.ent TXT now-real"))
+    assert plan.new.serial == 2
+    verify(plan.new, tmp_path)
+    plan = s.load(zone_text(serial=3, extra="sub2 NS ns.example.net.\nnods DS 1 13 2 " + "cd" * 32))
+    verify(plan.new, tmp_path)
+
+
+# -- what a reload re-signs ----------------------------------------------------------------------
+
+def test_unchanged_file_is_a_no_op(tmp_path):
+    s = Setup(tmp_path)
+    first = s.load(zone_text()).new
+    plan = s.load(zone_text())
+    assert plan.new is None and s.current is first
+
+
+def test_changing_one_record_resigns_only_it_and_the_soa(tmp_path):
+    s = Setup(tmp_path)
+    old = s.load(zone_text(serial=1)).new
+    plan = s.load(zone_text(serial=2).replace("www A 192.0.2.10", "www A 192.0.2.11"))
+    assert changed_rrsigs(old, plan.new) == {(n("www"), T.A), (ORIGIN, T.SOA)}
+    assert plan.signed.signed == 2 and plan.signed.denial_changed == 0
+    # The journal diff: the A record, the SOA, and their two RRSIGs, each out and in.
+    kinds = sorted((name.to_text(), T.to_text(rds.rdtype), T.to_text(rds.covers)) for name, rds in plan.diff.added)
+    assert kinds == [("example.com.", "RRSIG", "SOA"), ("www.example.com.", "A", "TYPE0"),
+                     ("www.example.com.", "RRSIG", "A")]
+    assert plan.diff.added_count == 3 and plan.diff.removed_count == 3
+
+
+def test_a_new_name_resigns_its_records_and_the_nsec_before_it(tmp_path):
+    s = Setup(tmp_path)
+    old = s.load(zone_text(serial=1)).new
+    plan = s.load(zone_text(serial=2, extra="mail2 A 192.0.2.26"))
+    # mail2 sorts right after mail: mail's NSEC changes, mail2 gets its A and its NSEC.
+    assert changed_rrsigs(old, plan.new) == {
+        (ORIGIN, T.SOA), (n("mail2"), T.A), (n("mail2"), T.NSEC), (n("mail"), T.NSEC)}
+    assert plan.signed.denial_changed == 2
+
+
+def test_a_new_name_under_nsec3_changes_two_nsec3_records(tmp_path):
+    s = Setup(tmp_path, denial="nsec3")
+    old = s.load(zone_text(serial=1)).new
+    plan = s.load(zone_text(serial=2, extra="mail2 A 192.0.2.26"))
+    changed = changed_rrsigs(old, plan.new)
+    assert (n("mail2"), T.A) in changed and (ORIGIN, T.SOA) in changed
+    nsec3 = {key for key in changed if key[1] == T.NSEC3}
+    assert len(nsec3) == 2  # the new hash's NSEC3 and its predecessor's (next hash changed)
+    assert len(changed) == 4
+
+
+# -- serials of signed zones -------------------------------------------------------------------
+
+def test_keep_policy_served_serial_follows_the_file_and_resigns_add_one(tmp_path):
+    s = Setup(tmp_path, validity=3 * 86400, refresh=86400)
+    assert s.load(zone_text(serial=10)).new.serial == 10
+    s.clock.advance(2 * 86400)  # signatures now expire within the refresh window
+    plan = s.resign()
+    assert plan.new.serial == 11
+    assert s.resign().new is None  # nothing due any more: no bump
+    # The file goes 10 -> 11: above the file's last serial, so accepted; served = max(11, 11+1).
+    assert s.load(zone_text(serial=11, extra="x TXT x")).new.serial == 12
+    # The file's own serial must still go up for an edit, even though 12 is served.
+    with pytest.raises(SerialError):
+        s.load(zone_text(serial=11, extra="x TXT y"))
+    # A file serial above the served one is taken as is.
+    assert s.load(zone_text(serial=100, extra="x TXT y")).new.serial == 100
+
+
+def test_increment_policy(tmp_path):
+    s = Setup(tmp_path, policy="increment")
+    assert s.load(zone_text(serial=7)).new.serial == 7
+    assert s.load(zone_text(serial=7, extra="x TXT x")).new.serial == 8
+
+
+def test_only_soa_timers_changed_is_a_change(tmp_path):
+    s = Setup(tmp_path, policy="increment")
+    s.load(zone_text(serial=7))
+    plan = s.load(zone_text(serial=7).replace("7200 3600 1209600 300", "7200 3600 1209600 600"))
+    assert plan.new.serial == 8
+
+
+# -- refresh --------------------------------------------------------------------------------------
+
+@needs_tools
+def test_resign_replaces_due_signatures_and_still_verifies(tmp_path):
+    s = Setup(tmp_path, validity=4 * 86400, refresh=86400)
+    first = s.load(zone_text(serial=1)).new
+    earliest = zone_signer.earliest_expiration(first)
+    assert NOW + 4 * 86400 - s.policy.jitter <= earliest <= NOW + 4 * 86400
+    assert s.resign().new is None  # nothing due yet
+    s.clock.set_wall(earliest - 86400 + 1)  # the earliest signature is now due
+    plan = s.resign()
+    assert plan.new is not None and plan.signed.signed > 1
+    assert zone_signer.earliest_expiration(plan.new) > earliest
+    verify(plan.new, tmp_path, at=s.clock.wall())
+    with pytest.raises(AssertionError):  # the old version's signatures are expired by then
+        verify(first, tmp_path, at=earliest + 1)
+
+
+def test_expirations_are_spread_by_jitter(tmp_path):
+    s = Setup(tmp_path)
+    version = s.load(zone_text()).new
+    expirations = {sig.expiration for rds in rrsigs(version).values() for sig in rds}
+    assert len(expirations) > 5
+    assert max(expirations) - min(expirations) <= s.policy.jitter
