@@ -26,6 +26,7 @@ from hiddenprimary.config import Config
 from hiddenprimary.control import ControlFactory
 from hiddenprimary.dnssec import zone_signer
 from hiddenprimary.dnssec.keys import DnssecKeyError, ds_records, load_or_create_keys
+from hiddenprimary.dnssec.parallel import ParallelSigner
 from hiddenprimary.errors import HiddenPrimaryError, Severity, UsageError, ZoneRejected
 from hiddenprimary.events import ZoneEvents
 from hiddenprimary.logs import event
@@ -267,7 +268,8 @@ class Server:
         keys = self._keys.get(zone)
         if keys is None:
             raise self._key_errors.get(zone) or DnssecKeyError(self.config.data_dir, "the zone's keys are not loaded")
-        return Signing(keys, zone_signer.SigningPolicy.from_config(dnssec_cfg), self._file_serials.get(zone))
+        return Signing(keys, zone_signer.SigningPolicy.from_config(dnssec_cfg), self._file_serials.get(zone),
+                       sign_batch=ParallelSigner(keys))
 
     def _schedule_resign(self, zone: dns.name.Name, earliest_expiration: int | None) -> None:
         """Arm the re-sign timer `refresh` before the zone's earliest signature expires."""

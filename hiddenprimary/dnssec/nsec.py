@@ -75,26 +75,36 @@ def _lower(name: dns.name.Name) -> dns.name.Name:
     return name if lowered == name.labels else name.canonicalize()
 
 
-def nsec_chain(version: ZoneVersion, ttl: int | None = None) -> dict[dns.name.Name, dns.rdataset.Rdataset]:
+def nsec_chain(version: ZoneVersion, ttl: int | None = None,
+               previous: ZoneVersion | None = None) -> dict[dns.name.Name, dns.rdataset.Rdataset]:
     """The NSEC RRset of every authoritative name and delegation point of `version`.
     `ttl` defaults to min(SOA TTL, SOA MINIMUM) (RFC 9077). The next-name field is written in
     lower case, so the signed form is the same whether or not a validator downcases it
-    (RFC 4034 6.2 vs RFC 6840 5.1)."""
+    (RFC 4034 6.2 vs RFC 6840 5.1). Where `previous` holds the very same NSEC at an owner, its
+    rdataset object is returned (so its RRSIG can be kept, and building the record is skipped)."""
     if ttl is None:
         ttl = denial_ttl(version)
     owners = authoritative_names(version)
     chain: dict[dns.name.Name, dns.rdataset.Rdataset] = {}
     rdclass = version.soa.rdclass
+    bitmaps: dict = {}  # few distinct type sets in a zone: build each bitmap once
+    make = dns.rdtypes.ANY.NSEC.NSEC
     for i, (name, is_cut) in enumerate(owners):
-        next_name = owners[i + 1][0] if i + 1 < len(owners) else version.origin
-        rdata = dns.rdtypes.ANY.NSEC.NSEC(
-            rdclass,
-            _NSEC,
-            _lower(next_name),
-            dns.rdtypes.ANY.NSEC.Bitmap.from_rdtypes(bitmap_types(version, name, is_cut)),
-        )
+        next_name = _lower(owners[i + 1][0] if i + 1 < len(owners) else version.origin)
+        node = version.node(name)
+        signature = (is_cut, frozenset(node))
+        bitmap = bitmaps.get(signature)
+        if bitmap is None:
+            bitmap = bitmaps[signature] = dns.rdtypes.ANY.NSEC.Bitmap.from_rdtypes(
+                bitmap_types(version, name, is_cut))
+        old = previous.get(name, _NSEC) if previous is not None else None
+        if old is not None and old.ttl == ttl and len(old) == 1:
+            rd = next(iter(old))
+            if rd.next.labels == next_name.labels and rd.windows == tuple(bitmap.windows):
+                chain[name] = old
+                continue
         rds = dns.rdataset.Rdataset(rdclass, _NSEC)
         rds.update_ttl(ttl)
-        rds.items[rdata] = None  # new and fitting: skip add()'s two wire renderings for hashing
+        rds.items[make(rdclass, _NSEC, next_name, bitmap)] = None  # new and fitting: skip add()'s hashing
         chain[name] = rds
     return chain

@@ -203,11 +203,13 @@ def _hash_labels(digests: list[bytes]) -> list[bytes]:
 
 
 def nsec3_chain(
-    version: ZoneVersion, params: Nsec3Params, ttl: int | None = None
+    version: ZoneVersion, params: Nsec3Params, ttl: int | None = None, previous: ZoneVersion | None = None
 ) -> dict[dns.name.Name, dns.rdataset.Rdataset]:
     """Hashed owner -> NSEC3 RRset for every name of `nsec3_names`, in hash order; each points
     at the next hash, the last back to the first, and carries the opt-out flag when
-    `params.opt_out`. `ttl` defaults to RFC 9077's min(SOA TTL, SOA MINIMUM)."""
+    `params.opt_out`. `ttl` defaults to RFC 9077's min(SOA TTL, SOA MINIMUM). Where `previous`
+    holds the very same NSEC3 at an owner, its rdataset object is returned (so its RRSIG can be
+    kept, and building the record is skipped)."""
     if ttl is None:
         ttl = nsec.denial_ttl(version)
     entries = _hashed(version, params)
@@ -219,9 +221,17 @@ def nsec3_chain(
     chain: dict[dns.name.Name, dns.rdataset.Rdataset] = {}
     nexts = digests[1:] + digests[:1]
     for label, entry, next_digest in zip(_hash_labels(digests), entries, nexts):
+        owner = dns.name.Name((label,) + apex)
+        old = previous.get(owner, _NSEC3) if previous is not None else None
+        if old is not None and old.ttl == ttl and len(old) == 1:
+            rd = next(iter(old))
+            if (rd.next == next_digest and rd.windows == tuple(entry[2].windows) and rd.flags == flags
+                    and rd.salt == salt and rd.iterations == iterations):
+                chain[owner] = old
+                continue
         rdata = make(rdclass, _NSEC3, alg, flags, iterations, salt, next_digest, entry[2])
         rds = dns.rdataset.Rdataset(rdclass, _NSEC3)
         rds.update_ttl(ttl)
         rds.items[rdata] = None  # new and fitting: skip add()'s two wire renderings for hashing
-        chain[dns.name.Name((label,) + apex)] = rds
+        chain[owner] = rds
     return chain

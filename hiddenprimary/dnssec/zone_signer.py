@@ -208,14 +208,11 @@ def sign_zone(
 
     nodes = _reuse_unchanged(unsigned, previous, changed)
     # Denial records first: they are signed like any other RRset of their owner.
-    denial = _denial_chain(unsigned, policy)
+    denial = _denial_chain(unsigned, policy, previous)
     denial_type = _NSEC3 if policy.denial == "nsec3" else _NSEC
     for owner, rds in denial.items():
-        old = previous.get(owner, denial_type) if previous is not None else None
-        if old is not None and _same_denial(old, rds):
-            rds = old  # same content: keep the old object so its RRSIG can be kept too
-        else:
-            stats.denial_changed += 1
+        if previous is None or previous.get(owner, denial_type) is not rds:
+            stats.denial_changed += 1  # the chain builders hand back unchanged records as they were
         nodes.setdefault(owner, {})[(denial_type, _NONE)] = rds
 
     jobs: list = []  # (owner, rdataset, signers, expiration)
@@ -266,17 +263,11 @@ def _sign_here(jobs: Iterable) -> list:
             for name, rds, signers, inception, expiration in jobs]
 
 
-def _denial_chain(unsigned: ZoneVersion, policy: SigningPolicy) -> dict[dns.name.Name, dns.rdataset.Rdataset]:
+def _denial_chain(unsigned: ZoneVersion, policy: SigningPolicy,
+                  previous: ZoneVersion | None) -> dict[dns.name.Name, dns.rdataset.Rdataset]:
     if policy.denial == "nsec3":
-        return nsec3.nsec3_chain(unsigned, policy.nsec3)
-    return nsec.nsec_chain(unsigned)
-
-
-def _same_denial(old: dns.rdataset.Rdataset, new: dns.rdataset.Rdataset) -> bool:
-    """Same TTL and same record, compared on the wire form (NSEC/NSEC3 RRsets hold one record)."""
-    if old.ttl != new.ttl or len(old) != 1 or len(new) != 1:
-        return False
-    return next(iter(old)).to_digestable() == next(iter(new)).to_digestable()
+        return nsec3.nsec3_chain(unsigned, policy.nsec3, previous=previous)
+    return nsec.nsec_chain(unsigned, previous=previous)
 
 
 def _signed_owners(unsigned: ZoneVersion, denial: dict, denial_type: int) -> list[tuple[dns.name.Name, bool]]:

@@ -14,6 +14,7 @@ from hiddenprimary.clock import FixedClock
 from hiddenprimary.config import Dnssec, ZoneConfig
 from hiddenprimary.dnssec import zone_signer
 from hiddenprimary.dnssec.keys import ZONE_FLAG
+from hiddenprimary.dnssec.parallel import ParallelSigner
 from hiddenprimary.errors import SerialError
 from hiddenprimary.reload import Signing, plan_reload, plan_resign
 from hiddenprimary.zone.diff import apply
@@ -260,3 +261,13 @@ def test_expirations_are_spread_by_jitter(tmp_path):
     expirations = {sig.expiration for rds in rrsigs(version).values() for sig in rds}
     assert len(expirations) > 5
     assert max(expirations) - min(expirations) <= s.policy.jitter
+
+
+@needs_tools
+def test_signing_in_worker_processes_gives_a_zone_that_verifies(tmp_path):
+    s = Setup(tmp_path, split=True)
+    s.path.write_text(zone_text(extra="\n".join(f"h{i} A 192.0.2.{i % 250}" for i in range(300))))
+    signing = Signing(s.keys, s.policy, None, sign_batch=ParallelSigner(s.keys, workers=2, min_jobs=1))
+    plan = plan_reload(None, s.cfg, s.clock, signing)
+    assert plan.signed.signed > 300
+    verify(plan.new, tmp_path, csk=False)
