@@ -20,7 +20,7 @@ from hiddenprimary.dnssec.keys import SigningKey
 from hiddenprimary.dnssec.sign import _prepare, _sign_prepared, canonical_name_wire
 
 MIN_PARALLEL_JOBS = 4000  # below this, starting processes costs more than it saves
-CHUNKS_PER_WORKER = 4  # a little balancing between workers without much pickling overhead
+CHUNK_JOBS = 500  # jobs per message to a worker: pickling one holds the GIL, so the reactor waits that long
 
 _worker_keys: dict = {}  # in a worker: key tag/algorithm -> prepared key
 
@@ -62,8 +62,7 @@ class ParallelSigner:
                     for name, rds, signers, inception, expiration in jobs]
         work = [(name, rds, tuple((k.key_tag, k.algorithm) for k in signers), inception, expiration)
                 for name, rds, signers, inception, expiration in jobs]
-        size = -(-len(work) // (self.workers * CHUNKS_PER_WORKER))
-        chunks = [work[i:i + size] for i in range(0, len(work), size)]
+        chunks = [work[i:i + CHUNK_JOBS] for i in range(0, len(work), CHUNK_JOBS)]
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
                                  initargs=([_key_blob(k) for k in self.keys],)) as pool:

@@ -195,7 +195,7 @@ def sign_version(
     if dnskey_ttl is None:
         dnskey_ttl = existing_dnskey.ttl if existing_dnskey is not None else version.soa.ttl
     apex[(_DNSKEY, _NONE)] = dnskey_rdataset(keys, dnskey_ttl, existing_dnskey)
-    unsigned = ZoneVersion(origin, nodes)
+    unsigned = ZoneVersion(origin, {name: dict(node) for name, node in nodes.items()})  # it keeps its nodes
 
     for name, rds in nsec.nsec_chain(unsigned).items():
         nodes[name][(_NSEC, _NONE)] = rds

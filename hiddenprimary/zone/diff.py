@@ -121,7 +121,7 @@ def apply(d: Diff, version: ZoneVersion) -> ZoneVersion:
                 raise ValueError(f"diff adds {name} {dns.rdatatype.to_text(rds.rdtype)} with a second TTL")
             node[key] = have.union(rds)
     node_for(version.origin)[_SOA_KEY] = d.soa_to
-    return ZoneVersion(version.origin, {n: node for n, node in nodes.items() if node})
+    return ZoneVersion(version.origin, nodes)  # empty nodes are dropped there
 
 
 def nodes_equal(a: Nodes, b: Nodes) -> bool:

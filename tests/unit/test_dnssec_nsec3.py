@@ -255,7 +255,7 @@ def sign_nsec3(unsigned: ZoneVersion, keys, params: Nsec3Params) -> ZoneVersion:
     nodes = {name: dict(node) for name, node in unsigned.nodes().items()}
     nodes[ORIGIN][(T.DNSKEY, T.NONE)] = dnskey_rdataset(keys, 3600)
     nodes[ORIGIN][(T.NSEC3PARAM, T.NONE)] = nsec3param_rdataset(params)
-    base = ZoneVersion(ORIGIN, nodes)
+    base = ZoneVersion(ORIGIN, {name: dict(node) for name, node in nodes.items()})  # a version keeps its nodes
     ksks = [k for k in keys if k.signs_keys]
     zsks = [k for k in keys if k.signs_zone]
     for name, is_cut in authoritative_names(base):
