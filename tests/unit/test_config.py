@@ -192,7 +192,8 @@ def test_shipped_example_config():
     assert cfg.zones[com].file == str(REPO / "zones" / "example.com.zone")
     assert cfg.zones[com].secondaries == ("lab",) and cfg.zones[com].serial == "keep"
     assert cfg.zones[net].serial == "increment"
-    assert all(z.dnssec is None for z in cfg.zones.values())
+    assert cfg.zones[com].dnssec.algorithm == "ECDSAP256SHA256" and cfg.zones[com].dnssec.denial == "nsec"
+    assert cfg.zones[net].dnssec is None
 
 
 def test_missing_file(tmp_path):
