@@ -90,12 +90,14 @@ class SerialError(HiddenPrimaryError):
     INCOMPARABLE = "serial is incomparable with the served one (RFC 1982 distance 2^31)"
     TOO_FAR = "serial increase is larger than 2^31-1 (RFC 1982 3.1)"
 
-    def __init__(self, zone: str, kind: str, old: int, new: int):
+    def __init__(self, zone: str, kind: str, old: int, new: int, old_is: str = "served"):
         self.zone = zone
         self.kind = kind
         self.old = old
         self.new = new
-        super().__init__(f"zone {zone}: {kind} (served {old}, file {new})")
+        # old_is: what `old` is: the served serial, or for a signed zone (whose served serial also
+        # moves on re-signs) the serial the zone file had at the last load.
+        super().__init__(f"zone {zone}: {kind} ({old_is} {old}, file {new})")
 
 
 class UsageError(HiddenPrimaryError):

@@ -12,7 +12,7 @@ from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import zone_signer
 from hiddenprimary.dnssec.keys import SigningKey
 from hiddenprimary.dnssec.zone_signer import SigningPolicy, SignStats
-from hiddenprimary.errors import ZoneProblem
+from hiddenprimary.errors import SerialError, ZoneProblem
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff, diff
 from hiddenprimary.zone.load import load_zone
@@ -118,7 +118,10 @@ def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: 
         if not edited and file_serial == last_file:
             return unchanged
         # Raises unless the file's serial went up from its last one, naming the case.
-        serials.next_serial(zone_text, policy, last_file, file_serial, wall)
+        try:
+            serials.next_serial(zone_text, policy, last_file, file_serial, wall)
+        except SerialError as e:
+            raise SerialError(zone_text, e.kind, last_file, file_serial, "file's last serial") from None
         new_serial = serials.at_least_next(file_serial, current.serial)
     else:
         if not edited:

@@ -218,7 +218,7 @@ def test_keep_policy_served_serial_follows_the_file_and_resigns_add_one(tmp_path
     # The file goes 10 -> 11: above the file's last serial, so accepted; served = max(11, 11+1).
     assert s.load(zone_text(serial=11, extra="x TXT x")).new.serial == 12
     # The file's own serial must still go up for an edit, even though 12 is served.
-    with pytest.raises(SerialError):
+    with pytest.raises(SerialError, match=r"content changed without a serial increase \(file's last serial 11, file 11\)"):
         s.load(zone_text(serial=11, extra="x TXT y"))
     # A file serial above the served one is taken as is.
     assert s.load(zone_text(serial=100, extra="x TXT y")).new.serial == 100
