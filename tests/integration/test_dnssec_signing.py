@@ -186,6 +186,7 @@ def test_resign_timer_bumps_the_serial_before_expiry(tmp_path):
         assert time.time() < earliest  # before anything expired
         changes = ixfr_changes(d, 1)
         assert sum(1 for c in changes if c[1] == "RRSIG") >= 2 * 5  # many signatures out and in
+        assert {c[1] for c in changes} == {"SOA", "RRSIG"}  # a re-sign changes signatures only
         assert "resign.ok" in d.log()
         verify(axfr(d), tmp_path / "resigned.zone")
     finally:

@@ -271,3 +271,54 @@ def test_signing_in_worker_processes_gives_a_zone_that_verifies(tmp_path):
     plan = plan_reload(None, s.cfg, s.clock, signing)
     assert plan.signed.signed > 300
     verify(plan.new, tmp_path, csk=False)
+
+
+# -- faults and time (reliability checklist J2-J6) ----------------------------------------------
+
+def test_signing_that_fails_partway_discards_the_whole_update(tmp_path):
+    """J2: an exception in the middle of signing: nothing is planned, the served version stays."""
+    s = Setup(tmp_path)
+    served = s.load(zone_text(serial=1)).new
+
+    def broken(jobs):
+        raise RuntimeError("signer died after half the batch")
+
+    s.path.write_text(zone_text(serial=2, extra="x A 192.0.2.1"))
+    with pytest.raises(RuntimeError):
+        plan_reload(served, s.cfg, s.clock, Signing(s.keys, s.policy, 1, sign_batch=broken))
+    assert s.current is served and served.serial == 1
+
+
+@needs_tools
+def test_clock_jump_forward_resigns_everything_due(tmp_path):
+    """J4: 30 days later every signature is expired: one re-sign replaces them all."""
+    s = Setup(tmp_path)
+    first = s.load(zone_text(serial=1)).new
+    s.clock.advance(30 * 86400)
+    plan = s.resign()
+    assert plan.signed.reused == 0
+    assert changed_rrsigs(first, plan.new) == set(rrsigs(first))
+    verify(plan.new, tmp_path, at=s.clock.wall())
+
+
+def test_clock_jump_backward_never_keeps_signatures_from_the_future(tmp_path):
+    """J5: after the clock went back a day, signatures whose inception is now in the future are
+    made again, backdated one hour from the new time."""
+    s = Setup(tmp_path)
+    s.load(zone_text(serial=1))
+    s.clock.advance(-86400)
+    plan = s.resign()
+    assert plan.new is not None
+    now = s.clock.wall()
+    assert all(sig.inception <= now - 3600 + 1 for rds in rrsigs(plan.new).values() for sig in rds)
+    assert s.resign().new is None  # and then they are fine
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    (1, 2, True), (2, 1, False), (5, 5, False),
+    (0xFFFFFFF0, 0x10, True),  # across the 2^32 wrap (RFC 4034 3.1.5: serial arithmetic)
+    (0x10, 0xFFFFFFF0, False),
+])
+def test_signature_times_compare_in_serial_arithmetic(a, b, expected):
+    """J6: inception/expiration are 32-bit serial numbers."""
+    assert zone_signer._before(a, b) is expected
