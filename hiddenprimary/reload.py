@@ -117,6 +117,14 @@ def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: 
     if policy == "keep":
         if not edited and file_serial == last_file:
             return unchanged
+        if file_serial == last_file and not _file_edited(changes, zone_cfg.name, current, unsigned):
+            # Only what the signer adds changed (DNSKEY/CDS/CDNSKEY/NSEC3PARAM: signing turned on,
+            # NSEC <-> NSEC3): no file edit, so no file serial increase to ask for; like a re-sign.
+            new_serial = serials.add(current.serial, 1)
+            new, stats = zone_signer.sign_zone(unsigned.with_serial(new_serial), signing.keys, signing.policy,
+                                               int(wall), previous=current, changed=changes,
+                                               sign_batch=signing.sign_batch)
+            return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial, stats)
         # Raises unless the file's serial went up from its last one, naming the case.
         try:
             serials.next_serial(zone_text, policy, last_file, file_serial, wall)
@@ -147,6 +155,13 @@ def plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signin
     if stats.signed <= 1 and stats.denial_changed == 0:
         return ReloadPlan(zone_text, current, None, None, (), None, stats)
     return ReloadPlan(zone_text, current, new, diff(current, new), (), None, stats)
+
+
+def _file_edited(changes: set, origin, current: ZoneVersion, unsigned: ZoneVersion) -> bool:
+    """Whether the operator's part of the zone changed (not only the records the signer adds)."""
+    if not _same_soa_fields(current, unsigned):
+        return True
+    return any(name != origin or key[0] not in zone_signer.SIGNER_APEX_TYPES for name, key in changes)
 
 
 def _same_soa_fields(a: ZoneVersion, b: ZoneVersion) -> bool:

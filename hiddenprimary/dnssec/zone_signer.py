@@ -47,6 +47,7 @@ _DS = dns.rdatatype.DS
 _NONE = dns.rdatatype.NONE
 
 SIGNER_TYPES = frozenset({_RRSIG, _NSEC, _NSEC3})  # made here; never taken from the zone file
+SIGNER_APEX_TYPES = frozenset({_DNSKEY, _CDS, _CDNSKEY, _NSEC3PARAM})  # made (or completed) here at the apex
 INCEPTION_SKEW = 3600  # seconds in the past (BIND: 1 hour)
 DNSKEY_TTL = 3600  # BIND's dnskey-ttl default
 

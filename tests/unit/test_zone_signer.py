@@ -322,3 +322,22 @@ def test_clock_jump_backward_never_keeps_signatures_from_the_future(tmp_path):
 def test_signature_times_compare_in_serial_arithmetic(a, b, expected):
     """J6: inception/expiration are 32-bit serial numbers."""
     assert zone_signer._before(a, b) is expected
+
+
+def test_turning_signing_on_needs_no_file_serial_increase(tmp_path):
+    """An unsigned zone under `keep` gets `dnssec:`: the file did not change, the served zone did
+    (keys, signatures), so it goes out as served + 1, like a re-sign."""
+    s = Setup(tmp_path)
+    s.path.write_text(zone_text(serial=5))
+    unsigned = plan_reload(None, ZoneConfig(ORIGIN, str(s.path), (), "keep", None), s.clock).new
+    s.current, s.file_serial = unsigned, 5
+    plan = s.load(zone_text(serial=5))
+    assert plan.new.serial == 6 and zone_signer.is_signed(plan.new)
+    # Switching NSEC -> NSEC3 is the same kind of change.
+    s.policy = zone_signer.SigningPolicy.from_config(Dnssec(denial="nsec3"))
+    plan = s.load(zone_text(serial=5))
+    assert plan.new.serial == 7 and plan.new.get(ORIGIN, T.NSEC3PARAM) is not None
+    assert all(T.NSEC not in {k[0] for k in node} for node in plan.new.nodes().values())
+    # A real edit still needs the file's serial to go up.
+    with pytest.raises(SerialError):
+        s.load(zone_text(serial=5, extra="x TXT x"))
