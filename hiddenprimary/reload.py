@@ -14,7 +14,7 @@ from hiddenprimary.dnssec.keys import SigningKey
 from hiddenprimary.dnssec.zone_signer import SigningPolicy, SignStats
 from hiddenprimary.errors import SerialError, ZoneProblem
 from hiddenprimary.zone import serial as serials
-from hiddenprimary.zone.diff import Diff, diff
+from hiddenprimary.zone.diff import Diff, diff, diff_at
 from hiddenprimary.zone.load import load_zone
 from hiddenprimary.zone.version import ZoneVersion
 
@@ -124,7 +124,8 @@ def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: 
             new, stats = zone_signer.sign_zone(unsigned.with_serial(new_serial), signing.keys, signing.policy,
                                                int(wall), previous=current, changed=changes,
                                                sign_batch=signing.sign_batch)
-            return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial, stats)
+            return ReloadPlan(zone_text, current, new, _signed_diff(current, new, stats), warnings, file_serial,
+                              stats)
         # Raises unless the file's serial went up from its last one, naming the case.
         try:
             serials.next_serial(zone_text, policy, last_file, file_serial, wall)
@@ -137,7 +138,7 @@ def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: 
         new_serial = serials.next_serial(zone_text, policy, current.serial, file_serial, wall)
     new, stats = zone_signer.sign_zone(unsigned.with_serial(new_serial), signing.keys, signing.policy, int(wall),
                                        previous=current, changed=changes, sign_batch=signing.sign_batch)
-    return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial, stats)
+    return ReloadPlan(zone_text, current, new, _signed_diff(current, new, stats), warnings, file_serial, stats)
 
 
 def plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signing: Signing) -> ReloadPlan:
@@ -151,10 +152,15 @@ def plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signin
                   else serials.next_serial(zone_text, policy, current.serial, current.serial, wall))
     unsigned = zone_signer.strip(current).with_serial(new_serial)
     new, stats = zone_signer.sign_zone(unsigned, signing.keys, signing.policy, int(wall), previous=current,
-                                       sign_batch=signing.sign_batch)
+                                       changed=set(), sign_batch=signing.sign_batch)
     if stats.signed <= 1 and stats.denial_changed == 0:
         return ReloadPlan(zone_text, current, None, None, (), None, stats)
-    return ReloadPlan(zone_text, current, new, diff(current, new), (), None, stats)
+    return ReloadPlan(zone_text, current, new, _signed_diff(current, new, stats), (), None, stats)
+
+
+def _signed_diff(current: ZoneVersion, new: ZoneVersion, stats: SignStats) -> Diff:
+    """The journal entry: only at the owners signing touched when it knows them (O(changes))."""
+    return diff(current, new) if stats.touched is None else diff_at(current, new, stats.touched)
 
 
 def _file_edited(changes: set, origin, current: ZoneVersion, unsigned: ZoneVersion) -> bool:

@@ -44,6 +44,8 @@ _CDS = dns.rdatatype.CDS
 _CDNSKEY = dns.rdatatype.CDNSKEY
 _SOA = dns.rdatatype.SOA
 _DS = dns.rdatatype.DS
+_NS = dns.rdatatype.NS
+_DNAME = dns.rdatatype.DNAME
 _NONE = dns.rdatatype.NONE
 
 SIGNER_TYPES = frozenset({_RRSIG, _NSEC, _NSEC3})  # made here; never taken from the zone file
@@ -76,6 +78,9 @@ class SignStats:
     reused: int = 0  # RRsets whose signatures were kept
     denial_changed: int = 0  # NSEC/NSEC3 RRsets made afresh
     earliest_expiration: int | None = None  # of any signature in the result
+    # The owners where the result can differ from `previous` (for `diff_at`); None: anywhere
+    # (no previous, or a change that can occlude or expose names: NS or DNAME below the apex).
+    touched: set | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,9 +216,12 @@ def sign_zone(
     # Denial records first: they are signed like any other RRset of their owner.
     denial = _denial_chain(unsigned, policy, previous)
     denial_type = _NSEC3 if policy.denial == "nsec3" else _NSEC
+    touched = _touched_names(previous, changed, denial, origin)
     for owner, rds in denial.items():
         if previous is None or previous.get(owner, denial_type) is not rds:
             stats.denial_changed += 1  # the chain builders hand back unchanged records as they were
+            if touched is not None:
+                touched.add(owner)
         nodes.setdefault(owner, {})[(denial_type, _NONE)] = rds
 
     jobs: list = []  # (owner, rdataset, signers, expiration)
@@ -233,13 +241,42 @@ def sign_zone(
                 continue
             jobs.append((name, rds, signers, times.expiration()))
             places.append((node, (_RRSIG, rdtype)))
+            if touched is not None:
+                touched.add(name)
     results = (sign_batch or _sign_here)([(n, r, s, times.inception, e) for n, r, s, e in jobs])
     for (node, key), sig in zip(places, results):
         node[key] = sig
     stats.signed = len(jobs)
+    stats.touched = touched
     signed = ZoneVersion(origin, nodes)
+    signed.cache[DENIAL_OWNERS] = frozenset(denial)  # for the next run's `_touched_names`
     stats.earliest_expiration = earliest_expiration(signed)
     return signed, stats
+
+
+DENIAL_OWNERS = "dnssec.denial_owners"  # ZoneVersion.cache slot: the owners of its NSEC/NSEC3 records
+
+
+def _touched_names(previous: ZoneVersion | None, changed: set | None, denial: dict,
+                   origin: dns.name.Name) -> set | None:
+    """The owners a signing run can change, to which it adds the owners it re-signs or whose
+    denial record it replaces; None when that cannot be known cheaply (then the caller diffs the
+    whole zone): no previous version, its denial owners not recorded (a restored version), or a
+    change of NS or DNAME below the apex (names below it become glue or data, losing or gaining
+    signatures that no other rule here would touch)."""
+    if previous is None or changed is None:
+        return None
+    old_owners = previous.cache.get(DENIAL_OWNERS)
+    if old_owners is None:
+        return None
+    touched = set()
+    for name, key in changed:
+        if key[0] in (_NS, _DNAME) and name != origin:
+            return None
+        touched.add(name)
+    touched.add(origin)  # the SOA (and its RRSIG) always changes
+    touched.update(old_owners.difference(denial))  # denial records that went away
+    return touched
 
 
 def _reuse_unchanged(unsigned: ZoneVersion, previous: ZoneVersion | None, changed: set | None) -> dict:

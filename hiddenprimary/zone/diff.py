@@ -4,6 +4,7 @@ the old SOA, what was removed, the new SOA, what was added. `apply(diff(a, b), a
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import dns.name
 import dns.rdataset
@@ -58,17 +59,23 @@ def _sorted_key(change: Change) -> tuple:
 
 def diff(a: ZoneVersion, b: ZoneVersion) -> Diff:
     """What turns `a` into `b`. A TTL change removes and re-adds the whole RRset (RFC 2181 5.2)."""
+    return diff_at(a, b, a.nodes().keys() | b.nodes().keys())
+
+
+def diff_at(a: ZoneVersion, b: ZoneVersion, names: Iterable[dns.name.Name]) -> Diff:
+    """`diff(a, b)` when the two versions can differ only at `names` (the caller knows which
+    owners it touched): O(changes) instead of O(zone)."""
     removed: list[Change] = []
     added: list[Change] = []
     a_nodes, b_nodes = a.nodes(), b.nodes()
     apex = a.origin
-    for name in a_nodes.keys() | b_nodes.keys():
+    for name in names:
         a_node = a_nodes.get(name, {})
         b_node = b_nodes.get(name, {})
         if a_node is b_node:
             continue
         for key in a_node.keys() | b_node.keys():
-            if name == apex and key == _SOA_KEY:
+            if key == _SOA_KEY and name == apex:  # the cheap test first: names compare in Python
                 continue
             ra, rb = a_node.get(key), b_node.get(key)
             if ra is rb:
