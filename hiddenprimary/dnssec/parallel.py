@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from cryptography.hazmat.primitives import serialization
 
 from hiddenprimary.dnssec.keys import SigningKey
-from hiddenprimary.dnssec.sign import _prepare, _sign_prepared, canonical_name_wire
+from hiddenprimary.dnssec.sign import canonical_name_wire, prepare_keys, sign_prepared
 
 MIN_PARALLEL_JOBS = 4000  # below this, starting processes costs more than it saves
 CHUNK_JOBS = 500  # jobs per message to a worker: pickling one holds the GIL, so the reactor waits that long
@@ -34,7 +34,7 @@ def _key_blob(key: SigningKey) -> tuple:
 def _init_worker(blobs: list[tuple]) -> None:
     for zone, dnskey, pem, signs_keys, signs_zone in blobs:
         private = serialization.load_pem_private_key(pem, password=None)
-        [prepared] = _prepare([SigningKey(zone, dnskey, private, signs_keys, signs_zone)])
+        [prepared] = prepare_keys([SigningKey(zone, dnskey, private, signs_keys, signs_zone)])
         _worker_keys[(prepared.key_tag, prepared.algorithm)] = prepared
 
 
@@ -42,7 +42,7 @@ def _sign_chunk(chunk: list[tuple]) -> list:
     out = []
     for name, rds, tags, inception, expiration in chunk:
         signers = [_worker_keys[t] for t in tags]
-        out.append(_sign_prepared(name, rds, signers, inception, expiration, canonical_name_wire(name)))
+        out.append(sign_prepared(name, rds, signers, inception, expiration, canonical_name_wire(name)))
     return out
 
 
@@ -58,7 +58,7 @@ class ParallelSigner:
 
     def __call__(self, jobs: list[tuple]) -> list:
         if self.workers < 2 or len(jobs) < self.min_jobs:
-            return [_sign_prepared(name, rds, signers, inception, expiration, canonical_name_wire(name))
+            return [sign_prepared(name, rds, signers, inception, expiration, canonical_name_wire(name))
                     for name, rds, signers, inception, expiration in jobs]
         work = [(name, rds, tuple((k.key_tag, k.algorithm) for k in signers), inception, expiration)
                 for name, rds, signers, inception, expiration in jobs]

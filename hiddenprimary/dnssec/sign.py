@@ -60,7 +60,7 @@ def _signer(key: SigningKey):
     raise ValueError(f"unsupported DNSSEC algorithm {alg}")
 
 
-class _PreparedKey:
+class PreparedKey:
     """What signing with one key needs, computed once per key rather than once per RRset."""
 
     __slots__ = ("algorithm", "key", "key_tag", "sign", "signer", "signer_wire")
@@ -85,8 +85,8 @@ def _add_new(rdataset: dns.rdataset.Rdataset, rdata) -> None:
     rdataset.items[rdata] = None
 
 
-def _prepare(keys: Iterable[SigningKey | _PreparedKey]) -> list[_PreparedKey]:
-    return [k if isinstance(k, _PreparedKey) else _PreparedKey(k) for k in keys]
+def prepare_keys(keys: Iterable[SigningKey | PreparedKey]) -> list[PreparedKey]:
+    return [k if isinstance(k, PreparedKey) else PreparedKey(k) for k in keys]
 
 
 def rrsig_labels(name: dns.name.Name) -> int:
@@ -95,10 +95,10 @@ def rrsig_labels(name: dns.name.Name) -> int:
     return n - 1 if name.is_wild() else n
 
 
-def _sign_prepared(
+def sign_prepared(
     name: dns.name.Name,
     rdataset: dns.rdataset.Rdataset,
-    keys: Sequence[_PreparedKey],
+    keys: Sequence[PreparedKey],
     inception: int,
     expiration: int,
     owner_wire: bytes | None = None,
@@ -136,10 +136,10 @@ def sign_rrset(
 ) -> dns.rdataset.Rdataset:
     """The RRSIG rdataset (covers = rdataset.rdtype, TTL = rdataset.ttl) holding one signature
     per key over the RRset `name`/`rdataset`. `name` is absolute; the signer is each key's zone."""
-    prepared = _prepare(keys)
+    prepared = prepare_keys(keys)
     if not prepared:
         raise ValueError("no keys to sign with")
-    return _sign_prepared(name, rdataset, prepared, inception, expiration)
+    return sign_prepared(name, rdataset, prepared, inception, expiration)
 
 
 def dnskey_rdataset(
@@ -179,8 +179,8 @@ def sign_version(
     for key in keys:
         if key.zone != origin:
             raise ValueError(f"key {key.key_tag} belongs to {key.zone}, not {origin}")
-    ksks = _prepare(k for k in keys if k.signs_keys)
-    zsks = _prepare(k for k in keys if k.signs_zone)
+    ksks = prepare_keys(k for k in keys if k.signs_keys)
+    zsks = prepare_keys(k for k in keys if k.signs_zone)
     if not ksks or not zsks:
         raise ValueError("signing needs at least one key with signs_keys and one with signs_zone")
 
@@ -208,7 +208,7 @@ def sign_version(
             if is_cut and rdtype not in (_DS, _NSEC):
                 continue  # the child's NS and glue at the cut are not ours to sign
             signers = ksks if rdtype in KEY_TYPES else zsks
-            sigs[(_RRSIG, rdtype)] = _sign_prepared(
+            sigs[(_RRSIG, rdtype)] = sign_prepared(
                 name, rds, signers, inception, expiration, owner_wire
             )
         node.update(sigs)

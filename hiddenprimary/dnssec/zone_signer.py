@@ -32,7 +32,7 @@ import dns.rdatatype
 from hiddenprimary.dnssec import keys as dnssec_keys
 from hiddenprimary.dnssec import nsec, nsec3
 from hiddenprimary.dnssec.keys import SigningKey
-from hiddenprimary.dnssec.sign import KEY_TYPES, _prepare, _PreparedKey, _sign_prepared, canonical_name_wire
+from hiddenprimary.dnssec.sign import KEY_TYPES, canonical_name_wire, prepare_keys, sign_prepared
 from hiddenprimary.zone.version import RdatasetKey, ZoneVersion
 
 _RRSIG = dns.rdatatype.RRSIG
@@ -159,23 +159,31 @@ class _Times:
         self.rng = rng
         # Signatures expiring before this are re-made (see the module docstring).
         self.refresh_before = now + policy.refresh + policy.jitter
+        self.now = now
+        self.earliest: int | None = None  # the soonest expiration in the result, kept as we go
 
     def expiration(self) -> int:
-        return self.base - (self.rng.randrange(self.jitter + 1) if self.jitter else 0)
+        when = self.base - (self.rng.randrange(self.jitter + 1) if self.jitter else 0)
+        self._saw(when)
+        return when
 
+    def _saw(self, expiration: int) -> None:
+        if self.earliest is None or _before(expiration, self.earliest):
+            self.earliest = expiration
 
-def _still_good(rrsig: dns.rdataset.Rdataset | None, signers: Sequence[_PreparedKey], times: _Times) -> bool:
-    """An RRSIG RRset to keep: one signature per signing key (same tag and algorithm), none of
-    them due for refresh or made in the future."""
-    if rrsig is None or len(rrsig) != len(signers):
-        return False
-    wanted = {(k.key_tag, k.algorithm) for k in signers}
-    for sig in rrsig:
-        if (sig.key_tag, sig.algorithm) not in wanted:
+    def keeps(self, rrsig: dns.rdataset.Rdataset | None, wanted: frozenset) -> bool:
+        """An RRSIG RRset to keep: one signature per signing key (`wanted`: their tag and
+        algorithm), none of them due for refresh or made in the future."""
+        if rrsig is None or len(rrsig) != len(wanted):
             return False
-        if _before(sig.expiration, times.refresh_before) or _before(times.inception + INCEPTION_SKEW, sig.inception):
-            return False
-    return True
+        for sig in rrsig:
+            if (sig.key_tag, sig.algorithm) not in wanted:
+                return False
+            if _before(sig.expiration, self.refresh_before) or _before(self.now, sig.inception):
+                return False
+        for sig in rrsig:
+            self._saw(sig.expiration)
+        return True
 
 
 def _before(a: int, b: int) -> bool:
@@ -203,8 +211,8 @@ def sign_zone(
     for key in keys:
         if key.zone != origin:
             raise ValueError(f"key {key.key_tag} belongs to {key.zone}, not {origin}")
-    ksks = _prepare(k for k in keys if k.signs_keys)
-    zsks = _prepare(k for k in keys if k.signs_zone)
+    ksks = prepare_keys(k for k in keys if k.signs_keys)
+    zsks = prepare_keys(k for k in keys if k.signs_zone)
     if not ksks or not zsks:
         raise ValueError("signing needs at least one key with signs_keys and one with signs_zone")
     times = _Times(now, policy, rng or random.Random(f"{origin}/{unsigned.serial}"))
@@ -226,6 +234,7 @@ def sign_zone(
 
     jobs: list = []  # (owner, rdataset, signers, expiration)
     places: list = []  # where each job's result goes: (node, key)
+    wanted = {id(group): frozenset((k.key_tag, k.algorithm) for k in group) for group in (ksks, zsks)}
     for name, is_cut in _signed_owners(unsigned, denial, denial_type):
         node = nodes[name]
         prev_node = previous.node(name) if previous is not None else {}
@@ -235,7 +244,7 @@ def sign_zone(
                 continue  # the child's NS and the glue at the cut are not ours to sign
             signers = ksks if rdtype in KEY_TYPES else zsks
             old_sig = prev_node.get((_RRSIG, rdtype))
-            if prev_node.get(key) is rds and _still_good(old_sig, signers, times):
+            if prev_node.get(key) is rds and times.keeps(old_sig, wanted[id(signers)]):
                 node[(_RRSIG, rdtype)] = old_sig
                 stats.reused += 1
                 continue
@@ -250,7 +259,7 @@ def sign_zone(
     stats.touched = touched
     signed = ZoneVersion(origin, nodes)
     signed.cache[DENIAL_OWNERS] = frozenset(denial)  # for the next run's `_touched_names`
-    stats.earliest_expiration = earliest_expiration(signed)
+    stats.earliest_expiration = times.earliest
     return signed, stats
 
 
@@ -297,7 +306,7 @@ def _reuse_unchanged(unsigned: ZoneVersion, previous: ZoneVersion | None, change
 
 
 def _sign_here(jobs: Iterable) -> list:
-    return [_sign_prepared(name, rds, signers, inception, expiration, canonical_name_wire(name))
+    return [sign_prepared(name, rds, signers, inception, expiration, canonical_name_wire(name))
             for name, rds, signers, inception, expiration in jobs]
 
 

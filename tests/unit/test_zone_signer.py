@@ -87,6 +87,8 @@ class Setup:
 
     def check_diff(self, plan):
         """The journal entry (diffed only where signing touched) is the whole difference."""
+        # The expiration the timer is armed with, kept during the signing walk, is the zone's.
+        assert plan.signed.earliest_expiration == zone_signer.earliest_expiration(plan.new)
         if plan.diff is not None:
             assert plan.diff == diff(self.current, plan.new)
             assert nodes_equal(apply(plan.diff, self.current).nodes(), plan.new.nodes())
