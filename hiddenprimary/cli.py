@@ -94,6 +94,10 @@ def _when(epoch: float | None) -> str:
 
 def _secondary_line(zone: str, s: dict) -> str:
     """`example.com <- lab: serial 5 by IXFR at ..., behind; NOTIFY 127.0.0.2:53 acked`"""
+    if s.get("kind") == "api":
+        from hiddenprimary.api_report import status_line
+
+        return status_line(zone, s, _when)
     last = s["last_transfer"]
     if last is None:
         got = "no transfer yet"
@@ -161,6 +165,10 @@ def _hpctl(argv: list[str] | None) -> int:
     p_check.add_argument("zones", nargs="*")
     p_check.add_argument("--deep", action="store_true", help="compare content too, not only serials")
     p_check.add_argument("--json", action="store_true", help="machine-readable output")
+    p_plan = sub.add_parser("plan", help="what a sync to an API secondary (Route 53) would change; applies nothing")
+    p_plan.add_argument("zones", nargs=1, metavar="ZONE")
+    p_plan.add_argument("--secondary", help="the API secondary (default: the zone's only one)")
+    p_plan.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
 
     config = _load("hpctl", args.config)
@@ -169,6 +177,8 @@ def _hpctl(argv: list[str] | None) -> int:
     timeout = args.timeout if args.timeout is not None else config.limits.reload_timeout_s
     try:
         options = {"deep": args.deep} if args.command == "check" else {}
+        if args.command == "plan":
+            options = {"secondary": args.secondary}
         answer = call(config.control, {"command": args.command, "zones": args.zones, "options": options}, timeout)
     except HiddenPrimaryError as e:
         print(f"hpctl: {e}", file=sys.stderr)
@@ -192,6 +202,11 @@ def _hpctl(argv: list[str] | None) -> int:
             for report in result["zones"]:
                 print(format_report(report))
         return exit_status(result["zones"])
+    if args.command == "plan" and not args.json:
+        from hiddenprimary.api_report import format_plan
+
+        print(format_plan(result))
+        return EXIT_OK
     if args.json:
         print(json.dumps(result, indent=2))
         return EXIT_OK

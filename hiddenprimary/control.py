@@ -20,7 +20,7 @@ log = logging.getLogger("hiddenprimary.control")
 MAX_REQUEST_BYTES = 64 * 1024
 
 
-COMMANDS = ("reload", "status", "notify", "check")
+COMMANDS = ("reload", "status", "notify", "check", "plan")
 
 
 class Commands(TypingProtocol):
@@ -34,6 +34,8 @@ class Commands(TypingProtocol):
     def notify(self, zones: list[str], options: dict) -> dict: ...
 
     def check(self, zones: list[str], options: dict) -> defer.Deferred: ...
+
+    def plan(self, zones: list[str], options: dict) -> defer.Deferred: ...
 
 
 class ControlProtocol(LineOnlyReceiver):

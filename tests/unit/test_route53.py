@@ -4,12 +4,7 @@ split test checks the batches we send."""
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import uuid
 
@@ -29,50 +24,13 @@ import dns.zone
 from hiddenprimary.providers.base import DNSSEC_TYPES
 from hiddenprimary.providers.route53 import ChangeRejected, Route53Provider, batches
 from hiddenprimary.zone.version import ZoneVersion
-
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.r53_peer import ENV, moto_server
 
 
 @pytest.fixture(scope="module")
 def moto_url():
-    port = _free_port()
-    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable))
-    cmd = [exe] if exe else [sys.executable, "-m", "moto.server"]
-    proc = subprocess.Popen(
-        cmd + ["-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **ENV},
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto server did not start")
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
