@@ -105,6 +105,11 @@ class FaultProxy:
         self.upstream = upstream.removeprefix("http://")
         self.counts: Counter = Counter()
         self.failed: Counter = Counter()
+        self.change_bodies: list[bytes] = []  # ChangeResourceRecordSets requests passed on (XML)
+        # Cleared: ChangeResourceRecordSets calls wait (up to 30 s) until it is set again, so a test
+        # can read what moto holds while the daemon has its next change ready.
+        self.gate = threading.Event()
+        self.gate.set()
         self._faults: dict[str, list] = {}
         self._lock = threading.Lock()
         proxy = self
@@ -118,11 +123,16 @@ class FaultProxy:
             def _handle(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 op = operation(self.command, self.path)
+                if op == "change_resource_record_sets":
+                    proxy.gate.wait(30)
                 fault = proxy._take(op)
                 if fault is not None:
                     data, status = _error_body(*fault), 400
                     headers = {"Content-Type": "text/xml"}
                 else:
+                    if op == "change_resource_record_sets":
+                        with proxy._lock:
+                            proxy.change_bodies.append(body)
                     conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
                     headers_in = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                     conn.request(self.command, self.path, body=body, headers=headers_in)
