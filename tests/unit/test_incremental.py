@@ -62,7 +62,7 @@ def desired(v):
     return PROVIDER.desired(v)[0]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(contents(), min_size=1, max_size=4))
 def test_plan_from_diffs_applied_to_the_old_content_gives_the_new(steps):
     versions = [version(100 + i, records) for i, records in enumerate(steps)]
