@@ -24,7 +24,8 @@ import dns.rdatatype
 import dns.zone
 
 from hiddenprimary.control_client import call
-from tests.integration.harness import Daemon
+from tests.integration.harness import Daemon, free_port
+from tests.integration.test_metrics import scrape
 from tests.r53_peer import ENV, FaultProxy, client, create_hosted_zone, moto_server
 
 # The types Route 53 takes (AWS docs, "Supported DNS record types"); SOA and NS at the apex are its own.
@@ -325,7 +326,9 @@ def test_throttling_is_retried_and_a_rejection_shows_behind_until_it_clears(tmp_
     r53 = client(moto)
     zone_id = create_hosted_zone(r53, origin)
     model: Model = {("www", "A"): (300, ["192.0.2.1"])}
-    d = start_daemon(tmp_path, origin, render(origin, model), proxy.url)
+    mport = free_port()
+    d = start_daemon(tmp_path, origin, render(origin, model), proxy.url, extra=f'metrics: "127.0.0.1:{mport}"\n')
+    labels = (("secondary", "r53"), ("zone", zone))
     try:
         wait_synced(d, zone)
         # Throttled twice: retried inside the same sync, which succeeds.
@@ -360,12 +363,22 @@ def test_throttling_is_retried_and_a_rejection_shows_behind_until_it_clears(tmp_
         time.sleep(1.5)  # retried with backoff meanwhile, still refused
         _, s = api_status(d, zone)
         assert s["failures"] >= 2 and s["behind"]
+        m = scrape(mport)
+        assert m[("hiddenprimary_api_serial", labels)] == serial - 1
+        assert m[("hiddenprimary_api_lag", labels)] == 1
+        assert m[("hiddenprimary_api_failures", labels)] >= 2
+        assert m[("hiddenprimary_api_errors_total", (("code", "InvalidChangeBatch"),) + labels)] >= 2
+        calls = m[("hiddenprimary_api_requests_total", (("operation", "change_resource_record_sets"),
+                                                          ("secondary", "r53")))]
+        assert calls == proxy.counts["change_resource_record_sets"]  # every call we made reached Route 53
 
         proxy.clear()  # the cause goes: the next retry (no reload needed) catches up
         s = wait_synced(d, zone)
         assert s["serial"] == serial and s["error"] is None and s["last_sync"]["mode"] == "full"
         assert held(r53, zone_id, origin) == expected(origin, model)
         assert "api.sync.failed" in d.log() and "InvalidChangeBatch" in d.log()
+        m = scrape(mport)
+        assert (m[("hiddenprimary_api_lag", labels)], m[("hiddenprimary_api_failures", labels)]) == (0, 0)
     finally:
         d.stop()
 
