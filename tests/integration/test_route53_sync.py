@@ -286,6 +286,8 @@ def test_first_sync_of_5k_records_then_20_random_reloads(tmp_path, moto, proxy):
             reader = threading.Thread(target=lambda out=result: out.append(held(r53, zone_id, origin)))
             pending = (round_, dict(model), reader, result)
         print(f"20 rounds, each checked against moto: {time.monotonic() - started:.1f}s in all")
+        # What Route 53 owns or refuses was reported once, not at every sync.
+        assert d.log().count("api.skipped") == 3, [x for x in d.log().splitlines() if "api.skipped" in x]
     finally:
         d.stop()
 
@@ -380,6 +382,37 @@ def test_throttling_is_retried_and_a_rejection_shows_behind_until_it_clears(tmp_
         m = scrape(mport)
         assert (m[("hiddenprimary_api_lag", labels)], m[("hiddenprimary_api_failures", labels)]) == (0, 0)
     finally:
+        d.stop()
+
+
+def test_a_stuck_sync_never_blocks_reloads_and_the_newest_version_wins(tmp_path, moto, proxy):
+    origin, zone = "coalesce.example.", "coalesce.example"
+    r53 = client(moto)
+    zone_id = create_hosted_zone(r53, origin)
+    model: Model = {("www", "A"): (300, ["192.0.2.1"])}
+    d = start_daemon(tmp_path, origin, render(origin, model), proxy.url)
+    try:
+        first = wait_synced(d, zone)["serial"]
+        proxy.gate.clear()  # Route 53 hangs: the next change request waits in the proxy
+        serials = []
+        for i in range(3):
+            model[(f"n{i}", "TXT")] = (300, [f'"{i}"'])
+            t0 = time.monotonic()
+            serials.append(reload(d, zone, render(origin, model)))
+            assert time.monotonic() - t0 < 5  # reloads go on while the sync is stuck
+            assert d.query(f"n{i}.{zone}", "TXT").answer  # and the new version is served
+        _, s = api_status(d, zone)
+        assert s["syncing"] and s["serial"] == first
+        proxy.gate.set()
+        s = wait_synced(d, zone)
+        assert held(r53, zone_id, origin) == expected(origin, model)
+        # The stuck sync took the first reload; one more sync folded the other two into one plan.
+        oks = [line for line in d.log().splitlines() if "api.sync.ok" in line]
+        assert [re.search(r"serial=(\S+)", line).group(1) for line in oks[-2:]] == [
+            f"{first}->{serials[0]}", f"{serials[0]}->{serials[2]}"]
+        assert s["last_sync"]["creates"] == 2 and s["last_sync"]["requests"] == 1
+    finally:
+        proxy.gate.set()
         d.stop()
 
 
