@@ -110,6 +110,7 @@ class FaultProxy:
         # can read what moto holds while the daemon has its next change ready.
         self.gate = threading.Event()
         self.gate.set()
+        self.pending_polls = 0  # GetChange answers turned from INSYNC to PENDING (moto is INSYNC at once)
         self._faults: dict[str, list] = {}
         self._lock = threading.Lock()
         proxy = self
@@ -138,6 +139,8 @@ class FaultProxy:
                     conn.request(self.command, self.path, body=body, headers=headers_in)
                     answer = conn.getresponse()
                     data, status = answer.read(), answer.status
+                    if op == "get_change" and proxy._take_pending():
+                        data = data.replace(b"<Status>INSYNC</Status>", b"<Status>PENDING</Status>")
                     headers = {k: v for k, v in answer.getheaders()
                                if k.lower() not in ("transfer-encoding", "connection", "content-length")}
                     conn.close()
@@ -170,6 +173,13 @@ class FaultProxy:
                     faults[0] = (code, message, times - 1)
             self.failed[(op, code)] += 1
             return code, message
+
+    def _take_pending(self) -> bool:
+        with self._lock:
+            if self.pending_polls > 0:
+                self.pending_polls -= 1
+                return True
+            return False
 
     def fail(self, op: str, code: str, message: str, times: int | None = 1) -> None:
         with self._lock:

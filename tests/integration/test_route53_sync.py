@@ -343,6 +343,17 @@ def test_throttling_is_retried_and_a_rejection_shows_behind_until_it_clears(tmp_
         assert s["last_sync"]["attempts"] == 3 and s["error"] is None
         assert held(r53, zone_id, origin) == expected(origin, model)
 
+        # PENDING twice: the sync is not done (nor its serial recorded) until Route 53 says INSYNC.
+        polls = proxy.counts["get_change"]
+        proxy.pending_polls = 2
+        model[("api", "A")] = (300, ["192.0.2.3"])
+        serial = reload(d, zone, render(origin, model))
+        time.sleep(0.3)
+        _, s = api_status(d, zone)
+        assert s["syncing"] and s["serial"] == serial - 1 and s["behind"]
+        s = wait_synced(d, zone)
+        assert proxy.counts["get_change"] - polls == 3 and proxy.pending_polls == 0
+
         # Rejected until the cause goes: behind, with Route 53's message and the RRsets.
         message = "RRSet with DNS name bad.faults.example. is not permitted in zone faults.example."
         proxy.fail("change_resource_record_sets", "InvalidChangeBatch", message, times=None)
