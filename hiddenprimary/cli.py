@@ -94,6 +94,10 @@ def _when(epoch: float | None) -> str:
 
 def _secondary_line(zone: str, s: dict) -> str:
     """`example.com <- lab: serial 5 by IXFR at ..., behind; NOTIFY 127.0.0.2:53 acked`"""
+    if s.get("kind") == "api":
+        from hiddenprimary.api_report import status_line
+
+        return status_line(zone, s, _when)
     last = s["last_transfer"]
     if last is None:
         got = "no transfer yet"
@@ -174,6 +178,10 @@ def _hpctl(argv: list[str] | None) -> int:
     p_ds = sub.add_parser("ds", help="the DS records of signed zones, to hand to the parent's registrar")
     p_ds.add_argument("zones", nargs="*")
     p_ds.add_argument("--digest", choices=("SHA256", "SHA384"), default="SHA256", help="digest type (default: SHA256)")
+    p_plan = sub.add_parser("plan", help="what a sync to an API secondary (Route 53) would change; applies nothing")
+    p_plan.add_argument("zones", nargs=1, metavar="ZONE")
+    p_plan.add_argument("--secondary", help="the API secondary (default: the zone's only one)")
+    p_plan.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
 
     config = _load("hpctl", args.config)
@@ -182,7 +190,8 @@ def _hpctl(argv: list[str] | None) -> int:
     timeout = args.timeout if args.timeout is not None else config.limits.reload_timeout_s
     try:
         options = {"check": {"deep": getattr(args, "deep", False)},
-                   "ds": {"digest": getattr(args, "digest", None)}}.get(args.command, {})
+                   "ds": {"digest": getattr(args, "digest", None)},
+                   "plan": {"secondary": getattr(args, "secondary", None)}}.get(args.command, {})
         answer = call(config.control, {"command": args.command, "zones": args.zones, "options": options}, timeout)
     except HiddenPrimaryError as e:
         print(f"hpctl: {e}", file=sys.stderr)
@@ -210,6 +219,11 @@ def _hpctl(argv: list[str] | None) -> int:
             for report in result["zones"]:
                 print(format_report(report))
         return exit_status(result["zones"])
+    if args.command == "plan" and not args.json:
+        from hiddenprimary.api_report import format_plan
+
+        print(format_plan(result))
+        return EXIT_OK
     if args.json:
         print(json.dumps(result, indent=2))
         return EXIT_OK

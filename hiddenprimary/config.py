@@ -76,6 +76,25 @@ class Secondary:
     notify: tuple[tuple[str, int], ...]  # (IP address text, port)
     # Seconds between NOTIFY tries over UDP while unanswered (BIND: a few tries over ~16 s).
     notify_retries_s: tuple[float, ...] = (2.0, 4.0, 8.0)
+    api: ApiSecondary | None = None  # set: fed through a provider's API (no transfers, no NOTIFY)
+
+
+API_KINDS = ("route53",)
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiSecondary:
+    """A provider that takes no zone transfers (Route 53): we push every change over its API."""
+
+    kind: str  # one of API_KINDS
+    hosted_zones: tuple[tuple[dns.name.Name, str], ...] = ()  # zone -> hosted zone ID; others looked up by name
+    endpoint_url: str | None = None  # another API endpoint (tests: a local moto server)
+    region: str | None = None
+    # Seconds to wait before retrying after a failed sync, one per consecutive failure; the last repeats.
+    retry_s: tuple[float, ...] = (10.0, 30.0, 60.0, 300.0)
+
+    def hosted_zone(self, zone: dns.name.Name) -> str | None:
+        return dict(self.hosted_zones).get(zone)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,6 +331,7 @@ _LABEL_RE = re.compile(r"^[A-Za-z0-9_/-]+$")
 _HOST_PORT_RE = re.compile(r"^(?P<host>[^:\[\]]+):(?P<port>[^:]*)$")
 _BRACKETED_RE = re.compile(r"^\[(?P<host>[^\[\]]*)\](?::(?P<port>.*))?$")
 _PORT_RE = re.compile(r"^[0-9]{1,5}$")
+_HOSTED_ZONE_ID_RE = re.compile(r"^[A-Z0-9]{1,32}$")
 _DURATION_PART_RE = re.compile(r"([0-9]+)([smhdw])")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -320,6 +340,7 @@ class _Builder:
     def __init__(self, path: str):
         self.path = path
         self.base_dir = os.path.dirname(os.path.abspath(path))
+        self._hosted_zone_refs: dict[tuple[str, dns.name.Name], tuple[str, int, str]] = {}  # -> (key path, line, as written)
 
     # -- reporting -----------------------------------------------------------------------------
 
@@ -582,6 +603,7 @@ class _Builder:
         tsig = self.tsig_keys(top)
         secondaries = self.secondaries(top, tsig)
         zones = self.zones(top, secondaries)
+        self.api_hosted_zones(secondaries, zones)
         return Config(
             path=os.path.abspath(self.path),
             listen=listen,
@@ -752,6 +774,9 @@ class _Builder:
         for name, spec in secs.items():
             key_path = _join("secondaries", name)
             m = self.mapping(spec, key_path, secs.value_lines[name], "a mapping with allow, key and notify")
+            if "api" in m:
+                result[name] = Secondary(name=name, allow=(), key=None, notify=(), api=self.api(m, key_path, name))
+                continue
             self.keys(m, key_path, self.SECONDARY_KEYS)
             allow = self.allow(m, key_path)
             notify = self.notify(m, key_path)
@@ -794,6 +819,67 @@ class _Builder:
                                 for i, v in enumerate(items))
             result[name] = Secondary(name=name, allow=allow, key=key, notify=notify, notify_retries_s=retries)
         return result
+
+    API_KEYS = ("api", "hosted_zones", "endpoint_url", "region", "retry_s")
+
+    def api(self, m: _Map, key_path: str, name: str) -> ApiSecondary:
+        """`api: route53` and its options. Such a secondary takes no transfers, so no allow/key/notify."""
+        for key in self.SECONDARY_KEYS:
+            if key in m:
+                self.fail(f"{key_path}.{key}", m.key_lines[key],
+                          f"an API secondary takes no '{key}': the provider gets our zone through its API, "
+                          "not by zone transfer or NOTIFY")
+        self.keys(m, key_path, self.API_KEYS)
+        value, line = self.get(m, "api")
+        kind = self.choice(value, f"{key_path}.api", line, API_KINDS, "API provider")
+        hosted: list[tuple[dns.name.Name, str]] = []
+        value, line = self.get(m, "hosted_zones")
+        if value is not None:
+            hz_path = f"{key_path}.hosted_zones"
+            zones = self.mapping(value, hz_path, line, "a mapping of zone name to hosted zone ID")
+            self.free_keys(zones, hz_path, "zone name")
+            for raw, zone_id in zones.items():
+                item_path, item_line = _join(hz_path, raw), zones.value_lines[raw]
+                zone = self.dns_name(raw, item_path, zones.key_lines[raw], "zone name")
+                if zone in dict(hosted):
+                    self.fail(item_path, zones.key_lines[raw], f"zone {_show(raw)} is listed twice")
+                text = self.string(zone_id, item_path, item_line, "a hosted zone ID like Z0123456789ABC (a string)")
+                zid = text.strip().removeprefix("/hostedzone/")
+                if not _HOSTED_ZONE_ID_RE.match(zid):
+                    self.fail(item_path, item_line,
+                              f"invalid hosted zone ID {_show(zone_id)}; expected e.g. Z0123456789ABC")
+                hosted.append((zone, zid))
+                self._hosted_zone_refs[(name, zone)] = (item_path, zones.key_lines[raw], raw)
+        endpoint = None
+        value, line = self.get(m, "endpoint_url")
+        if value is not None:
+            endpoint = self.string(value, f"{key_path}.endpoint_url", line, "a URL (a string)").strip()
+            if not re.match(r"^https?://[^\s/]+(/\S*)?$", endpoint):
+                self.fail(f"{key_path}.endpoint_url", line,
+                          f"invalid URL {_show(value)}; expected e.g. https://route53.amazonaws.com")
+        region = None
+        value, line = self.get(m, "region")
+        if value is not None:
+            region = self.string(value, f"{key_path}.region", line, "a region name like us-east-1 (a string)").strip()
+            if not re.match(r"^[a-z0-9-]+$", region):
+                self.fail(f"{key_path}.region", line, f"invalid region {_show(value)}; expected e.g. us-east-1")
+        retry = ApiSecondary.retry_s
+        value, line = self.get(m, "retry_s")
+        if value is not None:
+            retry_path = f"{key_path}.retry_s"
+            items = self.seq(value, retry_path, line, "seconds between retries, like [10, 30, 300]")
+            if not items or len(items) > 20:
+                self.fail(retry_path, line, "between 1 and 20 retry intervals")
+            retry = tuple(self.number(v, f"{retry_path}[{i}]", items.item_lines[i]) for i, v in enumerate(items))
+        return ApiSecondary(kind=kind, hosted_zones=tuple(hosted), endpoint_url=endpoint, region=region,
+                            retry_s=retry)
+
+    def api_hosted_zones(self, secondaries: dict[str, Secondary], zones: dict[dns.name.Name, ZoneConfig]) -> None:
+        """A hosted zone named for a zone that does not feed this secondary is a typo, not a wish."""
+        for (sec_name, zone), (item_path, line, raw) in self._hosted_zone_refs.items():
+            if zone not in zones or sec_name not in zones[zone].secondaries:
+                self.fail(item_path, line,
+                          f"zone {_show(raw)} does not list secondary {_show(sec_name)} under its 'secondaries'")
 
     def allow(self, m: _Map, base: str) -> tuple[IPNetwork, ...]:
         value, line = self.get(m, "allow")

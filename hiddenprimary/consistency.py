@@ -482,7 +482,8 @@ def _dash(value: Any) -> str:
 def _deep_lines(deep: dict | None) -> list[str]:
     if not deep:
         return []
-    how = "by AXFR" if deep["method"] == "axfr" else f"by query per RRset (AXFR: {deep['axfr_error']})"
+    how = {"axfr": "by AXFR", "api": "through the provider's API"}.get(
+        deep["method"], f"by query per RRset (AXFR: {deep['axfr_error']})")
     n = deep["differing"]
     line = f"    content {how}: {deep['checked']} RRsets checked, {n} differ{'s' if n == 1 else ''}"
     if deep.get("skipped"):

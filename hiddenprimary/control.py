@@ -20,7 +20,7 @@ log = logging.getLogger("hiddenprimary.control")
 MAX_REQUEST_BYTES = 64 * 1024
 
 
-COMMANDS = ("reload", "status", "notify", "check", "ds")
+COMMANDS = ("reload", "status", "notify", "check", "ds", "plan")
 
 
 class Commands(TypingProtocol):
@@ -36,6 +36,8 @@ class Commands(TypingProtocol):
     def check(self, zones: list[str], options: dict) -> defer.Deferred: ...
 
     def ds(self, zones: list[str], options: dict) -> dict: ...
+
+    def plan(self, zones: list[str], options: dict) -> defer.Deferred: ...
 
 
 class ControlProtocol(LineOnlyReceiver):

@@ -20,6 +20,7 @@ from twisted.python.threadpool import ThreadPool
 
 from hiddenprimary import metrics
 from hiddenprimary.activity import Activity
+from hiddenprimary.api_sync import ApiSync
 from hiddenprimary.clock import Clock, SystemClock
 from hiddenprimary.commit import commit, restore
 from hiddenprimary.config import Config
@@ -82,6 +83,8 @@ class Server:
         self.metrics.zone_serials = self._zone_serials
         self.metrics.secondary_serials = self._secondary_serials
         self.activity: Activity | None = None
+        self.api_sync = ApiSync(config, reactor, self.clock, self.store)  # API secondaries (Route 53)
+        self.metrics.collectors.append(self.api_sync.collect)
 
     # -- answering ------------------------------------------------------------------------------
 
@@ -159,6 +162,9 @@ class Server:
     def _secondaries_status(self, zone: dns.name.Name, version) -> list[dict]:
         out = []
         for name in self.config.zones[zone].secondaries:
+            if self.config.secondaries[name].api is not None:
+                out.append(self.api_sync.status(zone, name))
+                continue
             view = self.activity.secondary_view(_zone_text(zone), name)
             last = view["last_transfer"]
             behind = None
@@ -206,6 +212,7 @@ class Server:
         queries get SERVFAIL."""
         os.makedirs(self.config.data_dir, mode=0o700, exist_ok=True)
         self.activity = Activity(self.config.data_dir)
+        self.api_sync.start()
         self.transfers.on_done = self._record_transfer
         self.notifier.on_change = self._record_notify
         self.listen()
@@ -233,6 +240,7 @@ class Server:
                 self.store.publish(zone, r.version, r.history)
                 gc.freeze()
                 self.notifier.zone_changed(zone, r.version)  # once at start (RFC 1996 3.4 / BIND)
+                self.api_sync.zone_changed(zone, r.version)  # catch up what the provider missed
                 event(log, "zone.restored", zone=_zone_text(zone), serial=r.version.serial)
                 self._schedule_resign(zone, expires)
             if r.problem:
@@ -314,6 +322,7 @@ class Server:
             if call.active():
                 call.cancel()
         self.notifier.stop()
+        self.api_sync.stop()
         return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in self._ports])
 
     def _sighup(self) -> None:
@@ -372,6 +381,7 @@ class Server:
             # counting when replaced): keep the cyclic collector from rescanning them all.
             gc.freeze()
             self.notifier.zone_changed(zone, plan.new)  # after publishing, never waited for
+            self.api_sync.zone_changed(zone, plan.new)  # pushes in its own threads, never waited for
         took_ms = round((self.clock.monotonic() - started) * 1000, 1)
         self.metrics.reload_done(plan.zone, took_ms / 1000)
         result = {
@@ -439,10 +449,14 @@ class Server:
         jobs = []
         for zone in self._resolve(names):
             version = self.store.current(zone)
-            jobs.append(threads.deferToThreadPool(self.reactor, self._check_pool(), consistency.check_zone,
-                                                  self.config, zone, version, self.transfers.keyring,
-                                                  self.clock, deep))
+            d = threads.deferToThreadPool(self.reactor, self._check_pool(), consistency.check_zone,
+                                          self.config, zone, version, self.transfers.keyring, self.clock, deep)
+            jobs.append(self.api_sync.extend_check(d, zone, version))
         return defer.gatherResults(jobs, consumeErrors=True).addCallback(lambda reports: {"zones": reports})
+
+    def plan(self, names: list[str], options: dict | None = None) -> defer.Deferred:
+        """`hpctl plan ZONE --secondary NAME`: what a sync to an API secondary would change."""
+        return self.api_sync.plan(self._resolve(names) if names else [], options or {})
 
     def _check_pool(self) -> ThreadPool:
         """Checks wait on slow or dead secondaries: their own threads, so reloads never queue behind."""

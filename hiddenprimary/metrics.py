@@ -34,6 +34,7 @@ class Metrics:
         # Set by the daemon: zone -> serial, and (zone, secondary) -> (last transferred serial, lag).
         self.zone_serials: Callable[[], Iterable[tuple[str, int]]] = lambda: ()
         self.secondary_serials: Callable[[], Iterable[tuple[str, str, int, int]]] = lambda: ()
+        self.collectors: list[Callable[[], Iterable]] = []  # more families (API secondaries: api_sync.collect)
 
     # -- recording -------------------------------------------------------------------------------
 
@@ -92,6 +93,8 @@ class Metrics:
             bounds = [str(b) for b in RELOAD_BUCKETS_S] + ["+Inf"]
             reloads.add_metric([zone], list(zip(bounds, counts)), self._reload_sum[zone])
         yield reloads
+        for extra in self.collectors:
+            yield from extra()
 
 
 class _MetricsPage(Resource):

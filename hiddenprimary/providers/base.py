@@ -110,6 +110,11 @@ def rdata_text(rdata: dns.rdata.Rdata, origin: dns.name.Name | None = None) -> s
     return rdata.to_text(origin=origin, relativize=False)
 
 
+def rrset_value(rds, origin: dns.name.Name) -> RRsetValue:
+    """An rdataset as (ttl, sorted rdata texts), the form plans compare."""
+    return rds.ttl, tuple(sorted({rdata_text(rd, origin) for rd in rds}))
+
+
 def normalise_value(rdtype: str, text: str) -> str:
     """A provider's rdata text in our rendering (so both sides compare equal)."""
     rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), text, origin=dns.name.root, relativize=False)
@@ -150,8 +155,7 @@ class Provider(abc.ABC):
             if reason is not None:
                 skipped.append(Skipped(owner, rdtype, reason))
                 continue
-            values = tuple(sorted({rdata_text(rd, version.origin) for rd in rds}))
-            rrsets[(owner, rdtype)] = (rds.ttl, values)
+            rrsets[(owner, rdtype)] = rrset_value(rds, version.origin)
         return rrsets, skipped
 
     def plan(self, zone: str, version: ZoneVersion, current: RRsets | None = None) -> Plan:

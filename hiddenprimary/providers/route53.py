@@ -2,8 +2,8 @@
 through ChangeResourceRecordSets, at most 1,000 records and 32,000 characters of values per
 request (an UPSERT counts twice), and a change goes PENDING -> INSYNC.
 
-Not wired into the daemon yet: this module reads, plans and applies, synchronously (it sleeps
-while backing off and while waiting for INSYNC, so callers run it off the reactor thread).
+This module reads, plans and applies, synchronously (it sleeps while backing off and while waiting
+for INSYNC), so the daemon runs it off the reactor thread (api_sync.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 
 import boto3
+import boto3.session
 import botocore.config
 import botocore.exceptions
 import dns.exception
@@ -168,9 +169,13 @@ class Route53Provider(Provider):
         monotonic: Callable[[], float] = _SYSTEM_CLOCK.monotonic,
     ):
         if client is None:
-            # Our own retry loop decides (and counts) retries: botocore's is turned off.
-            config = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 1})
-            client = boto3.client("route53", endpoint_url=endpoint_url, region_name=region_name, config=config)
+            # Our own retry loop decides (and counts) retries: botocore's is turned off. Bounded
+            # timeouts: a hung connection must not hold a sync (or the daemon's shutdown) for minutes.
+            config = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 1},
+                                            connect_timeout=5, read_timeout=30)
+            # Its own session: boto3's default session is not safe to share between threads.
+            client = boto3.session.Session().client("route53", endpoint_url=endpoint_url, region_name=region_name,
+                                                    config=config)
         self.client = client
         self.hosted_zones = {name_text(z): zid.rsplit("/", 1)[-1] for z, zid in (hosted_zones or {}).items()}
         self.max_attempts = max_attempts
@@ -261,6 +266,7 @@ class Route53Provider(Provider):
         stats = ApplyStats()
         before = self.requests["change_resource_record_sets"]
         retries_before = self.requests["retries"]
+        change_ids: list[str] = []
         for i, batch in enumerate(self.batches(plan)):
             body = {
                 "Comment": f"hiddenprimary {plan.zone} serial {plan.serial} batch {i + 1}",
@@ -274,8 +280,13 @@ class Route53Provider(Provider):
                 raise ChangeRejected(code, message, batch.changes, applied=i) from e
             stats.requests += 1
             stats.records += batch.records
-            if wait:
-                stats.waited += self.wait_insync(answer["ChangeInfo"]["Id"])
+            change_ids.append(answer["ChangeInfo"]["Id"])
+        # Every batch is submitted before any is waited for: Route 53 applies them in order as it
+        # accepts them, and propagation (PENDING -> INSYNC, ~a minute each) then overlaps instead
+        # of adding up over a big plan. Each one is still seen INSYNC before the sync counts as done.
+        if wait:
+            for change_id in change_ids:
+                stats.waited += self.wait_insync(change_id)
         stats.attempts = self.requests["change_resource_record_sets"] - before
         stats.retries = self.requests["retries"] - retries_before
         return stats

@@ -13,6 +13,7 @@ import dns.name
 import pytest
 
 from hiddenprimary.config import (
+    ApiSecondary,
     Config,
     Dnssec,
     Limits,
@@ -559,6 +560,67 @@ BAD = [
         "invalid zone name",
     ),
     (
+        "api-unknown-kind",
+        L + "secondaries:\n  r53:\n    api: route54  # <-\n",
+        "secondaries.r53.api",
+        "unknown API provider 'route54'; expected one of route53",
+    ),
+    (
+        "api-with-allow",
+        L + "secondaries:\n  r53:\n    api: route53\n    allow: [10.0.0.0/8]  # <-\n",
+        "secondaries.r53.allow",
+        "an API secondary takes no 'allow'",
+    ),
+    (
+        "api-with-notify",
+        L + "secondaries:\n  r53:\n    notify: [192.0.2.1]  # <-\n    api: route53\n",
+        "secondaries.r53.notify",
+        "an API secondary takes no 'notify'",
+    ),
+    (
+        "api-unknown-key",
+        L + "secondaries:\n  r53:\n    api: route53\n    hosted_zone: {}  # <-\n",
+        "secondaries.r53.hosted_zone",
+        "(did you mean 'hosted_zones'?)",
+    ),
+    (
+        "api-bad-zone-id",
+        L + "secondaries:\n  r53:\n    api: route53\n    hosted_zones:\n      example.com: z-12  # <-\n",
+        "secondaries.r53.hosted_zones.example.com",
+        "invalid hosted zone ID 'z-12'",
+    ),
+    (
+        "api-zone-id-not-string",
+        L + "secondaries:\n  r53:\n    api: route53\n    hosted_zones:\n      example.com: [Z1]  # <-\n",
+        "secondaries.r53.hosted_zones.example.com",
+        "must be a hosted zone ID like Z0123456789ABC (a string)",
+    ),
+    (
+        "api-hosted-zone-not-fed",
+        L + "secondaries:\n  r53:\n    api: route53\n    hosted_zones:\n      example.org: Z1  # <-\n"
+        "zones:\n  example.com: {file: a, secondaries: [r53]}\n",
+        "secondaries.r53.hosted_zones.example.org",
+        "zone 'example.org' does not list secondary 'r53' under its 'secondaries'",
+    ),
+    (
+        "api-bad-endpoint",
+        L + "secondaries:\n  r53:\n    api: route53\n    endpoint_url: localhost:5000  # <-\n",
+        "secondaries.r53.endpoint_url",
+        "invalid URL 'localhost:5000'",
+    ),
+    (
+        "api-bad-region",
+        L + "secondaries:\n  r53:\n    api: route53\n    region: US East  # <-\n",
+        "secondaries.r53.region",
+        "invalid region 'US East'",
+    ),
+    (
+        "api-bad-retry",
+        L + "secondaries:\n  r53:\n    api: route53\n    retry_s: [5, -1]  # <-\n",
+        "secondaries.r53.retry_s[1]",
+        "positive number of seconds",
+    ),
+    (
         "limits-nan",
         L + "limits: {reload_timeout_s: .nan}  # <-\n",
         "limits.reload_timeout_s",
@@ -597,3 +659,29 @@ def test_error_message_shape(tmp_path):
         f"{path}:5: zones.example.com.secondaries[0]: "
         "secondary 'lab' is not defined under 'secondaries' (defined: none)"
     )
+
+
+def test_api_secondary(tmp_path):
+    path = write(tmp_path, L + (
+        "secondaries:\n"
+        "  lab: {allow: [127.0.0.2/32]}\n"
+        "  r53:\n"
+        "    api: Route53\n"
+        "    hosted_zones: {Example.COM.: /hostedzone/Z0123456789ABC}\n"
+        "    endpoint_url: http://127.0.0.1:5000\n"
+        "    region: eu-west-1\n"
+        "    retry_s: [1, 2.5]\n"
+        "  r53b: {api: route53}\n"
+        "zones:\n"
+        "  example.com: {file: a, secondaries: [lab, r53, r53b]}\n"
+        "  example.net: {file: b, secondaries: [r53]}\n"))
+    cfg = load_config(path)
+    com, net = dns.name.from_text("example.com"), dns.name.from_text("example.net")
+    r53 = cfg.secondaries["r53"]
+    assert (r53.allow, r53.key, r53.notify) == ((), None, ())
+    assert r53.api == ApiSecondary("route53", ((com, "Z0123456789ABC"),), "http://127.0.0.1:5000", "eu-west-1",
+                                   (1.0, 2.5))
+    assert r53.api.hosted_zone(com) == "Z0123456789ABC" and r53.api.hosted_zone(net) is None  # looked up by name
+    assert cfg.secondaries["r53b"].api == ApiSecondary("route53")
+    assert cfg.secondaries["lab"].api is None
+    assert cfg.zones[com].secondaries == ("lab", "r53", "r53b")
