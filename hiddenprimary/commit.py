@@ -12,6 +12,7 @@ import dns.name
 
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
+from hiddenprimary.dnssec import denial
 from hiddenprimary.journal import Journal, JournalCorrupt, JournalInfo, journal_path
 from hiddenprimary.logs import event
 from hiddenprimary.reload import ReloadPlan
@@ -44,6 +45,8 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock) -> Restored:
     try:
         journal = Journal(path, zone)
         version = journal.load()
+        if version is not None:
+            denial.prepare(version)  # the proof index, here rather than on the reactor thread
         history = tuple(journal.diffs()) if version is not None else ()
         return Restored(journal, version, journal.info(), history, None, journal.file_serial())
     except JournalCorrupt as e:

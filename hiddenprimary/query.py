@@ -31,8 +31,19 @@ Decisions pinned by tests (grep the RFC phrase in tests/unit/test_query.py):
 - qclass must be IN: anything else (CH `version.bind`, HS, ANY, NONE) is REFUSED.
 - Meta qtypes as in BIND's `ns_query_start`: MAILA/MAILB/TKEY -> NOTIMP, OPT/TSIG -> FORMERR;
   AXFR/IXFR reaching here are REFUSED (the responder routes transfers, this module never streams).
-- With the DO bit set, RRSIGs covering each RRset added are included when the version holds them.
-  Denial-of-existence proofs (NSEC/NSEC3) are not added yet: that is the DNSSEC work's to do.
+- With the DO bit set, RRSIGs covering each RRset added are included when the version holds them
+  (a wildcard's RRSIG keeps its label count: RFC 4035 5.3.4 needs it), and the SOA's RRSIG of a
+  negative answer gets the SOA's RFC 2308 TTL (as BIND).
+- With DO, denial of existence comes from the version's own records (`dnssec.denial`): NSEC3 when
+  the apex has an NSEC3PARAM with flags 0, else NSEC when the apex has one, else nothing (an
+  unsigned zone). NXDOMAIN, NODATA (empty non-terminals: the covering NSEC), wildcard answers and
+  wildcard NODATA get RFC 4035 3.1.3 / RFC 5155 7.2.2-7.2.6 proofs; referrals without DS get the
+  NSEC/NSEC3 at the cut or, under opt-out, the closest provable encloser proof (3.1.4, 7.2.7);
+  along a CNAME chain, every wildcard step and the final name get theirs. The records go in
+  authority after the SOA (or NS/DS) with their RRSIGs, each once. A missing NSEC3 for an empty
+  non-terminal (opt-out) or a DS query at an opt-out cut gives the closest provable encloser proof
+  (7.2.4). A name holding only NSEC3 records does not exist for queries (RFC 5155 7.2.9, as
+  BIND), whatever DO says.
 - Order inside each section is deterministic for a given version (rendering does not shuffle),
   which makes rendered responses cacheable byte for byte.
 """
@@ -49,6 +60,7 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 
+from hiddenprimary.dnssec import denial
 from hiddenprimary.request import reply_skeleton
 from hiddenprimary.zone.version import ZoneVersion
 
@@ -61,6 +73,9 @@ _CNAME = dns.rdatatype.CNAME
 _DS = dns.rdatatype.DS
 _MX = dns.rdatatype.MX
 _NS = dns.rdatatype.NS
+_NSEC3 = dns.rdatatype.NSEC3
+_NONE = dns.rdatatype.NONE
+_SOA = dns.rdatatype.SOA
 _RRSIG = dns.rdatatype.RRSIG
 _SRV = dns.rdatatype.SRV
 _IN = dns.rdataclass.IN
@@ -72,6 +87,9 @@ _FORMERR_QTYPES = frozenset({dns.rdatatype.OPT, dns.rdatatype.TSIG})
 _TRANSFER_QTYPES = frozenset({dns.rdatatype.AXFR, dns.rdatatype.IXFR})
 _ADDRESS_TYPES = (_A, _AAAA)
 _WILDCARD_LABEL = (b"*",)
+_NSEC3_ONLY = frozenset({(_NSEC3, _NONE), (_RRSIG, _NSEC3)})
+_NOT_LOOKED_UP = object()
+_NSEC3_LABEL_SIZE = 32  # base32hex of a SHA-1 hash (RFC 5155 3), the only NSEC3 hash defined
 
 
 def answer(zone: ZoneVersion, request: dns.message.Message) -> dns.message.Message:
@@ -112,27 +130,40 @@ def negative_soa(zone: ZoneVersion) -> dns.rrset.RRset:
 
 
 def _rrset(owner: dns.name.Name, rds: dns.rdataset.Rdataset) -> dns.rrset.RRset:
-    """A new RRset named `owner` holding `rds`'s records (the version's rdataset is never touched)."""
+    """A new RRset named `owner` holding `rds`'s records (the version's rdataset is never touched).
+    The records are copied as the set's dict: `update` would hash each rdata again, rendering it
+    to wire twice, which was most of the cost of an answer with RRSIGs and NSECs."""
     rrset = dns.rrset.RRset(owner, rds.rdclass, rds.rdtype, rds.covers)
-    rrset.update(rds)
+    rrset.ttl = rds.ttl
+    rrset.items.update(rds.items)
     return rrset
 
 
 class _Answer:
-    """Fills one response. Tracks what was added so nothing appears twice."""
+    """Fills one response. Tracks what was added so nothing appears twice.
 
-    __slots__ = ("zone", "response", "dnssec", "_added")
+    With DO, `proofs()` (None for an unsigned zone) names the NSEC/NSEC3 records each step
+    needs; they are collected in `_proof` and added to authority at the end, after the SOA or NS."""
+
+    __slots__ = ("zone", "response", "dnssec", "_prover", "_added", "_proof")
 
     def __init__(self, zone: ZoneVersion, response: dns.message.Message, dnssec: bool):
         self.zone = zone
         self.response = response
         self.dnssec = dnssec
+        self._prover: object = _NOT_LOOKED_UP if dnssec else None
         self._added: set[tuple[dns.name.Name, int, int]] = set()
+        self._proof: denial.Proof = []
         response.flags |= _AA
 
     # -- RFC 1034 4.3.2 ------------------------------------------------------------------------
 
     def resolve(self, qname: dns.name.Name, qtype: int) -> None:
+        self._resolve(qname, qtype)
+        if self._proof:
+            self.add_proof()
+
+    def _resolve(self, qname: dns.name.Name, qtype: int) -> None:
         zone = self.zone
         name = qname
         visited = {qname}
@@ -141,13 +172,17 @@ class _Answer:
             if cut is not None and not (qtype == _DS and cut == name):
                 self.referral(cut)
                 return
-            if zone.name_exists(name):
+            if self.exists(name):
                 source = name
             else:
                 # RFC 4592 3.3.1: the only candidate is the source of synthesis *.<closest encloser>.
-                source = dns.name.Name(_WILDCARD_LABEL + zone.closest_encloser(name).labels)
+                ce = self.closest_encloser(name)
+                source = dns.name.Name(_WILDCARD_LABEL + ce.labels)
                 if not zone.name_exists(source):
                     self.negative(dns.rcode.NXDOMAIN)
+                    proofs = self.proofs()
+                    if proofs is not None:
+                        self._proof += proofs.nxdomain(name, ce)
                     return
             if qtype == _ANY:
                 self.any(name, source)
@@ -155,19 +190,49 @@ class _Answer:
             rds = zone.get(source, qtype)
             if rds is not None:
                 self.add(self.response.answer, name, rds, source)
+                self.wildcard_proof(name, source)
                 self.additional_for(rds)
                 return
             cname = zone.get(source, _CNAME) if qtype != _CNAME else None
             if cname is None:
-                self.negative(dns.rcode.NOERROR)  # NODATA (RFC 2308 2.2)
+                self.nodata(name, source)
                 return
             self.add(self.response.answer, name, cname, source)
+            self.wildcard_proof(name, source)
             target = cname[0].target
             if target in visited or not target.is_subdomain(zone.origin):
                 return  # a loop, or a chain leaving the zone: the client follows it (RFC 1034 4.3.2)
             visited.add(target)
             name = target
         # MAX_CNAME_CHAIN hops: stop with what we have, as BIND does at max-restarts.
+
+    def proofs(self) -> denial.Nsec | denial.Nsec3 | None:
+        """The zone's proof builder with DO, else None; looked up when first needed (a positive
+        answer never needs it)."""
+        if self._prover is _NOT_LOOKED_UP:
+            self._prover = denial.prover(self.zone)
+        return self._prover  # type: ignore[return-value]
+
+    def exists(self, name: dns.name.Name) -> bool:
+        """Whether `name` exists for answering: RFC 5155 7.2.9 treats a name holding only an NSEC3
+        (and its RRSIG) as absent, as BIND does by keeping NSEC3 records apart."""
+        return self.zone.name_exists(name) and not self.nsec3_only(name)
+
+    def nsec3_only(self, name: dns.name.Name) -> bool:
+        zone = self.zone
+        labels = name.labels
+        if len(labels) != len(zone.origin.labels) + 1 or len(labels[0]) != _NSEC3_LABEL_SIZE:
+            return False  # cannot be an NSEC3 owner: skip the lookup (hashing a Name costs ~5 us)
+        node = zone.node(name)
+        return (_NSEC3, _NONE) in node and node.keys() <= _NSEC3_ONLY
+
+    def closest_encloser(self, name: dns.name.Name) -> dns.name.Name:
+        """The closest encloser of a name that does not exist, NSEC3 owners skipped (7.2.9)."""
+        zone = self.zone
+        ce = zone.closest_encloser(name)
+        while self.nsec3_only(ce):
+            ce = zone.closest_encloser(ce.parent())
+        return ce
 
     def any(self, name: dns.name.Name, source: dns.name.Name) -> None:
         found = False
@@ -177,8 +242,9 @@ class _Answer:
             self.add(self.response.answer, name, rds, source)
             found = True
         if not found:
-            self.negative(dns.rcode.NOERROR)
+            self.nodata(name, source)
             return
+        self.wildcard_proof(name, source)
         for rds in self.zone.rdatasets_at(source):
             self.additional_for(rds)
 
@@ -195,17 +261,63 @@ class _Answer:
             ds = zone.get(cut, _DS)
             if ds is not None:
                 self.add(response.authority, cut, ds)
+            elif (proofs := self.proofs()) is not None:
+                self._proof += proofs.no_ds(cut)  # RFC 4035 3.1.4, RFC 5155 7.2.7
         for rdata in ns:
             target = rdata.target
             if target.is_subdomain(zone.origin):
                 self.addresses(target)
 
+    def nodata(self, name: dns.name.Name, source: dns.name.Name) -> None:
+        """NODATA (RFC 2308 2.2) at `name`, whose data lives at `source` (a wildcard, or itself)."""
+        self.negative(dns.rcode.NOERROR)
+        proofs = self.proofs()
+        if proofs is None:
+            return
+        if source is name:  # `resolve` and `any` pass the very object when no wildcard was used
+            self._proof += proofs.nodata(name)
+        else:
+            self._proof += proofs.wildcard_nodata(name, source.parent())
+
+    def wildcard_proof(self, name: dns.name.Name, source: dns.name.Name) -> None:
+        """A synthesized answer also proves the query name does not exist (RFC 4035 3.1.3.3)."""
+        if source is not name and (proofs := self.proofs()) is not None:
+            self._proof += proofs.wildcard_answer(name, source.parent())
+
     def negative(self, rcode: int) -> None:
-        """NXDOMAIN or NODATA: the SOA with the RFC 2308 3 TTL in authority."""
+        """NXDOMAIN or NODATA: the SOA with the RFC 2308 3 TTL in authority, and with DO its
+        RRSIG with that TTL too (as BIND; the validator uses the RRSIG's original TTL field)."""
+        zone = self.zone
         self.response.set_rcode(rcode)
-        self.response.authority.append(negative_soa(self.zone))
+        soa = negative_soa(zone)
+        self.response.authority.append(soa)
+        if self.dnssec:
+            sig = zone.get(zone.origin, _RRSIG, _SOA)
+            if sig is not None:
+                rrsig = _rrset(zone.origin, sig)
+                rrsig.ttl = min(sig.ttl, soa.ttl)
+                self.response.authority.append(rrsig)
 
     # -- building sections -------------------------------------------------------------------
+
+    def add_proof(self) -> None:
+        """The NSEC/NSEC3 records collected, with their RRSIGs, in authority, each once. They
+        bypass `_added` (hashing names costs): no other RRset of these types can be in the
+        response under the same owner, since a proof is only sent where the name has no data
+        of the type asked, and synthesized RRsets are owned by the query name, not a wildcard."""
+        proofs = self.proofs()
+        assert proofs is not None
+        key, sig_key = (proofs.rdtype, _NONE), (_RRSIG, proofs.rdtype)
+        authority = self.response.authority
+        seen: set[int] = set()
+        for owner, node in self._proof:
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            authority.append(_rrset(owner, node[key]))
+            sig = node.get(sig_key)
+            if sig is not None:
+                authority.append(_rrset(owner, sig))
 
     def add(
         self,

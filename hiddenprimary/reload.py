@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
-from hiddenprimary.dnssec import zone_signer
+from hiddenprimary.dnssec import denial, zone_signer
 from hiddenprimary.dnssec.keys import SigningKey
 from hiddenprimary.dnssec.zone_signer import SigningPolicy, SignStats
 from hiddenprimary.errors import SerialError, ZoneProblem
@@ -57,6 +57,19 @@ class ReloadPlan:
 
 def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
                 signing: Signing | None = None) -> ReloadPlan:
+    return _indexed(_plan_reload(current, zone_cfg, clock, signing))
+
+
+def _indexed(plan: ReloadPlan) -> ReloadPlan:
+    """Build the new version's denial-proof index here, in the worker thread, not on the reactor
+    thread at its first negative DO=1 answer."""
+    if plan.new is not None:
+        denial.prepare(plan.new)
+    return plan
+
+
+def _plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
+                 signing: Signing | None) -> ReloadPlan:
     """Load `zone_cfg.file` and plan the version that follows `current`.
 
     Raises ZoneRejected (file problems) or SerialError (the serial policy refuses the change).
@@ -142,6 +155,10 @@ def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: 
 
 
 def plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signing: Signing) -> ReloadPlan:
+    return _indexed(_plan_resign(current, zone_cfg, clock, signing))
+
+
+def _plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signing: Signing) -> ReloadPlan:
     """The re-sign timer's plan: the same records with every signature that is due made afresh,
     under the next serial (keep: +1; other policies: their next value). No-op when nothing was due
     (only the SOA would have been signed)."""

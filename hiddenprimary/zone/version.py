@@ -4,6 +4,7 @@ so the representation can change without touching them."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Mapping
 
 import dns.name
@@ -16,6 +17,7 @@ RdatasetKey = tuple[int, int]  # (rdtype, covers)
 Nodes = Mapping[dns.name.Name, Mapping[RdatasetKey, dns.rdataset.Rdataset]]
 
 _NS = dns.rdatatype.NS
+_NSEC3 = dns.rdatatype.NSEC3
 _SOA = dns.rdatatype.SOA
 _NONE = dns.rdatatype.NONE
 
@@ -24,31 +26,71 @@ def _canonical_key(name: dns.name.Name) -> tuple[bytes, ...]:
     return tuple(label.lower() for label in reversed(name.labels))
 
 
+def _canonical_bytes(labels: tuple[bytes, ...]) -> bytes:
+    """One bytes object that sorts as RFC 4034 6.1 orders names: the lowercased labels, rightmost
+    first, joined by 00 00, with a 00 inside a label written 00 01 (so a label sorts after its
+    prefixes whatever follows). Smaller and faster to compare than a tuple of labels."""
+    return b"\x00\x00".join([label.lower().replace(b"\x00", b"\x00\x01") for label in reversed(labels)])
+
+
+Node = Mapping[RdatasetKey, dns.rdataset.Rdataset]
+Chain = tuple[list[bytes], list[dns.name.Name], list[Node]]  # canonical keys, owners, their nodes
+
+
+def _before(chain: Chain, key: bytes) -> tuple[dns.name.Name, Node] | None:
+    """The owner whose key is `key` or the last before it (the last of all when none is before),
+    with its node."""
+    keys, owners, nodes = chain
+    if not owners:
+        return None
+    i = bisect.bisect_right(keys, key) - 1  # -1 wraps around
+    return owners[i], nodes[i]
+
+
+def _index(keys: list[bytes], owners: list[dns.name.Name], nodes: list[Node]) -> Chain:
+    """The three lists sorted by key. Parallel lists, sorted through an index, create no object
+    the garbage collector tracks per entry: tuples would, and on a zone of millions of objects a
+    full collection they trigger costs more than the sort."""
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return [keys[i] for i in order], [owners[i] for i in order], [nodes[i] for i in order]
+
+
 class ZoneVersion:
     """An immutable zone version. Owner names are absolute; rdatasets must not be mutated."""
 
-    __slots__ = ("origin", "_nodes", "_existing", "_cuts", "_sorted", "rr_count", "cache")
+    __slots__ = ("origin", "_nodes", "_existing", "_cuts", "_sorted", "_chains", "_nsec3", "rr_count", "cache")
 
     def __init__(self, origin: dns.name.Name, nodes: Nodes):
         self.origin = origin
-        self._nodes: dict[dns.name.Name, dict[RdatasetKey, dns.rdataset.Rdataset]] = {
-            name: dict(node) for name, node in nodes.items() if node
-        }
-        if _SOA not in {k[0] for k in self._nodes.get(origin, {})}:
+        # The version takes the node mappings it is given (callers build fresh ones and never
+        # change them afterwards) instead of copying each: a copy re-hashes every owner name,
+        # and dnspython hashes names in Python. dict() of a dict keeps the keys' stored hashes.
+        own: dict[dns.name.Name, dict[RdatasetKey, dns.rdataset.Rdataset]] = dict(nodes)  # type: ignore[arg-type]
+        for name in [name for name, node in own.items() if not node]:
+            del own[name]
+        self._nodes = own
+        if _SOA not in {k[0] for k in own.get(origin, {})}:
             raise ValueError(f"zone {origin} has no SOA at the apex")
         # Every owner and every empty non-terminal between it and the apex exists (RFC 4592 2.2.2).
-        existing: set[dns.name.Name] = set()
-        for name in self._nodes:
-            while name not in existing and len(name) >= len(origin):
+        existing: set[dns.name.Name] = set(own)  # the stored hashes again
+        existing.add(origin)
+        child_depth = len(origin) + 1
+        for name in own:
+            if len(name) <= child_depth:
+                continue  # the apex or a child of it: nothing in between
+            name = name.parent()
+            while name not in existing and len(name) > len(origin):
                 existing.add(name)
-                if name == origin:
-                    break
                 name = name.parent()
         self._existing = frozenset(existing)
         self._cuts = frozenset(
-            name for name, node in self._nodes.items() if name != origin and (_NS, _NONE) in node
+            name for name, node in own.items() if (_NS, _NONE) in node and name != origin
         )
         self._sorted: list[dns.name.Name] | None = None
+        # Sorted indexes built on first use (denial of existence): rdtype -> (canonical keys,
+        # owners) of the owners holding that type; (hash labels, owners) of the NSEC3 chain.
+        self._chains: dict[int, Chain] = {}
+        self._nsec3: Chain | None = None
         self.rr_count = sum(len(rds) for node in self._nodes.values() for rds in node.values())
         self.cache: dict = {}  # rendered answers and transfers of this version (it never changes)
 
@@ -102,6 +144,38 @@ class ZoneVersion:
             # name is ~30x faster than dns.name.Name's own comparison on big zones.
             self._sorted = sorted(self._nodes, key=_canonical_key)
         return self._sorted
+
+    def predecessor(self, name: dns.name.Name, rdtype: int) -> tuple[dns.name.Name, Node] | None:
+        """The owner (and its node) of an `rdtype` RRset that is `name` itself or the last one
+        before it in canonical order (RFC 4034 6.1), wrapping around to the last owner when `name`
+        sorts before them all; None when no owner holds one. With NSEC: the NSEC that matches or
+        covers `name`. The node comes along so callers need not look the owner up again (dnspython
+        hashes a name in Python, ~5 us); the index is built on first use, once per version."""
+        chain = self._chains.get(rdtype)
+        if chain is None:
+            keys, owners, nodes = [], [], []
+            for owner, node in self._nodes.items():  # items(): no name is hashed
+                if (rdtype, _NONE) in node:
+                    keys.append(_canonical_bytes(owner.labels))
+                    owners.append(owner)
+                    nodes.append(node)
+            chain = self._chains[rdtype] = _index(keys, owners, nodes)
+        return _before(chain, _canonical_bytes(name.labels))
+
+    def nsec3_predecessor(self, hash_label: bytes) -> tuple[dns.name.Name, Node] | None:
+        """The owner (and its node) of the NSEC3 RRset whose hash label (base32hex, compared in
+        lower case) is `hash_label` or the last before it, wrapping around to the last; None
+        without NSEC3. Only owners one label below the apex count (RFC 5155 3: `hash.apex`)."""
+        if self._nsec3 is None:
+            depth = len(self.origin.labels) + 1
+            keys, owners, nodes = [], [], []
+            for owner, node in self._nodes.items():
+                if (_NSEC3, _NONE) in node and len(owner.labels) == depth:
+                    keys.append(owner.labels[0].lower())
+                    owners.append(owner)
+                    nodes.append(node)
+            self._nsec3 = _index(keys, owners, nodes)
+        return _before(self._nsec3, hash_label.lower())
 
     def iter_rdatasets(self) -> Iterator[tuple[dns.name.Name, dns.rdataset.Rdataset]]:
         """Every rdataset in canonical name order, the SOA first."""
