@@ -11,6 +11,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.query
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.zone
@@ -233,5 +234,40 @@ def test_dnspython_validates_answers_with_our_dnskey(tmp_path):
             sigs = r.find_rrset(r.answer, dns.name.from_text(qname), dns.rdataclass.IN, T.RRSIG,
                                 T.from_text(rdtype))
             dns.dnssec.validate(rrset, sigs, {name: dnskey})
+    finally:
+        d.stop()
+
+
+@pytest.mark.parametrize("denial", ["nsec", "nsec3"])
+def test_delv_validates_what_we_sign_and_serve(tmp_path, denial):
+    """BIND's delv, with our KSK as its only trust anchor and only our daemon to ask, validates
+    answers of every kind from the zone we signed ourselves."""
+    import re
+
+    d = signed_daemon(tmp_path, f"{{algorithm: ECDSAP256SHA256, denial: {denial}}}")
+    d.start(wait_zones=[ZONE])
+    try:
+        r = d.query(ZONE, "DNSKEY")
+        anchors = tmp_path / "anchors.conf"
+        anchors.write_text("trust-anchors {\n" + "".join(
+            f'  {ZONE}. static-key {k.flags} {k.protocol} {k.algorithm} "{dns.rdata._base64ify(k.key, 0)}";\n'
+            for k in r.answer[0] if k.flags & 1) + "};\n")
+
+        def delv(qname, qtype):
+            done = subprocess.run([require_tool("delv"), "@127.0.0.1", "-p", str(d.port), "-a", str(anchors),
+                                   f"+root={ZONE}", "+mtrace", qname, qtype], capture_output=True, text=True, timeout=30)
+            out = done.stdout + done.stderr
+            assert set(re.findall(r"received packet from (\S+)", out)) == {f"127.0.0.1#{d.port}"}, out
+            return out
+
+        assert "; fully validated" in delv("www.example.com", "A")
+        assert "; fully validated" in delv("x.wild.example.com", "TXT")
+        for qname, qtype, what in (("nothere.example.com", "A", "NXDOMAIN"), ("www.example.com", "TXT", "NXRRSET"),
+                                   ("deep.ent.example.com", "A", "NXRRSET"), ("sub.example.com", "DS", "")):
+            out = delv(qname, qtype)
+            if what:
+                assert "; negative response, fully validated" in out and what in out, out
+            else:
+                assert "fully validated" in out, out
     finally:
         d.stop()
