@@ -1,6 +1,6 @@
 """RRSIG generation straight on `cryptography` (no dns.dnssec.sign per RRset): the signed data is
-the RFC 4034 3.1.8.1 form, built once per RRset and signed by each key. `sign_version` signs a
-whole zone version with NSEC. Times (inception, expiration) are arguments: POSIX seconds."""
+the RFC 4034 3.1.8.1 form, built once per RRset and signed by each key (`zone_signer` signs whole
+zones with it). Times (inception, expiration) are arguments: POSIX seconds."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from hiddenprimary.dnssec import nsec
 from hiddenprimary.dnssec.keys import SigningKey
-from hiddenprimary.zone.version import ZoneVersion
 
 _RRSIG = dns.rdatatype.RRSIG
 _DNSKEY = dns.rdatatype.DNSKEY
@@ -155,61 +153,3 @@ def dnskey_rdataset(
     for key in keys:
         rds.add(key.dnskey)
     return rds
-
-
-def sign_version(
-    version: ZoneVersion,
-    keys: Sequence[SigningKey],
-    inception: int,
-    expiration: int,
-    denial: str = "nsec",
-    dnskey_ttl: int | None = DEFAULT_DNSKEY_TTL,
-) -> ZoneVersion:
-    """A fully signed copy of `version`.
-
-    Any RRSIG/NSEC/NSEC3 in the input is dropped (and NSEC3PARAM under NSEC) and made afresh.
-    Adds the DNSKEY RRset (the keys' DNSKEYs and any already at the apex; TTL `dnskey_ttl`, or the
-    existing DNSKEY TTL / SOA TTL when None), the NSEC chain (TTL per RFC 9077), and an RRSIG for
-    every authoritative RRset: DNSKEY/CDS/CDNSKEY by the `signs_keys` keys, the rest by the
-    `signs_zone` keys. Glue, names under a DNAME and the NS at a zone cut get no RRSIG; a DS at a
-    cut is signed."""
-    if denial != "nsec":
-        raise NotImplementedError(f"denial {denial!r}: only 'nsec' is implemented")
-    origin = version.origin
-    for key in keys:
-        if key.zone != origin:
-            raise ValueError(f"key {key.key_tag} belongs to {key.zone}, not {origin}")
-    ksks = prepare_keys(k for k in keys if k.signs_keys)
-    zsks = prepare_keys(k for k in keys if k.signs_zone)
-    if not ksks or not zsks:
-        raise ValueError("signing needs at least one key with signs_keys and one with signs_zone")
-
-    drop = {_RRSIG, _NSEC, _NSEC3} | ({_NSEC3PARAM} if denial == "nsec" else set())
-    nodes: dict[dns.name.Name, dict[tuple[int, int], dns.rdataset.Rdataset]] = {}
-    for name, node in version.nodes().items():
-        kept = {key: rds for key, rds in node.items() if key[0] not in drop}
-        if kept:
-            nodes[name] = kept
-    apex = nodes[origin]
-    existing_dnskey = apex.get((_DNSKEY, _NONE))
-    if dnskey_ttl is None:
-        dnskey_ttl = existing_dnskey.ttl if existing_dnskey is not None else version.soa.ttl
-    apex[(_DNSKEY, _NONE)] = dnskey_rdataset(keys, dnskey_ttl, existing_dnskey)
-    unsigned = ZoneVersion(origin, {name: dict(node) for name, node in nodes.items()})  # it keeps its nodes
-
-    for name, rds in nsec.nsec_chain(unsigned).items():
-        nodes[name][(_NSEC, _NONE)] = rds
-
-    for name, is_cut in nsec.authoritative_names(unsigned):
-        node = nodes[name]
-        owner_wire = canonical_name_wire(name)
-        sigs: dict[tuple[int, int], dns.rdataset.Rdataset] = {}
-        for (rdtype, _covers), rds in node.items():
-            if is_cut and rdtype not in (_DS, _NSEC):
-                continue  # the child's NS and glue at the cut are not ours to sign
-            signers = ksks if rdtype in KEY_TYPES else zsks
-            sigs[(_RRSIG, rdtype)] = sign_prepared(
-                name, rds, signers, inception, expiration, owner_wire
-            )
-        node.update(sigs)
-    return ZoneVersion(origin, nodes)

@@ -249,7 +249,7 @@ def window() -> tuple[int, int]:
 
 
 def sign_nsec3(unsigned: ZoneVersion, keys, params: Nsec3Params) -> ZoneVersion:
-    """What sign_version does for NSEC, with the NSEC3 chain: DNSKEY and NSEC3PARAM at the apex,
+    """A signer written out by hand for the NSEC3 chain alone: DNSKEY and NSEC3PARAM at the apex,
     every authoritative RRset signed (DNSKEY by the KSK/CSK; at a cut only DS), and each NSEC3."""
     inception, expiration = window()
     nodes = {name: dict(node) for name, node in unsigned.nodes().items()}

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from hiddenprimary.dnssec.keys import SEP_FLAG, ZONE_FLAG, SigningKey
 from hiddenprimary.dnssec.nsec import authoritative_names, nsec_chain
-from hiddenprimary.dnssec.sign import rrsig_labels, sign_rrset, sign_version
+from hiddenprimary.dnssec.sign import rrsig_labels, sign_rrset
+from hiddenprimary.dnssec.zone_signer import INCEPTION_SKEW, SigningPolicy, sign_zone, signer_input, strip
 from hiddenprimary.zone.version import ZoneVersion
 
 ORIGIN = dns.name.from_text("example.com.")
@@ -42,6 +43,14 @@ ZONE = [
     ("nods", "NS", 3600, "ns1.example.net."),  # delegation without DS
     ("z", "TXT", 300, '"last name"'),
 ]
+
+
+def sign_version(version: ZoneVersion, keys, inception: int, expiration: int) -> ZoneVersion:
+    """The whole zone through the reload's signing path (zone_signer), with a fixed validity
+    window (no jitter)."""
+    now = inception + INCEPTION_SKEW
+    policy = SigningPolicy(validity=expiration - now, refresh=1, jitter=0)
+    return sign_zone(signer_input(strip(version), keys, policy), keys, policy, now)[0]
 
 
 def make_version(records=ZONE, origin=ORIGIN) -> ZoneVersion:
@@ -240,13 +249,11 @@ def test_resigning_a_signed_version_replaces_old_signatures():
     assert len(twice.get(ORIGIN, T.DNSKEY)) == 1
 
 
-def test_sign_version_rejects_missing_roles_and_other_denial():
+def test_sign_version_rejects_missing_roles_and_foreign_keys():
     with pytest.raises(ValueError):
         sign_version(make_version(), [make_key(13, signs_keys=False)], 1, 2)
     with pytest.raises(ValueError):
         sign_version(make_version(), [make_key(13, zone=dns.name.from_text("other."))], 1, 2)
-    with pytest.raises(NotImplementedError):
-        sign_version(make_version(), [make_key(13)], 1, 2, denial="nsec3")
 
 
 # -- external verifiers -------------------------------------------------------------------------
