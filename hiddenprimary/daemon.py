@@ -76,6 +76,7 @@ class Server:
         self._key_errors: dict[dns.name.Name, DnssecKeyError] = {}  # why a signed zone has no keys
         self._resign_at: dict[dns.name.Name, int | None] = {}  # when the re-sign timer fires (POSIX)
         self._resign_calls: dict = {}
+        self._load_memos: dict = {}  # per zone: zone.load's memo of the last good load of its file
         self._ports: list = []
         self._roles: dict[str, list] = {}
         self._checks: ThreadPool | None = None
@@ -358,7 +359,7 @@ class Server:
             return defer.succeed(self._rejected(zone, current, None, "the zone's journal could not be opened"))
 
         def plan_and_commit():  # in a worker thread: parse, check, diff, sign, then the durable write
-            plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone))
+            plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), self._load_memos.get(zone))
             return plan, commit(journal, plan, zone_cfg)
 
         d = threads.deferToThread(plan_and_commit)
@@ -370,6 +371,8 @@ class Server:
         self._journal_info[zone] = info
         if plan.file_serial is not None:
             self._file_serials[zone] = plan.file_serial
+        if plan.memo is not None:
+            self._load_memos[zone] = plan.memo
         if plan.signed is not None:  # a signing run (even one that changed nothing) knows the next due time
             self._schedule_resign(zone, plan.signed.earliest_expiration)
         if plan.new is not None:

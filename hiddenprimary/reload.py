@@ -40,6 +40,7 @@ class ReloadPlan:
     warnings: tuple[ZoneProblem, ...]
     file_serial: int | None = None  # the zone file's own serial (None: not read, a re-sign)
     signed: SignStats | None = None  # what signing did, for signed zones
+    memo: object | None = None  # zone.load's memo of this file, for the next load (skips unchanged records)
 
     @property
     def changed(self) -> bool:
@@ -56,8 +57,13 @@ class ReloadPlan:
 
 
 def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
-                signing: Signing | None = None) -> ReloadPlan:
-    return _indexed(_plan_reload(current, zone_cfg, clock, signing))
+                signing: Signing | None = None, memo=None) -> ReloadPlan:
+    """Load `zone_cfg.file` and plan the version that follows `current` (see `_plan_reload`).
+    `memo`, the previous plan's, lets the load skip records whose text did not change, and hands
+    back their RRsets as the very objects `current` holds."""
+    loaded = load_zone(zone_cfg.file, zone_cfg.name, memo)
+    plan = _indexed(_plan_reload(current, loaded, zone_cfg, clock, signing))
+    return dataclasses.replace(plan, memo=loaded.memo)
 
 
 def _indexed(plan: ReloadPlan) -> ReloadPlan:
@@ -68,14 +74,13 @@ def _indexed(plan: ReloadPlan) -> ReloadPlan:
     return plan
 
 
-def _plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
+def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, clock: Clock,
                  signing: Signing | None) -> ReloadPlan:
     """Load `zone_cfg.file` and plan the version that follows `current`.
 
     Raises ZoneRejected (file problems) or SerialError (the serial policy refuses the change).
     Identical content is a no-op: no new version, no serial bump (the `keep` policy compares the
     file's serial too, so raising only the serial in the file publishes a new version)."""
-    loaded = load_zone(zone_cfg.file, zone_cfg.name)
     candidate = ZoneVersion(zone_cfg.name, loaded.rdatasets)
     warnings = tuple(loaded.warnings)
     if signing is not None:

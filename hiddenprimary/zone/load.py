@@ -45,6 +45,7 @@ TTL, a type or an rdata gets wrong), `file-unreadable`, `include-unreadable`, `i
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import re
 
@@ -69,7 +70,8 @@ MAX_PROBLEMS = 1000  # per severity; past this, one `too-many-problems` entry sa
 MAX_INCLUDE_DEPTH = 20
 MAX_GENERATE = 1_000_000  # records one $GENERATE line may make
 MAX_TTL = 2**31 - 1  # RFC 2181 §8: larger values are treated as 0
-_RDATA_CACHE_SIZE = 200_000
+_RDATA_CACHE_SIZE = 10_000_000  # distinct rdata texts remembered per load (and in its memo)
+_NAME_CACHE_SIZE = 1_000_000  # per origin
 
 _IN = dns.rdataclass.IN
 _SOA = dns.rdatatype.SOA
@@ -125,13 +127,49 @@ class LoadedZone:
     ns_records: list[tuple[dns.name.Name, dns.name.Name, Location]] = dataclasses.field(
         default_factory=list
     )
+    # For the next load of the same zone: load_zone(path, origin, memo=zone.memo).
+    memo: ZoneMemo | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def location(self, name: dns.name.Name, rdtype: int) -> Location | None:
         return self.locations.get((name, rdtype))
 
 
-def load_zone(path: str, origin: dns.name.Name) -> LoadedZone:
+class ZoneMemo:
+    """What one successful load remembers so the next load of the same zone parses only what
+    changed (DESIGN.md "Reloads are driven by the difference"). Opaque to callers.
+
+    - `rdata[origin labels]["rdtype token token ..."]`: the rdata parsed from that text under
+      that $ORIGIN (records without quotes or escapes only). Parsing is a pure function of these,
+      so a record whose text repeats is given the previous object instead of being parsed.
+    - `names[origin labels][text]`: likewise for owner names and names in rdata.
+    - `rdatasets`: the previous load's RRsets. A new RRset built from the same rdata objects,
+      in the same order, with the same TTL, is that previous Rdataset object itself.
+
+    A load reads a memo and never changes it (a failed load leaves it usable again); the memo
+    it returns holds only what that load met. Everything it holds is shared with the zone."""
+
+    __slots__ = ("origin", "rdata", "names", "rdatasets")
+
+    def __init__(
+        self,
+        origin: dns.name.Name,
+        rdata: dict[tuple[bytes, ...], dict[str, dns.rdata.Rdata]],
+        names: dict[tuple[bytes, ...] | None, dict[str, dns.name.Name]],
+        rdatasets: dict[dns.name.Name, dict[RdatasetKey, dns.rdataset.Rdataset]],
+    ):
+        self.origin = origin
+        self.rdata = rdata
+        self.names = names
+        self.rdatasets = rdatasets
+
+
+def load_zone(path: str, origin: dns.name.Name, memo: ZoneMemo | None = None) -> LoadedZone:
     """Parse and check the zone file at `path` for the zone `origin` (class IN).
+
+    `memo` is the `memo` of the previous successful load of this zone: records whose text did
+    not change are not parsed again, and RRsets that did not change are the previous load's
+    Rdataset objects (so `old is new` tells "unchanged"). The result is the same with or
+    without it; a memo of another zone is ignored.
 
     Returns the zone with its warnings. Raises ZoneRejected(zone, problems) listing every error of
     the file (syntax and semantic ones, each with file:line) and the warnings, not only the first.
@@ -140,8 +178,11 @@ def load_zone(path: str, origin: dns.name.Name) -> LoadedZone:
     """
     if not origin.is_absolute():
         raise ValueError(f"zone origin {origin} must be absolute")
-    loader = _Loader(origin)
+    if memo is not None and memo.origin.labels != origin.labels:
+        memo = None
+    loader = _Loader(origin, memo)
     loader.load_file(path)
+    loader.settle()
     zone = LoadedZone(
         origin=origin,
         rdatasets=loader.rdatasets,
@@ -159,6 +200,7 @@ def load_zone(path: str, origin: dns.name.Name) -> LoadedZone:
     if any(p.severity is Severity.ERROR for p in problems):
         raise ZoneRejected(origin.to_text(omit_final_dot=True), problems)
     zone.warnings = problems
+    zone.memo = ZoneMemo(origin, loader._rdata_caches, loader._tokens._caches, loader.rdatasets)
     return zone
 
 
@@ -181,9 +223,14 @@ class _RecordTokens(dns.tokenizer.Tokenizer):
         self.items: list[Item] = []
         self.pos = 0
         self.end = 0
+        # Caches are keyed by the origin's exact labels (not by Name, which ignores case), so a
+        # cached name is exactly what from_text would give. `_prev_caches` are the previous
+        # load's (from a ZoneMemo): read, never written.
         self._cache_origin: dns.name.Name | None = None
         self._cache: dict[str, dns.name.Name] = {}
-        self._caches: dict[dns.name.Name | None, dict[str, dns.name.Name]] = {None: self._cache}
+        self._caches: dict[tuple[bytes, ...] | None, dict[str, dns.name.Name]] = {None: self._cache}
+        self._prev_caches: dict[tuple[bytes, ...] | None, dict[str, dns.name.Name]] = {}
+        self._prev_cache: dict[str, dns.name.Name] = {}
 
     def reset(self, items: list[Item], pos: int) -> None:
         self.items = items
@@ -211,11 +258,17 @@ class _RecordTokens(dns.tokenizer.Tokenizer):
         self.ungotten_token = token
 
     def name(self, text: str, origin: dns.name.Name | None) -> dns.name.Name:
-        """dns.name.from_text(text, origin), cached."""
+        """dns.name.from_text(text, origin), cached. A name the previous load (memo) made from
+        the same text and origin is that very object, so dict lookups by it hit on identity."""
         if origin is not self._cache_origin:
             self._cache_origin = origin
-            self._cache = self._caches.setdefault(origin, {})
+            key = None if origin is None else origin.labels
+            self._cache = self._caches.setdefault(key, {})
+            self._prev_cache = self._prev_caches.get(key) or {}
         name = self._cache.get(text)
+        if name is not None:
+            return name
+        name = self._prev_cache.get(text)
         if name is None:
             if origin is not None and _PLAIN_NAME.fullmatch(text):
                 # What from_text does for plain ASCII labels, without its per-character loop;
@@ -224,8 +277,8 @@ class _RecordTokens(dns.tokenizer.Tokenizer):
                 name = dns.name.Name(labels if labels[-1] == b"" else labels + origin.labels)
             else:
                 name = dns.name.from_text(text, origin, self.idna_codec)
-            if len(self._cache) < 1_000_000:
-                self._cache[text] = name
+        if len(self._cache) < _NAME_CACHE_SIZE:
+            self._cache[text] = name
         return name
 
     def as_name(
@@ -318,7 +371,7 @@ def _detail(exc: BaseException, hint: str | None = None) -> str:
 class _Loader:
     """Reads one zone's file (and the files it includes) into rdatasets, collecting problems."""
 
-    def __init__(self, origin: dns.name.Name):
+    def __init__(self, origin: dns.name.Name, memo: ZoneMemo | None = None):
         self.zone_origin = origin
         self.rdatasets: dict[dns.name.Name, dict[RdatasetKey, dns.rdataset.Rdataset]] = {}
         self.locations: dict[tuple[dns.name.Name, int], Location] = {}
@@ -330,8 +383,25 @@ class _Loader:
         self._tokens = _RecordTokens()
         self._words: dict[str, tuple[int, object]] = {}
         self._classes: dict[int, type[dns.rdata.Rdata]] = {}
+        # Rdata by "rdtype tokens", one dict per $ORIGIN (by its exact labels); see ZoneMemo.
         self._rdata_origin: dns.name.Name | None = None
-        self._rdata_cache: dict[tuple, dns.rdata.Rdata] = {}
+        self._rdata_cache: dict[str, dns.rdata.Rdata] = {}
+        self._rdata_caches: dict[tuple[bytes, ...], dict[str, dns.rdata.Rdata]] = {}
+        self._prev_rdata_caches: dict[tuple[bytes, ...], dict[str, dns.rdata.Rdata]] = {}
+        self._prev_rdata: dict[str, dns.rdata.Rdata] = {}
+        # The previous load's nodes, and the same by id() of their owner Name: an owner this load
+        # got from the memo's name cache is that same object (the memo keeps it alive, so ids
+        # cannot clash), found without hashing a Name (dnspython does that in Python). Other
+        # owners are looked up by value. `_borrowed`: RRsets that are, so far, a previous one.
+        self._prev_rdatasets: dict[dns.name.Name, dict[RdatasetKey, dns.rdataset.Rdataset]] = {}
+        self._prev_nodes: dict[int, dict[RdatasetKey, dns.rdataset.Rdataset]] = {}
+        self._last_prev: dict[RdatasetKey, dns.rdataset.Rdataset] | None = None
+        self._borrowed: dict[int, _Borrowed] = {}
+        if memo is not None:
+            self._prev_rdata_caches = memo.rdata
+            self._tokens._prev_caches = memo.names
+            self._prev_rdatasets = memo.rdatasets
+            self._prev_nodes = {id(name): node for name, node in memo.rdatasets.items()}
         self._include_stack: list[str] = []
         # Reader state, as dnspython's zonefile.Reader keeps it.
         self.current_origin = origin
@@ -688,13 +758,23 @@ class _Loader:
         rdtype = value
         i += 1
         # Rdata: dnspython's parser, fed the record's own tokens. Rdata are immutable, so a
-        # record whose rdata text (and origin) repeats an earlier one's shares its object.
-        key = (rdtype, *items[i:]) if rec.plain else None
-        rdata = (
-            self._rdata_cache.get(key)
-            if key is not None and self._rdata_origin is self.current_origin
-            else None
-        )
+        # record whose rdata text (and origin) repeats an earlier one's, in this load or in the
+        # previous one (the memo), shares its object.
+        # The key is one string, "rdtype token token ...": plain tokens hold no blank, so it
+        # stands for exactly one token list, and one string costs less memory than a tuple.
+        key = f"{rdtype:d} " + " ".join(items[i:]) if rec.plain else None  # type: ignore[arg-type]
+        rdata = None
+        if key is not None:
+            if self._rdata_origin is not self.current_origin:
+                self._rdata_origin = self.current_origin
+                labels = self.current_origin.labels
+                self._rdata_cache = self._rdata_caches.setdefault(labels, {})
+                self._prev_rdata = self._prev_rdata_caches.get(labels) or {}
+            rdata = self._rdata_cache.get(key)
+            if rdata is None:
+                rdata = self._prev_rdata.get(key)
+                if rdata is not None and len(self._rdata_cache) < _RDATA_CACHE_SIZE:
+                    self._rdata_cache[key] = rdata
         if rdata is None:
             try:
                 rdata = self._parse_rdata(rdtype, items, i)
@@ -705,9 +785,6 @@ class _Loader:
                     self.soa_failed = True
                 return
             if key is not None and len(self._rdata_cache) < _RDATA_CACHE_SIZE:
-                if self._rdata_origin is not self.current_origin:
-                    self._rdata_origin = self.current_origin
-                    self._rdata_cache = {}
                 self._rdata_cache[key] = rdata
         # The TTL (RFC 1035 §5.1, RFC 2308 §4), as dnspython decides it.
         implicit = ttl is None
@@ -814,6 +891,23 @@ class _Loader:
             message = f"bad {type_text} rdata '{rdata_text}': {detail} ({rfc})"
         self.error("syntax", message, path, rec.line_of(consumed))
 
+    def _unborrow(self, state: _Borrowed) -> dns.rdataset.Rdataset:
+        """The new Rdataset of the records of `state` met so far, in place of the borrowed one."""
+        old = state.old
+        del self._borrowed[id(old)]
+        rdataset = dns.rdataset.Rdataset(_IN, old.rdtype, old.covers, old.ttl)
+        for rdata in itertools.islice(old, state.matched):
+            _insert(rdataset, rdata)
+        state.node[state.key] = rdataset
+        return rdataset
+
+    def settle(self) -> None:
+        """After the last record: a borrowed RRset only part of which was met is replaced."""
+        for state in list(self._borrowed.values()):
+            if state.matched != len(state.old):
+                self._unborrow(state)
+        self._borrowed.clear()
+
     def _out_of_zone(self, owner: dns.name.Name, path: str, line: int) -> None:
         self.warning(
             "out-of-zone",
@@ -828,26 +922,52 @@ class _Loader:
     ) -> None:
         if owner is self._last_owner:
             node = self._last_node
+            prev = self._last_prev
             assert node is not None
         else:
             node = self.rdatasets.setdefault(owner, {})
+            prev = None
+            if self._prev_rdatasets:
+                prev = self._prev_nodes.get(id(owner)) or self._prev_rdatasets.get(owner)
             self._last_owner = owner
             self._last_node = node
+            self._last_prev = prev
         rdtype = rdata.rdtype
         if rdtype == _NS:
             self.ns_records.append((owner, rdata.target, Location(path, line)))  # type: ignore[attr-defined]
         covers = rdata.covers()
-        rdataset = node.get((rdtype, covers))
+        key = (rdtype, covers)
+        rdataset = node.get(key)
         if rdataset is None:
-            rdataset = dns.rdataset.Rdataset(_IN, rdtype, covers, ttl)
-            _insert(rdataset, rdata)
-            node[(rdtype, covers)] = rdataset
+            # The previous load's RRset, if it starts with this very rdata at this TTL: hand it
+            # out as long as the records that follow are its next ones (see _Borrowed).
+            old = prev.get(key) if prev is not None else None
+            if (
+                old is not None
+                and old.ttl == ttl
+                and old.rdtype == rdtype
+                and old.covers == covers
+                and (len(old) == 1 or rdtype not in _SINGLETONS)
+                and id(old) not in self._borrowed
+            ):
+                rest = iter(old)
+                if next(rest, None) is rdata:
+                    rdataset = old
+                    self._borrowed[id(old)] = _Borrowed(old, rest, node, key)
+            if rdataset is None:
+                rdataset = dns.rdataset.Rdataset(_IN, rdtype, covers, ttl)
+                _insert(rdataset, rdata)
+            node[key] = rdataset
             if rdtype != _RRSIG:
                 self.locations[(owner, rdtype)] = Location(path, line)  # new: first of its RRset
             else:  # RRSIGs of different covered types are different RRsets with one location key
                 self.locations.setdefault((owner, rdtype), Location(path, line))
             return
-        if rdtype in _SINGLETONS:
+        state = self._borrowed.get(id(rdataset)) if self._borrowed else None
+        if state is not None and next(state.rest, None) is not rdata:
+            rdataset = self._unborrow(state)
+            state = None
+        if rdtype in _SINGLETONS:  # (never borrowed here: a borrowed singleton has no next record)
             if rdata not in rdataset:
                 self.dropped.setdefault((owner, rdtype), []).append(Location(path, line))
             return
@@ -860,7 +980,28 @@ class _Loader:
                 line,
                 owner.to_text(),
             )
-        _insert(rdataset, rdata)
+        if state is None:
+            _insert(rdataset, rdata)
+        else:
+            state.matched += 1  # what _insert would do to a new copy: `rdata` is its next record
+
+
+class _Borrowed:
+    """A previous load's Rdataset `old`, put in `node[key]` because the records met so far for
+    it are its first `matched` records: the same rdata objects in the same order, the first at
+    its TTL (a later one at another TTL is only warned about, as always). `rest` iterates over
+    its next records. When a record is not the next one (a duplicate included), or the load ends
+    before all of `old` was met, `_Loader._unborrow` replaces it with a new Rdataset of the
+    `matched` records, the one a load without a memo builds; `old` itself is never changed."""
+
+    __slots__ = ("old", "rest", "matched", "node", "key")
+
+    def __init__(self, old: dns.rdataset.Rdataset, rest, node: dict, key: RdatasetKey):
+        self.old = old
+        self.rest = rest
+        self.matched = 1
+        self.node = node
+        self.key = key
 
 
 def _insert_items(rdataset: dns.rdataset.Rdataset, rdata: dns.rdata.Rdata) -> None:
