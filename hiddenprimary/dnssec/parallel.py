@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from hiddenprimary.dnssec.keys import SigningKey
 from hiddenprimary.dnssec.sign import canonical_name_wire, prepare_keys, sign_prepared
 
-MIN_PARALLEL_JOBS = 4000  # below this, starting processes costs more than it saves
+MIN_PARALLEL_JOBS = 20000  # below this, starting the processes (~1 s) costs more than it saves
 CHUNK_JOBS = 500  # jobs per message to a worker: pickling one holds the GIL, so the reactor waits that long
 
 _worker_keys: dict = {}  # in a worker: key tag/algorithm -> prepared key
