@@ -31,6 +31,9 @@ _NONE = dns.rdatatype.NONE
 KEY_TYPES = frozenset({_DNSKEY, _CDS, _CDNSKEY})  # signed by keys with signs_keys (KSK/CSK)
 DEFAULT_DNSKEY_TTL = 3600  # BIND's dnskey-ttl default
 
+_RRSIG_CLASS = dns.rdtypes.ANY.RRSIG.RRSIG
+# The slots an RRSIG by one key shares with every other it makes in one run.
+_RRSIG_FIXED_SLOTS = ("rdclass", "rdtype", "rdcomment", "algorithm", "inception", "key_tag", "signer")
 _HEADER = struct.Struct("!HBBIIIH")  # type covered, algorithm, labels, orig TTL, exp, inc, tag
 _RR_FIXED = struct.Struct("!HHI")  # type, class, TTL (then rdlength, rdata)
 _RDLEN = struct.Struct("!H")
@@ -61,7 +64,7 @@ def _signer(key: SigningKey):
 class PreparedKey:
     """What signing with one key needs, computed once per key rather than once per RRset."""
 
-    __slots__ = ("algorithm", "key", "key_tag", "sign", "signer", "signer_wire")
+    __slots__ = ("algorithm", "key", "key_tag", "sign", "signer", "signer_wire", "protos")
 
     def __init__(self, key: SigningKey):
         self.key = key
@@ -70,6 +73,31 @@ class PreparedKey:
         self.signer = key.zone
         self.signer_wire = canonical_name_wire(key.zone)
         self.sign = _signer(key)
+        self.protos: dict[tuple[int, int], dns.rdtypes.ANY.RRSIG.RRSIG] = {}  # (class, inception) -> RRSIG
+
+    def rrsig(self, rdclass: int, covered: int, labels: int, ttl: int, expiration: int, inception: int,
+              signature: bytes) -> dns.rdtypes.ANY.RRSIG.RRSIG:
+        """An RRSIG by this key. The first one per (class, inception) is built by dnspython, with
+        its checks; the rest are copies of it with the per-RRset fields set directly, skipping
+        dnspython's per-field validation (a third of signing time). Those fields come from an
+        rdataset dnspython already checked and from our own masked times; a test compares the
+        result with dnspython's constructor field by field and on the wire."""
+        proto = self.protos.get((rdclass, inception))
+        if proto is None:
+            if len(self.protos) > 4:
+                self.protos.clear()
+            proto = self.protos[(rdclass, inception)] = dns.rdtypes.ANY.RRSIG.RRSIG(
+                rdclass, _RRSIG, covered, self.algorithm, labels, ttl, expiration, inception, self.key_tag,
+                self.signer, signature)
+        rd = object.__new__(_RRSIG_CLASS)
+        for slot, value in ((s_, getattr(proto, s_)) for s_ in _RRSIG_FIXED_SLOTS):
+            object.__setattr__(rd, slot, value)
+        object.__setattr__(rd, "type_covered", dns.rdatatype.RdataType.make(covered))
+        object.__setattr__(rd, "labels", labels)
+        object.__setattr__(rd, "original_ttl", ttl)
+        object.__setattr__(rd, "expiration", expiration)
+        object.__setattr__(rd, "signature", signature)
+        return rd
 
 
 def canonical_name_wire(name: dns.name.Name) -> bytes:
@@ -118,10 +146,7 @@ def sign_prepared(
     for k in keys:
         header = _HEADER.pack(rdtype, k.algorithm, labels, ttl, expiration, inception, k.key_tag)
         signature = k.sign(header + k.signer_wire + rrs)
-        _add_new(out, dns.rdtypes.ANY.RRSIG.RRSIG(
-            rdclass, _RRSIG, rdtype, k.algorithm, labels, ttl,
-            expiration, inception, k.key_tag, k.signer, signature,
-        ))
+        _add_new(out, k.rrsig(rdclass, rdtype, labels, ttl, expiration, inception, signature))
     return out
 
 
