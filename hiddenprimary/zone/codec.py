@@ -32,25 +32,42 @@ def encode(rdatasets: Iterable[tuple[dns.name.Name, dns.rdataset.Rdataset]]) -> 
 
 
 def decode(data: bytes) -> Iterator[tuple[dns.name.Name, dns.rdataset.Rdataset]]:
-    """The inverse of `encode`. Raises ValueError on bytes `encode` did not make."""
+    """The inverse of `encode`. Raises ValueError on bytes `encode` did not make.
+
+    The rdatasets of one owner are consecutive (encode is fed in name order), so the owner name
+    is parsed once per run of equal wire bytes and the same Name object handed out for each: a
+    zone's owners are its dict keys, and equal objects are found by identity, not by dnspython's
+    Python-level name comparison. Each rdata goes into its rdataset directly: encode wrote a set,
+    and `Rdataset.add` would hash (render) every rdata twice to look for a duplicate."""
     view = memoryview(data)
     offset, end = 0, len(data)
+    last_wire, last_name = b"", None
     try:
         while offset < end:
-            parser = dns.wire.Parser(data, offset)
-            name = parser.get_name()
-            offset = parser.current
+            pos = offset
+            while data[pos]:  # uncompressed: label lengths up to the root's zero
+                pos += data[pos] + 1
+            pos += 1
+            wire = data[offset:pos]
+            if wire != last_wire or last_name is None:
+                parser = dns.wire.Parser(data, offset)
+                last_name, last_wire = parser.get_name(), wire
+                if parser.current != pos:
+                    raise ValueError("owner name is not in uncompressed wire form")
+            name = last_name
+            offset = pos
             rdtype, covers, ttl, count = _HEAD.unpack_from(view, offset)
             offset += _HEAD.size
             rds = dns.rdataset.Rdataset(_IN, rdtype, covers)
             rds.update_ttl(ttl)
+            items = rds.items
             for _ in range(count):
                 (length,) = _LEN.unpack_from(view, offset)
                 offset += _LEN.size
                 parser = dns.wire.Parser(data, offset)
                 with parser.restrict_to(length):
-                    rds.add(dns.rdata.from_wire_parser(_IN, rdtype, parser))
+                    items[dns.rdata.from_wire_parser(_IN, rdtype, parser)] = None
                 offset += length
             yield name, rds
-    except (struct.error, dns.exception.DNSException) as e:
+    except (struct.error, IndexError, dns.exception.DNSException) as e:
         raise ValueError(f"bad encoded rdatasets at byte {offset}: {e}") from e
