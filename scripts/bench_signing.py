@@ -9,8 +9,9 @@ the same run, as ratios.
   - while the full sign runs, a small zone of the same daemon is queried in a loop: the slowest
     answer shows whether the server kept answering.
 
-Both sign with ECDSAP256SHA256 and NSEC, one CSK, using every core (dnssec-signzone: one thread
-per CPU; hiddenprimary: worker processes). Bounded: fixed record count, every wait has a timeout."""
+Both sign with ECDSAP256SHA256 and NSEC, one CSK (dnssec-signzone: one thread per CPU;
+hiddenprimary: worker processes from 4 CPUs up, else its reload thread). Bounded: fixed record
+count, every wait has a timeout."""
 
 from __future__ import annotations
 
