@@ -35,7 +35,7 @@ from hiddenprimary.metrics import Metrics
 from hiddenprimary.net.tcp import DnsStreamFactory
 from hiddenprimary.net.udp import DnsDatagramProtocol
 from hiddenprimary.notify import Notifier
-from hiddenprimary.reload import ReloadPlan, Signing, plan_reload, plan_resign
+from hiddenprimary.reload import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
 from hiddenprimary.responder import respond
 from hiddenprimary.store import Store
 from hiddenprimary.transfers import Transfers
@@ -225,8 +225,9 @@ class Server:
 
     def _restore(self, zone: dns.name.Name) -> defer.Deferred:
         def in_thread():
-            self._load_keys(zone)
             r = restore(self.config.data_dir, zone, self.clock)
+            # Keys are made only for a zone never served signed (else its DS is already out).
+            self._load_keys(zone, create=not zone_signer.is_signed(r.version))
             expires = zone_signer.earliest_expiration(r.version) if zone_signer.is_signed(r.version) else None
             return r, expires
 
@@ -253,13 +254,13 @@ class Server:
 
         return d.addCallbacks(restored, failed)
 
-    def _load_keys(self, zone: dns.name.Name) -> None:
+    def _load_keys(self, zone: dns.name.Name, create: bool = True) -> None:
         """Load (or on first use create) a signed zone's keys; runs in a worker thread."""
         dnssec_cfg = self.config.zones[zone].dnssec
         if dnssec_cfg is None:
             return
         try:
-            keys = load_or_create_keys(self.config.data_dir, zone, dnssec_cfg, self.clock.wall())
+            keys = load_or_create_keys(self.config.data_dir, zone, dnssec_cfg, self.clock.wall(), create)
         except DnssecKeyError as e:
             self._key_errors[zone] = e
             event(log, "dnssec.keys_failed", logging.ERROR, zone=_zone_text(zone), error=e)
@@ -312,10 +313,16 @@ class Server:
 
         def failed(f):
             event(log, "resign.failed", logging.ERROR, zone=_zone_text(zone), error=f.getErrorMessage())
-            self._schedule_resign(zone, int(self.clock.wall()) + zone_cfg.dnssec.refresh + 60)  # retry in a minute
+            # Retry in a minute; in ten when only a reload can help (keys or denial changed).
+            retry = 600 if f.check(SigningChanged) else 60
+            self._schedule_resign(zone, int(self.clock.wall()) + zone_cfg.dnssec.refresh + retry)
+
+        def publish_failed(f):  # after the commit: log it, never leave it unhandled
+            log.error("resign.publish_failed zone=%s\n%s", _zone_text(zone), f.getTraceback())
 
         d = threads.deferToThread(plan_and_commit)
         d.addCallbacks(lambda r: self._publish(zone, r[0], r[1], started, why="resign"), failed)
+        d.addErrback(publish_failed)
         return d
 
     def stop(self) -> defer.Deferred:

@@ -12,7 +12,7 @@ from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import denial, zone_signer
 from hiddenprimary.dnssec.keys import SigningKey
 from hiddenprimary.dnssec.zone_signer import SigningPolicy, SignStats
-from hiddenprimary.errors import SerialError, ZoneProblem
+from hiddenprimary.errors import HiddenPrimaryError, SerialError, ZoneProblem
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff, diff, diff_at
 from hiddenprimary.zone.load import load_zone
@@ -129,7 +129,10 @@ def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: 
         return ReloadPlan(zone_text, None, new, None, warnings, file_serial, stats)
 
     changes = zone_signer.unsigned_changes(current, unsigned)
-    edited = bool(changes) or not _same_soa_fields(current, unsigned)  # SOA timers/TTL count too
+    # SOA timers/TTL count too, and so does a new way of signing (keys, NSEC3 opt-out) that
+    # changes no record of the apex by itself.
+    resign_all = zone_signer.signing_mismatch(current, signing.keys, signing.policy) is not None
+    edited = bool(changes) or not _same_soa_fields(current, unsigned) or resign_all
     last_file = current.serial if signing.last_file_serial is None else signing.last_file_serial
     unchanged = ReloadPlan(zone_text, current, None, None, warnings, file_serial)
     if policy == "keep":
@@ -163,11 +166,20 @@ def plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signin
     return _indexed(_plan_resign(current, zone_cfg, clock, signing))
 
 
+class SigningChanged(HiddenPrimaryError):
+    """The re-sign timer found the zone's keys or denial settings changed since it was signed:
+    only a reload (which rebuilds the apex records from the file) may take that in."""
+
+
 def _plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signing: Signing) -> ReloadPlan:
     """The re-sign timer's plan: the same records with every signature that is due made afresh,
     under the next serial (keep: +1; other policies: their next value). No-op when nothing was due
     (only the SOA would have been signed)."""
     zone_text = zone_cfg.name.to_text(omit_final_dot=True)
+    mismatch = zone_signer.signing_mismatch(current, signing.keys, signing.policy)
+    if mismatch is not None:
+        raise SigningChanged(f"zone {zone_text}: re-sign postponed: {mismatch}; "
+                             "the next successful reload signs with the new settings")
     wall = clock.wall()
     policy = zone_cfg.serial
     new_serial = (serials.add(current.serial, 1) if policy == "keep"

@@ -170,7 +170,7 @@ def _zone_dirname(zone: dns.name.Name) -> str:
 
 
 def load_or_create_keys(
-    data_dir: str, zone: dns.name.Name, dnssec_cfg, now: float
+    data_dir: str, zone: dns.name.Name, dnssec_cfg, now: float, create: bool = True
 ) -> list[SigningKey]:
     """The zone's signing keys. First use (no key directory, or an empty one): generate one CSK,
     or a KSK + ZSK when `dnssec_cfg.ksk_zsk`, and store them. Later: load exactly the keys the
@@ -182,6 +182,11 @@ def load_or_create_keys(
     directory = key_directory(data_dir, zone)
     state_path = os.path.join(directory, STATE_FILE)
     if _is_first_use(directory, state_path):
+        if not create:
+            # The caller knows the zone is already served signed: its DS is at the parent, and
+            # keys made now would break the chain of trust. The old keys must come back.
+            raise DnssecKeyError(directory, "no keys here, but the zone is already served signed: restore this "
+                                            "directory from a backup (new keys would not match the DS at the parent)")
         return _create_keys(
             data_dir, directory, zone, algorithm, bool(dnssec_cfg.ksk_zsk), now
         )

@@ -114,6 +114,32 @@ def signer_input(file_version: ZoneVersion, keys: Sequence[SigningKey], policy: 
     return ZoneVersion(origin, nodes)
 
 
+def signing_mismatch(served: ZoneVersion, keys: Sequence[SigningKey], policy: SigningPolicy) -> str | None:
+    """What differs between how `served` is signed and how `keys`/`policy` would sign it (a key
+    missing from the DNSKEY set, other CDS/CDNSKEY, NSEC <-> NSEC3, other NSEC3 parameters or
+    opt-out); None when nothing does. A reload takes such a change in; the re-sign timer, which
+    has no zone file to rebuild the apex from, must not sign with them."""
+    origin = served.origin
+    dnskeys = served.get(origin, _DNSKEY)
+    if dnskeys is None or any(k.dnskey not in dnskeys for k in keys):
+        return "a signing key is not in the served DNSKEY set"
+    ttl = policy.dnskey_ttl
+    for rdtype, wanted in ((_CDS, dnssec_keys.cds_rdataset(keys, ttl)), (_CDNSKEY, dnssec_keys.cdnskey_rdataset(keys, ttl))):
+        have = served.get(origin, rdtype)
+        if have is None or have != wanted or have.ttl != wanted.ttl:
+            return f"the served {dns.rdatatype.to_text(rdtype)} is not the one of the current keys"
+    param = served.get(origin, _NSEC3PARAM)
+    if policy.denial == "nsec3":
+        if param is None or param != nsec3.nsec3param_rdataset(policy.nsec3):
+            return "the served zone is not signed with NSEC3 and these parameters"
+        apex_nsec3 = served.get(nsec3.hashed_owner(origin, origin, policy.nsec3), _NSEC3)
+        if apex_nsec3 is None or any(rd.flags != policy.nsec3.flags for rd in apex_nsec3):
+            return "the served NSEC3 chain has other flags (opt-out)"
+    elif param is not None or served.get(origin, _NSEC) is None:
+        return "the served zone is not signed with NSEC"
+    return None
+
+
 def strip(signed: ZoneVersion) -> ZoneVersion:
     """`signed` without the signer's records: the input it was signed from."""
     nodes = {}

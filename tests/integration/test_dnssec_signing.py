@@ -312,3 +312,28 @@ def test_queries_are_answered_while_a_whole_zone_is_re_signed(tmp_path):
         assert serials <= {1, 2}
     finally:
         d.stop()
+
+
+def test_lost_key_directory_is_never_replaced_by_new_keys(tmp_path):
+    """Review finding: the whole key directory is gone (a backup without it) while the journal
+    holds the signed zone: no new keys (they would not match the DS at the parent); the error
+    says to restore the directory, and the zone keeps serving with its old signatures."""
+    import shutil
+
+    d = signed_daemon(tmp_path, "{algorithm: ECDSAP256SHA256}")
+    d.start(wait_zones=[ZONE])
+    tags = {rd.key_tag for rrset in d.query("www.example.com", "A", want_dnssec=True).answer
+            if rrset.rdtype == T.RRSIG for rd in rrset}
+    d.stop()
+    keydir = next((d.dir / "var" / "keys").iterdir())
+    shutil.rmtree(keydir)
+    d.start(wait_zones=[ZONE])
+    try:
+        out = d.hpctl("reload")
+        assert out.returncode != 0 and "restore this directory" in out.stderr, out.stderr
+        assert not keydir.exists() or not any(keydir.iterdir())  # nothing generated
+        served = {rd.key_tag for rrset in d.query("www.example.com", "A", want_dnssec=True).answer
+                  if rrset.rdtype == T.RRSIG for rd in rrset}
+        assert served == tags
+    finally:
+        d.stop()

@@ -385,3 +385,36 @@ def test_random_edits_journal_diff_is_the_whole_difference(tmp_path, denial, ste
                 dns.dnssec.validate_rrsig(
                     dns.rrset.from_rdata_list(name, node[(covers, T.NONE)].ttl, list(node[(covers, T.NONE)])),
                     next(iter(rds)), keys, now=NOW + 60)
+
+
+@needs_tools
+def test_resign_timer_never_signs_with_keys_or_denial_the_served_zone_does_not_carry(tmp_path):
+    """Review finding: new keys or NSEC -> NSEC3 in the config, and the reload that would take
+    them in was rejected: the timer must not publish a zone signed by a key missing from its
+    DNSKEY set, or an NSEC3 chain without NSEC3PARAM. It waits for a reload, which then works."""
+    from hiddenprimary.reload import SigningChanged
+
+    s = Setup(tmp_path, validity=3 * 86400, refresh=86400)
+    served = s.load(zone_text(serial=1)).new
+    s.clock.advance(2 * 86400 + 3600)  # signatures due
+    for keys, policy in (((make_key(13),), s.policy),
+                         (s.keys, zone_signer.SigningPolicy.from_config(
+                             Dnssec(denial="nsec3", signature_validity=3 * 86400, refresh=86400)))):
+        with pytest.raises(SigningChanged, match="re-sign postponed"):
+            plan_resign(served, s.cfg, s.clock, Signing(keys, policy, 1))
+    s.keys = (make_key(13),)
+    plan = s.load(zone_text(serial=1))  # the reload takes the new key in, as served + 1
+    assert plan.new.serial == 2 and s.keys[0].dnskey in plan.new.get(ORIGIN, T.DNSKEY)
+    assert zone_signer.signing_mismatch(plan.new, s.keys, s.policy) is None
+    verify(plan.new, tmp_path, at=s.clock.wall())
+
+
+def test_toggling_nsec3_opt_out_is_taken_in_by_a_reload(tmp_path):
+    s = Setup(tmp_path, denial="nsec3")
+    s.load(zone_text(serial=1))
+    s.policy = zone_signer.SigningPolicy.from_config(Dnssec(denial="nsec3", nsec3_opt_out=True))
+    plan = s.load(zone_text(serial=1))
+    assert plan.new is not None and plan.new.serial == 2
+    flags = {rd.flags for node in plan.new.nodes().values() for key, rds in node.items() if key[0] == T.NSEC3
+             for rd in rds}
+    assert flags == {1}
