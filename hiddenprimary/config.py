@@ -976,6 +976,14 @@ class _Builder:
 
             refs = self.zone_secondaries(m, key_path, secondaries)
             dnssec = self.dnssec(m, key_path)
+            api_refs = [r for r in refs if secondaries[r].api is not None]
+            if dnssec is not None and api_refs:
+                # Route 53 (and the like) cannot publish our DNSKEY and RRSIGs: with our DS at the
+                # parent, its answers fail validation whether it serves the zone unsigned or signed.
+                self.fail(f"{key_path}.dnssec", self.get(m, "dnssec")[1],
+                          f"a zone we sign cannot go to API secondary {api_refs[0]!r}: it cannot serve our "
+                          "DNSKEY and signatures (no multi-signer, RFC 8901), so validating resolvers would "
+                          "reject its answers; remove dnssec: or that secondary")
             max_entries, max_bytes = self.journal(m, key_path)
             result[name] = ZoneConfig(
                 name=name,

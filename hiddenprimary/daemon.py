@@ -366,7 +366,8 @@ class Server:
             return defer.succeed(self._rejected(zone, current, None, "the zone's journal could not be opened"))
 
         def plan_and_commit():  # in a worker thread: parse, check, diff, sign, then the durable write
-            plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), self._load_memos.get(zone))
+            plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), self._load_memos.get(zone),
+                               self._file_serials.get(zone))
             return plan, commit(journal, plan, zone_cfg)
 
         d = threads.deferToThread(plan_and_commit)

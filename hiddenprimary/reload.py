@@ -57,12 +57,12 @@ class ReloadPlan:
 
 
 def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
-                signing: Signing | None = None, memo=None) -> ReloadPlan:
+                signing: Signing | None = None, memo=None, last_file_serial: int | None = None) -> ReloadPlan:
     """Load `zone_cfg.file` and plan the version that follows `current` (see `_plan_reload`).
     `memo`, the previous plan's, lets the load skip records whose text did not change, and hands
     back their RRsets as the very objects `current` holds."""
     loaded = load_zone(zone_cfg.file, zone_cfg.name, memo)
-    plan = _indexed(_plan_reload(current, loaded, zone_cfg, clock, signing))
+    plan = _indexed(_plan_reload(current, loaded, zone_cfg, clock, signing, last_file_serial))
     return dataclasses.replace(plan, memo=loaded.memo)
 
 
@@ -75,7 +75,7 @@ def _indexed(plan: ReloadPlan) -> ReloadPlan:
 
 
 def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, clock: Clock,
-                 signing: Signing | None) -> ReloadPlan:
+                 signing: Signing | None, last_file_serial: int | None = None) -> ReloadPlan:
     """Load `zone_cfg.file` and plan the version that follows `current`.
 
     Raises ZoneRejected (file problems) or SerialError (the serial policy refuses the change).
@@ -99,6 +99,8 @@ def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, cloc
         changes = diff(current, candidate)
         if changes.is_empty():
             return unchanged
+        if zone_signer.is_signed(current):
+            return _plan_unsigning(current, candidate, zone_cfg, clock, warnings, last_file_serial)
         # Raises unless the file's serial went up (RFC 1982), naming the case.
         serials.next_serial(zone_text, policy, current.serial, file_serial, clock.wall())
         return ReloadPlan(zone_text, current, candidate, changes, warnings, file_serial)
@@ -108,6 +110,27 @@ def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, cloc
         return unchanged
     new_serial = serials.next_serial(zone_text, policy, current.serial, file_serial, clock.wall())
     new = candidate if new_serial == file_serial else candidate.with_serial(new_serial)
+    return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial)
+
+
+def _plan_unsigning(current: ZoneVersion, candidate: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock,
+                    warnings: tuple, last_file_serial: int | None) -> ReloadPlan:
+    """`dnssec:` removed from a zone served signed, under `keep`. The served serial moved on
+    re-signs, so the file is compared with its own last serial, as while signed: dropping the
+    signatures alone goes out as served + 1; an edit needs the file's serial to go up."""
+    zone_text = zone_cfg.name.to_text(omit_final_dot=True)
+    file_serial = candidate.serial
+    last_file = current.serial if last_file_serial is None else last_file_serial
+    changes = zone_signer.unsigned_changes(current, candidate)
+    if file_serial == last_file and not _file_edited(changes, zone_cfg.name, current, candidate):
+        new_serial = serials.add(current.serial, 1)
+    else:
+        try:
+            serials.next_serial(zone_text, "keep", last_file, file_serial, clock.wall())
+        except SerialError as e:
+            raise SerialError(zone_text, e.kind, last_file, file_serial, "file's last serial") from None
+        new_serial = serials.at_least_next(file_serial, current.serial)
+    new = candidate.with_serial(new_serial)
     return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial)
 
 

@@ -596,6 +596,13 @@ BAD = [
         "must be a hosted zone ID like Z0123456789ABC (a string)",
     ),
     (
+        "api-secondary-of-a-signed-zone",
+        L + "secondaries:\n  r53: {api: route53}\nzones:\n  example.com:\n    file: a\n    secondaries: [r53]\n"
+            "    dnssec: {}  # <-\n",
+        "zones.example.com.dnssec",
+        "a zone we sign cannot go to API secondary 'r53'",
+    ),
+    (
         "api-hosted-zone-not-fed",
         L + "secondaries:\n  r53:\n    api: route53\n    hosted_zones:\n      example.org: Z1  # <-\n"
         "zones:\n  example.com: {file: a, secondaries: [r53]}\n",

@@ -418,3 +418,22 @@ def test_toggling_nsec3_opt_out_is_taken_in_by_a_reload(tmp_path):
     flags = {rd.flags for node in plan.new.nodes().values() for key, rds in node.items() if key[0] == T.NSEC3
              for rd in rds}
     assert flags == {1}
+
+
+def test_turning_signing_off_under_keep(tmp_path):
+    """Review finding: the served serial moved on re-signs (6 while the file says 5). Dropping
+    `dnssec:` with the file unchanged goes out as served + 1; an edit needs the file's serial to
+    go above its own last one, not above the served serial."""
+    s = Setup(tmp_path, validity=3 * 86400, refresh=86400)
+    s.load(zone_text(serial=5))
+    s.clock.advance(2 * 86400 + 3600)
+    assert s.resign().new.serial == 6
+    unsigned_cfg = ZoneConfig(ORIGIN, str(s.path), (), "keep", None)
+    plan = plan_reload(s.current, unsigned_cfg, s.clock, None, last_file_serial=5)
+    assert plan.new.serial == 7 and not zone_signer.is_signed(plan.new)
+    assert not any(key[0] in (T.RRSIG, T.NSEC) for node in plan.new.nodes().values() for key in node)
+    s.path.write_text(zone_text(serial=5, extra="x TXT edited"))
+    with pytest.raises(SerialError, match="file's last serial 5, file 5"):
+        plan_reload(s.current, unsigned_cfg, s.clock, None, last_file_serial=5)
+    s.path.write_text(zone_text(serial=6, extra="x TXT edited"))
+    assert plan_reload(s.current, unsigned_cfg, s.clock, None, last_file_serial=5).new.serial == 7
