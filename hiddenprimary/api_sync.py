@@ -221,9 +221,16 @@ class ApiSync:
     def _done(self, out: _Outcome | None, pair: _Pair) -> None:
         """On the reactor thread: record the outcome, then go on (newest version) or retry later."""
         pair.running = False
-        if out is None or self._stop.is_set():
+        if out is None:
             return
         st, now = pair.state, self.clock.wall()
+        if self._stop.is_set():
+            # Shutting down: start nothing new, but remember a sync that went through, so the
+            # next start does not replay diffs the provider already holds (it would reject them).
+            if out.error is None and st.serial != out.serial:
+                st.serial, st.applied_at, st.error, st.failures = out.serial, now, None, 0
+                self._save(pair)
+            return
         who = {"zone": pair.zone_text, "secondary": pair.secondary}
         if out.skipped is not None:
             self._note_skipped(pair, out.skipped)
