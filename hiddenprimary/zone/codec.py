@@ -21,8 +21,11 @@ _IN = dns.rdataclass.IN
 
 def encode(rdatasets: Iterable[tuple[dns.name.Name, dns.rdataset.Rdataset]]) -> bytes:
     out = bytearray()
+    last_name, last_wire = None, b""
     for name, rds in rdatasets:
-        out += name.to_wire()
+        if name is not last_name:  # an owner's rdatasets come one after another: render it once
+            last_name, last_wire = name, name.to_wire()
+        out += last_wire
         out += _HEAD.pack(rds.rdtype, rds.covers, rds.ttl, len(rds))
         for rdata in rds:
             wire = rdata.to_wire()
