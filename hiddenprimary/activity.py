@@ -5,8 +5,7 @@ written with synchronous=NORMAL (no fsync per row), unlike the journal."""
 
 from __future__ import annotations
 
-import os
-import sqlite3
+from hiddenprimary.state_db import open_state_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS transfers (
@@ -32,12 +31,7 @@ KEEP_TRANSFERS = 200  # per zone and secondary
 
 class Activity:
     def __init__(self, data_dir: str):
-        os.makedirs(data_dir, mode=0o700, exist_ok=True)
-        self.path = os.path.join(data_dir, "activity.sqlite")
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self.path, self._db = open_state_db(data_dir, "activity.sqlite", _SCHEMA)
 
     def close(self) -> None:
         self._db.close()

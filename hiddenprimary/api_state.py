@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import sqlite3
+
+from hiddenprimary.state_db import open_state_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_sync (
@@ -37,12 +37,7 @@ class PairState:
 
 class ApiState:
     def __init__(self, data_dir: str):
-        os.makedirs(data_dir, mode=0o700, exist_ok=True)
-        self.path = os.path.join(data_dir, "api_sync.sqlite")
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self.path, self._db = open_state_db(data_dir, "api_sync.sqlite", _SCHEMA)
 
     def close(self) -> None:
         self._db.close()

@@ -37,6 +37,7 @@ from hiddenprimary.clock import Clock
 from hiddenprimary.config import Config, Secondary
 from hiddenprimary.errors import HiddenPrimaryError, UsageError
 from hiddenprimary.logs import event
+from hiddenprimary.metrics import counter_family
 from hiddenprimary.providers.base import ApplyStats, Plan, Provider, RRsetKey, name_text
 from hiddenprimary.providers.incremental import DiffsDoNotFit, chain, plan_from_diffs
 from hiddenprimary.providers.registry import make_provider, target_text
@@ -407,21 +408,12 @@ class ApiSync:
             for operation, n in sorted(dict(getattr(provider, "requests", {})).items()):
                 requests.add_metric([name, operation], n)
         yield requests
-        errors = CounterMetricFamily("hiddenprimary_api_errors", "Failed syncs, by provider error code",
-                                     labels=["zone", "secondary", "code"])
-        for key, n in sorted(self.errors.items()):
-            errors.add_metric(list(key), n)
-        yield errors
-        changes = CounterMetricFamily("hiddenprimary_api_rrset_changes", "RRsets changed at API secondaries",
-                                      labels=["zone", "secondary", "action"])
-        for key, n in sorted(self.changes.items()):
-            changes.add_metric(list(key), n)
-        yield changes
-        syncs = CounterMetricFamily("hiddenprimary_api_syncs", "Successful syncs, full (read+plan) or incremental",
-                                    labels=["zone", "secondary", "mode"])
-        for key, n in sorted(self.syncs.items()):
-            syncs.add_metric(list(key), n)
-        yield syncs
+        yield counter_family("hiddenprimary_api_errors", "Failed syncs, by provider error code",
+                             ["zone", "secondary", "code"], self.errors)
+        yield counter_family("hiddenprimary_api_rrset_changes", "RRsets changed at API secondaries",
+                             ["zone", "secondary", "action"], self.changes)
+        yield counter_family("hiddenprimary_api_syncs", "Successful syncs, full (read+plan) or incremental",
+                             ["zone", "secondary", "mode"], self.syncs)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:

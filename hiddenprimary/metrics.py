@@ -72,21 +72,12 @@ class Metrics:
             sec_lag.add_metric([zone, secondary], lag)
         yield sec_serial
         yield sec_lag
-        transfers = CounterMetricFamily("hiddenprimary_transfers", "Outgoing transfers",
-                                        labels=["zone", "secondary", "kind", "outcome"])
-        for key, n in sorted(self.transfers.items()):
-            transfers.add_metric(list(key), n)
-        yield transfers
-        tbytes = CounterMetricFamily("hiddenprimary_transfer_bytes", "Bytes sent in transfers",
-                                     labels=["zone", "kind"])
-        for key, n in sorted(self.transfer_bytes.items()):
-            tbytes.add_metric(list(key), n)
-        yield tbytes
-        notify = CounterMetricFamily("hiddenprimary_notify", "NOTIFY messages and outcomes",
-                                     labels=["zone", "secondary", "event"])
-        for key, n in sorted(self.notify.items()):
-            notify.add_metric(list(key), n)
-        yield notify
+        yield counter_family("hiddenprimary_transfers", "Outgoing transfers",
+                             ["zone", "secondary", "kind", "outcome"], self.transfers)
+        yield counter_family("hiddenprimary_transfer_bytes", "Bytes sent in transfers", ["zone", "kind"],
+                             self.transfer_bytes)
+        yield counter_family("hiddenprimary_notify", "NOTIFY messages and outcomes",
+                             ["zone", "secondary", "event"], self.notify)
         reloads = HistogramMetricFamily("hiddenprimary_reload_duration_seconds", "Zone reload time",
                                         labels=["zone"])
         for zone, counts in sorted(self._reload_buckets.items()):
@@ -95,6 +86,14 @@ class Metrics:
         yield reloads
         for extra in self.collectors:
             yield from extra()
+
+
+def counter_family(name: str, help_text: str, labels: list[str], counts) -> CounterMetricFamily:
+    """A Prometheus counter family from a mapping of label-value tuples to counts."""
+    family = CounterMetricFamily(name, help_text, labels=labels)
+    for key, n in sorted(counts.items()):
+        family.add_metric(list(key), n)
+    return family
 
 
 class _MetricsPage(Resource):

@@ -121,17 +121,24 @@ def _plan_unsigning(current: ZoneVersion, candidate: ZoneVersion, zone_cfg: Zone
     zone_text = zone_cfg.name.to_text(omit_final_dot=True)
     file_serial = candidate.serial
     last_file = current.serial if last_file_serial is None else last_file_serial
-    changes = zone_signer.unsigned_changes(current, candidate)
-    if file_serial == last_file and not _file_edited(changes, zone_cfg.name, current, candidate):
-        new_serial = serials.add(current.serial, 1)
-    else:
-        try:
-            serials.next_serial(zone_text, "keep", last_file, file_serial, clock.wall())
-        except SerialError as e:
-            raise SerialError(zone_text, e.kind, last_file, file_serial, "file's last serial") from None
-        new_serial = serials.at_least_next(file_serial, current.serial)
-    new = candidate.with_serial(new_serial)
+    edited = _file_edited(zone_signer.unsigned_changes(current, candidate), zone_cfg.name, current, candidate)
+    new = candidate.with_serial(_keep_serial(zone_text, current, file_serial, last_file, edited, clock.wall()))
     return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial)
+
+
+def _keep_serial(zone_text: str, current: ZoneVersion, file_serial: int, last_file: int, file_edited: bool,
+                 wall: float) -> int:
+    """The `keep` serial of a zone that is or was signed, whose served serial also moves on
+    re-signs. A change only the signer makes (signing on or off, NSEC <-> NSEC3, keys) needs no
+    file edit: served + 1, like a re-sign. Otherwise the file's serial must go above its own last
+    one (SerialError naming the case), and the served serial is max(file serial, served + 1)."""
+    if file_serial == last_file and not file_edited:
+        return serials.add(current.serial, 1)
+    try:
+        serials.next_serial(zone_text, "keep", last_file, file_serial, wall)
+    except SerialError as e:
+        raise SerialError(zone_text, e.kind, last_file, file_serial, "file's last serial") from None
+    return serials.at_least_next(file_serial, current.serial)
 
 
 def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock,
@@ -161,21 +168,8 @@ def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: 
     if policy == "keep":
         if not edited and file_serial == last_file:
             return unchanged
-        if file_serial == last_file and not _file_edited(changes, zone_cfg.name, current, unsigned):
-            # Only what the signer adds changed (DNSKEY/CDS/CDNSKEY/NSEC3PARAM: signing turned on,
-            # NSEC <-> NSEC3): no file edit, so no file serial increase to ask for; like a re-sign.
-            new_serial = serials.add(current.serial, 1)
-            new, stats = zone_signer.sign_zone(unsigned.with_serial(new_serial), signing.keys, signing.policy,
-                                               int(wall), previous=current, changed=changes,
-                                               sign_batch=signing.sign_batch)
-            return ReloadPlan(zone_text, current, new, _signed_diff(current, new, stats), warnings, file_serial,
-                              stats)
-        # Raises unless the file's serial went up from its last one, naming the case.
-        try:
-            serials.next_serial(zone_text, policy, last_file, file_serial, wall)
-        except SerialError as e:
-            raise SerialError(zone_text, e.kind, last_file, file_serial, "file's last serial") from None
-        new_serial = serials.at_least_next(file_serial, current.serial)
+        new_serial = _keep_serial(zone_text, current, file_serial, last_file,
+                                  _file_edited(changes, zone_cfg.name, current, unsigned), wall)
     else:
         if not edited:
             return unchanged

@@ -99,10 +99,15 @@ class SigningKey:
 # Records built from keys
 
 
-def dnskey_rdataset(keys: Iterable[SigningKey], ttl: int) -> dns.rdataset.Rdataset:
-    """The apex DNSKEY RRset: every key."""
+def dnskey_rdataset(
+    keys: Iterable[SigningKey], ttl: int, existing: dns.rdataset.Rdataset | None = None
+) -> dns.rdataset.Rdataset:
+    """The apex DNSKEY RRset: every key's DNSKEY, plus those already in the zone (`existing`:
+    pre-published or foreign keys the operator put in the zone file)."""
     rds = dns.rdataset.Rdataset(dns.rdataclass.IN, dns.rdatatype.DNSKEY)
     rds.update_ttl(ttl)
+    for rd in existing or ():
+        rds.add(rd)
     for key in keys:
         rds.add(key.dnskey)
     return rds

@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from cryptography.hazmat.primitives import serialization
 
 from hiddenprimary.dnssec.keys import SigningKey
-from hiddenprimary.dnssec.sign import canonical_name_wire, prepare_keys, sign_prepared
+from hiddenprimary.dnssec.sign import canonical_name_wire, prepare_keys, sign_jobs, sign_prepared
 
 MIN_PARALLEL_JOBS = 20000  # below this, starting the processes (~1 s) costs more than it saves
 # The parent pickles every job and unpickles every result: ~40% of the work of signing in-process
@@ -64,8 +64,7 @@ class ParallelSigner:
 
     def __call__(self, jobs: list[tuple]) -> list:
         if self.workers < 2 or len(jobs) < self.min_jobs:
-            return [sign_prepared(name, rds, signers, inception, expiration, canonical_name_wire(name))
-                    for name, rds, signers, inception, expiration in jobs]
+            return sign_jobs(jobs)
         work = [(name, rds, tuple((k.key_tag, k.algorithm) for k in signers), inception, expiration)
                 for name, rds, signers, inception, expiration in jobs]
         chunks = [work[i:i + CHUNK_JOBS] for i in range(0, len(work), CHUNK_JOBS)]

@@ -165,16 +165,8 @@ def sign_rrset(
     return sign_prepared(name, rdataset, prepared, inception, expiration)
 
 
-def dnskey_rdataset(
-    keys: Iterable[SigningKey], ttl: int, existing: dns.rdataset.Rdataset | None = None
-) -> dns.rdataset.Rdataset:
-    """The apex DNSKEY RRset: every key's DNSKEY, plus those already in the zone (pre-published
-    or foreign keys the operator put in the zone file)."""
-    rds = dns.rdataset.Rdataset(dns.rdataclass.IN, _DNSKEY)
-    rds.update_ttl(ttl)
-    if existing is not None:
-        for rd in existing:
-            rds.add(rd)
-    for key in keys:
-        rds.add(key.dnskey)
-    return rds
+def sign_jobs(jobs: Iterable[tuple]) -> list[dns.rdataset.Rdataset]:
+    """Sign a batch of (owner, rdataset, prepared keys, inception, expiration) jobs in this
+    thread: the RRSIG rdatasets, in order."""
+    return [sign_prepared(name, rds, signers, inception, expiration, canonical_name_wire(name))
+            for name, rds, signers, inception, expiration in jobs]

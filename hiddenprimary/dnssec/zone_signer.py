@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 import dns.name
 import dns.rdataclass
@@ -32,7 +32,7 @@ import dns.rdatatype
 from hiddenprimary.dnssec import keys as dnssec_keys
 from hiddenprimary.dnssec import nsec, nsec3
 from hiddenprimary.dnssec.keys import SigningKey
-from hiddenprimary.dnssec.sign import KEY_TYPES, canonical_name_wire, prepare_keys, sign_prepared
+from hiddenprimary.dnssec.sign import KEY_TYPES, prepare_keys, sign_jobs
 from hiddenprimary.zone.version import RdatasetKey, ZoneVersion
 
 _RRSIG = dns.rdatatype.RRSIG
@@ -99,13 +99,8 @@ def signer_input(file_version: ZoneVersion, keys: Sequence[SigningKey], policy: 
             nodes[name] = node
     apex = dict(nodes[origin])
     apex.pop((_NSEC3PARAM, _NONE), None)
-    existing = apex.get((_DNSKEY, _NONE))
     ttl = policy.dnskey_ttl
-    dnskey = dns.rdataset.Rdataset(dns.rdataclass.IN, _DNSKEY)
-    dnskey.update_ttl(ttl)
-    for rd in list(existing or ()) + [k.dnskey for k in keys]:
-        dnskey.add(rd)
-    apex[(_DNSKEY, _NONE)] = dnskey
+    apex[(_DNSKEY, _NONE)] = dnssec_keys.dnskey_rdataset(keys, ttl, apex.get((_DNSKEY, _NONE)))
     apex[(_CDS, _NONE)] = dnssec_keys.cds_rdataset(keys, ttl)
     apex[(_CDNSKEY, _NONE)] = dnssec_keys.cdnskey_rdataset(keys, ttl)
     if policy.denial == "nsec3":
@@ -278,7 +273,7 @@ def sign_zone(
             places.append((node, (_RRSIG, rdtype)))
             if touched is not None:
                 touched.add(name)
-    results = (sign_batch or _sign_here)([(n, r, s, times.inception, e) for n, r, s, e in jobs])
+    results = (sign_batch or sign_jobs)([(n, r, s, times.inception, e) for n, r, s, e in jobs])
     for (node, key), sig in zip(places, results):
         node[key] = sig
     stats.signed = len(jobs)
@@ -329,11 +324,6 @@ def _reuse_unchanged(unsigned: ZoneVersion, previous: ZoneVersion | None, change
                     node[key] = prev[key]
         nodes[name] = node
     return nodes
-
-
-def _sign_here(jobs: Iterable) -> list:
-    return [sign_prepared(name, rds, signers, inception, expiration, canonical_name_wire(name))
-            for name, rds, signers, inception, expiration in jobs]
 
 
 def _denial_chain(unsigned: ZoneVersion, policy: SigningPolicy,

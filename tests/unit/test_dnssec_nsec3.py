@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hiddenprimary.dnssec import nsec3
-from hiddenprimary.dnssec.keys import SEP_FLAG, ZONE_FLAG, SigningKey
+from hiddenprimary.dnssec.keys import SEP_FLAG, ZONE_FLAG, SigningKey, dnskey_rdataset
 from hiddenprimary.dnssec.nsec import authoritative_names, denial_ttl
 from hiddenprimary.dnssec.nsec3 import (
     Nsec3Params,
@@ -28,7 +28,7 @@ from hiddenprimary.dnssec.nsec3 import (
     nsec3_names,
     nsec3param_rdataset,
 )
-from hiddenprimary.dnssec.sign import KEY_TYPES, dnskey_rdataset, sign_rrset
+from hiddenprimary.dnssec.sign import KEY_TYPES, sign_rrset
 from hiddenprimary.zone.version import ZoneVersion
 
 ORIGIN = dns.name.from_text("example.com.")
