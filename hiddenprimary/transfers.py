@@ -166,8 +166,8 @@ class Transfers:
                 if incremental:
                     limit = _udp_limit(msg, self.config.limits.udp_max_payload)
                     one = xfr.Rendering(version.origin, _IXFR, xfr.ixfr_items(version, diffs), max_size=limit,
-                                        reserve=_added_size(key, msg))
-                    if one.message(1) is None:
+                                        reserve=_added_size(key, msg), max_single=limit)
+                    if _fits_one_message(one):
                         stream = self._stream(one, req, zone_text, peer, decision, "IXFR", serial_from,
                                               version, transport, now, verdict.request_mac)
                         wire = stream.next_message()
@@ -202,7 +202,7 @@ class Transfers:
         event(log, "xfr.start", zone=zone_text, peer=peer[0], secondary=decision.secondary, kind=kind,
               serial=f"{'none' if serial_from is None else serial_from}->{version.serial}", transport=transport,
               signed=decision.key is not None)
-        return TransferStream(rendering, msg.id, xfr.question_bytes(req.wire),
+        return TransferStream(rendering, msg.id, xfr.question_bytes(msg),
                               _opt_for(msg, self.config.limits.udp_max_payload), signer, record, self.clock,
                               self._finished)
 
@@ -234,6 +234,13 @@ def _added_size(key, msg: dns.message.Message) -> int:
     if key is not None:
         size += tsig.signature_size(key)
     return size
+
+
+def _fits_one_message(rendering: xfr.Rendering) -> bool:
+    try:
+        return rendering.message(1) is None
+    except xfr.RenderingFailed:  # a record larger than the datagram: the client retries over TCP
+        return False
 
 
 def _udp_limit(msg: dns.message.Message, max_payload: int) -> int:

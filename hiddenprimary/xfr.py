@@ -29,6 +29,7 @@ from hiddenprimary.zone.diff import Diff
 from hiddenprimary.zone.version import ZoneVersion
 
 MESSAGE_SIZE = 16 * 1024  # per transfer message (RFC 5936 allows 65535); small keeps each render short
+MAX_MESSAGE = 65535  # a record too big for MESSAGE_SIZE gets a message of its own up to this (as BIND)
 TSIG_RESERVE = 512  # room left in every message for the TSIG record added per transfer
 _FLAGS = dns.flags.QR | dns.flags.AA
 _ANSWER = dns.renderer.ANSWER
@@ -36,24 +37,39 @@ _ANSWER = dns.renderer.ANSWER
 Item = tuple[dns.name.Name, dns.rdataset.Rdataset]
 
 
+class RenderingFailed(ValueError):
+    """A transfer cannot be rendered whole (a record that fits in no message). The rendering stays
+    failed: every reader gets this error, none ever gets a stream without the record."""
+
+
 class Rendering:
     """The messages of one transfer stream, rendered on demand and kept. `message(i)` is the i-th
-    message (ID 0, no TSIG), or None past the end."""
+    message (ID 0, no TSIG), or None past the end.
+
+    A record too large for `max_size` gets a message of its own up to `max_single` octets."""
 
     def __init__(self, origin: dns.name.Name, qtype: int, items: Iterator[Item],
-                 max_size: int = MESSAGE_SIZE, reserve: int = TSIG_RESERVE):
+                 max_size: int = MESSAGE_SIZE, reserve: int = TSIG_RESERVE, max_single: int = MAX_MESSAGE):
         self.origin = origin
         self.qtype = qtype
         self._items = items
         self._pending: Item | None = None
         self._max_size = max_size - reserve  # room for what each transfer adds (OPT, TSIG)
+        self._max_single = max(max_single, max_size) - reserve
         self.messages: list[bytes] = []
         self.done = False
         self.records = 0
+        self.error: str | None = None
 
     def message(self, index: int) -> bytes | None:
         while index >= len(self.messages) and not self.done:
-            self._render_next()
+            if self.error is not None:
+                raise RenderingFailed(self.error)
+            try:
+                self._render_next()
+            except RenderingFailed as e:
+                self.error = str(e)  # sticky: no later reader may skip past the record
+                raise
         return self.messages[index] if index < len(self.messages) else None
 
     def render_all(self) -> list[bytes]:
@@ -78,10 +94,14 @@ class Rendering:
                 count += len(rds)
             except dns.exception.TooBig:
                 if count == 0:
-                    # Does not fit even alone: split the RRset (RFC 5936 2.2 allows it).
+                    # Does not fit even alone: split the RRset (RFC 5936 2.2 allows it), down to
+                    # one record, which then gets a larger message of its own.
                     if len(rds) == 1:
-                        raise ValueError(f"record {name} {dns.rdatatype.to_text(rds.rdtype)} is too large "
-                                         f"for a transfer message") from None
+                        self._pending = item  # never consumed unless rendered
+                        r = self._alone(name, rds)
+                        self._pending = None
+                        count = 1
+                        break
                     first, rest = _split(rds)
                     self._items = _chain([(name, first), (name, rest)], self._items)
                     continue
@@ -90,6 +110,17 @@ class Rendering:
         r.write_header()
         self.messages.append(r.get_wire())
         self.records += count
+
+    def _alone(self, name: dns.name.Name, rds: dns.rdataset.Rdataset) -> dns.renderer.Renderer:
+        r = dns.renderer.Renderer(id=0, flags=_FLAGS, max_size=self._max_single)
+        if not self.messages:
+            r.add_question(self.origin, self.qtype, dns.rdataclass.IN)
+        try:
+            r.add_rdataset(_ANSWER, name, rds)
+        except dns.exception.TooBig:
+            raise RenderingFailed(f"record {name} {dns.rdatatype.to_text(rds.rdtype)} is too large for a "
+                                  f"transfer message ({self._max_single} octets)") from None
+        return r
 
 
 def _split(rds: dns.rdataset.Rdataset) -> tuple[dns.rdataset.Rdataset, dns.rdataset.Rdataset]:
@@ -134,7 +165,7 @@ def ixfr_items(version: ZoneVersion, diffs: list[Diff]) -> Iterator[Item]:
 def axfr_rendering(version: ZoneVersion) -> Rendering:
     """The version's one shared AXFR rendering (also used for IXFR's AXFR-style fallback)."""
     rendering = version.cache.get("axfr")
-    if rendering is None:
+    if rendering is None or rendering.error is not None:  # a failed rendering is never reused
         rendering = version.cache["axfr"] = Rendering(version.origin, dns.rdatatype.AXFR, axfr_items(version))
     return rendering
 
@@ -142,7 +173,7 @@ def axfr_rendering(version: ZoneVersion) -> Rendering:
 def ixfr_rendering(version: ZoneVersion, client_serial: int, diffs: list[Diff]) -> Rendering:
     key = ("ixfr", client_serial)
     rendering = version.cache.get(key)
-    if rendering is None:
+    if rendering is None or rendering.error is not None:
         rendering = version.cache[key] = Rendering(version.origin, dns.rdatatype.IXFR,
                                                    ixfr_items(version, diffs))
     return rendering
@@ -202,15 +233,9 @@ def stamp(message: bytes, msg_id: int, question: bytes | None) -> bytes:
     return head + question + message[12 + len(question):]
 
 
-def question_bytes(wire: bytes) -> bytes:
-    """The raw question of a request (name + type + class), to copy into the first message."""
-    offset = 12
-    while True:
-        length = wire[offset]
-        if length == 0:
-            offset += 1
-            break
-        if length & 0xC0:
-            raise ValueError("compressed name in the question")
-        offset += 1 + length
-    return wire[12 : offset + 4]
+def question_bytes(request: dns.message.Message) -> bytes:
+    """The request's question (name + type + class) as uncompressed wire, in the client's case,
+    to copy into the first message: a legal compression pointer in the request's question (RFC
+    1035 4.1.4) is resolved by the parser, so the copy never depends on how the client wrote it."""
+    q = request.question[0]
+    return q.name.to_wire() + struct.pack("!HH", q.rdtype, q.rdclass)

@@ -292,3 +292,13 @@ def test_status_tells_what_each_secondary_did_and_keeps_it_across_a_restart(prim
     assert view["last_transfer"]["peer"] == "127.0.0.2" and view["behind"] is True
     out = primary.hpctl("status").stdout
     assert "example.com <- lab: serial 2026112701 by AXFR" in out and "behind" in out
+
+
+def test_axfr_with_a_compression_pointer_in_the_question_is_served(primary):
+    from tests.unit.test_xfr import compressed_axfr_query
+    reply = dns.message.from_wire(raw_tcp(primary.port, compressed_axfr_query(), "127.0.0.4"), xfr=True)
+    assert reply.rcode() == dns.rcode.NOERROR and reply.id == 0x0042
+    assert reply.question[0].name.to_text() == "ExAmPlE.CoM."  # the client's case, uncompressed
+    soas = [rrset for rrset in reply.answer if rrset.rdtype == dns.rdatatype.SOA]
+    assert len(soas) == 2 and len(reply.answer) > 10  # the whole (one-message) zone, SOA at both ends
+    assert "ERROR" not in primary.log() and "tcp.stream_failed" not in primary.log()

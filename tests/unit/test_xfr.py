@@ -33,7 +33,7 @@ def zone_nodes(zone: dns.zone.Zone) -> dict:
 def receive(zone: dns.zone.Zone, rdtype, messages, serial=None, query_id=7, qname="example.com."):
     q = dns.message.make_query(qname, rdtype)
     q.id = query_id
-    question = xfr.question_bytes(q.to_wire())
+    question = xfr.question_bytes(q)
     with dns.xfr.Inbound(zone, rdtype, serial=serial) as inbound:
         for i, m in enumerate(messages):
             wire = xfr.stamp(m, query_id, question if i == 0 else None)
@@ -62,7 +62,7 @@ def test_first_message_carries_the_clients_question_case():
     v = big_version(hosts=10)
     messages = xfr.axfr_rendering(v).render_all()
     q = dns.message.make_query("ExAmPlE.CoM.", "AXFR")
-    out = xfr.stamp(messages[0], q.id, xfr.question_bytes(q.to_wire()))
+    out = xfr.stamp(messages[0], q.id, xfr.question_bytes(q))
     parsed = dns.message.from_wire(out, xfr=True)
     assert parsed.question[0].name.to_text() == "ExAmPlE.CoM." and parsed.id == q.id
 
@@ -110,3 +110,61 @@ def test_client_serial_needs_the_soa_in_authority():
         raise AssertionError("IXFR without SOA accepted")
     q.authority.append(dns.rrset.from_text("example.com.", 0, "IN", "SOA", ". . 41 0 0 0 0"))
     assert xfr.client_serial(q) == 41
+
+
+def huge_txt(octets: int) -> str:
+    """One TXT rdata of about `octets` octets (strings of 250 characters)."""
+    strings, rest = divmod(octets, 251)
+    parts = [f'"{chr(97 + i % 26) * 250}"' for i in range(strings)]
+    if rest > 1:
+        parts.append('"' + "z" * (rest - 1) + '"')
+    return " ".join(parts)
+
+
+def test_records_of_16_32_and_64_kb_are_each_transferred_in_a_message_of_their_own():
+    sizes = {"r16": 16_500, "r32": 32_768, "r64": 64_000}
+    v = make_version(1, {**{(label, "TXT"): (60, (huge_txt(n),)) for label, n in sizes.items()},
+                         **{(f"h{i}", "A"): (60, (f"10.0.0.{i}",)) for i in range(50)}})
+    messages = xfr.axfr_rendering(v).render_all()
+    assert max(len(m) for m in messages) > 64_000
+    assert all(len(m) <= xfr.MAX_MESSAGE - xfr.TSIG_RESERVE for m in messages)
+    got = receive(dns.zone.Zone(ORIGIN, relativize=False), dns.rdatatype.AXFR, messages)
+    assert zone_nodes(got) == zone_nodes(to_dnspython_zone(v))
+
+
+def test_a_record_that_fits_no_message_fails_every_reader_and_is_never_skipped():
+    # An owner name near 255 octets plus 65,300 octets of rdata cannot fit in 65,535 - TSIG room.
+    owner = ".".join(["x" * 60] * 3)
+    v = make_version(1, {(owner, "TXT"): (60, (huge_txt(65_300),)), ("www", "A"): (60, ("10.0.0.1",))})
+    first = xfr.axfr_rendering(v)
+    for _ in range(3):
+        rendering = xfr.axfr_rendering(v)
+        try:
+            rendering.render_all()
+        except xfr.RenderingFailed as e:
+            assert "too large" in str(e)
+        else:
+            raise AssertionError("a transfer without the record completed")
+        try:  # the same object, asked again, fails again instead of ending the stream early
+            rendering.message(len(rendering.messages))
+        except xfr.RenderingFailed:
+            pass
+        else:
+            raise AssertionError("a failed rendering was reused")
+    assert xfr.axfr_rendering(v) is not first  # a failed rendering is not kept for the version
+
+
+def compressed_axfr_query(qname: str = "ExAmPlE.CoM.", msg_id: int = 0x0042) -> bytes:
+    """An AXFR query whose question name ends in a legal compression pointer (RFC 1035 4.1.4: to
+    prior data): offset 0 holds the ID's high octet, 0x00, which reads as the root label."""
+    q = dns.message.make_query(qname, "AXFR")
+    q.id = msg_id
+    wire = q.to_wire()
+    name_end = wire.index(b"\x00\x00\xfc\x00\x01", 12)  # the root label, then type AXFR, class IN
+    return wire[:name_end] + b"\xc0\x00" + wire[name_end + 1:]
+
+
+def test_question_with_a_compression_pointer_is_copied_uncompressed():
+    parsed = dns.message.from_wire(compressed_axfr_query())
+    assert parsed.question[0].name == dns.name.from_text("example.com.")
+    assert xfr.question_bytes(parsed) == b"\x07ExAmPlE\x03CoM\x00\x00\xfc\x00\x01"
