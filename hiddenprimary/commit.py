@@ -13,9 +13,11 @@ import dns.name
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import denial
-from hiddenprimary.journal import Journal, JournalCorrupt, JournalInfo, journal_path
+from hiddenprimary.journal import Journal, JournalCorrupt, JournalInfo, JournalUnavailable, journal_path
 from hiddenprimary.logs import event
 from hiddenprimary.reload import ReloadPlan
+from hiddenprimary.served_serials import ServedSerials
+from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.version import ZoneVersion
 
 log = logging.getLogger("hiddenprimary.commit")
@@ -23,12 +25,13 @@ log = logging.getLogger("hiddenprimary.commit")
 
 @dataclasses.dataclass
 class Restored:
-    journal: Journal
+    journal: Journal | None  # None: the journal could not be opened (see `problem`); nothing moved
     version: ZoneVersion | None  # the last committed version, None when there is none
-    info: JournalInfo
+    info: JournalInfo | None
     history: tuple  # the journal's diffs, oldest first (what IXFR can serve)
     problem: str | None  # why the saved state could not be used, if it could not
     file_serial: int | None = None  # the zone file's serial at the last committed load
+    served_floor: int | None = None  # the highest serial ever served: the next must be above it
 
 
 def _fault(point: str) -> None:
@@ -37,32 +40,52 @@ def _fault(point: str) -> None:
         os._exit(99)
 
 
-def restore(data_dir: str, zone: dns.name.Name, clock: Clock) -> Restored:
-    """Open the zone's journal and rebuild its last committed version. A damaged journal is moved
-    aside (never deleted: it may hold the only copy of history) and a fresh one started."""
+def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSerials,
+            lock_wait: float | None = None) -> Restored:
+    """Open the zone's journal and rebuild its last committed version.
+
+    A damaged journal is moved aside (never deleted: it may hold the only copy of history) and a
+    fresh one started; a journal that is locked past `lock_wait` or cannot be opened is left
+    untouched and nothing is restored (the zone answers SERVFAIL until a reload opens it). A
+    journal whose version is older than a serial already served is not served (it would send
+    the zone backwards): the next load starts above the served serial."""
     path = journal_path(data_dir, zone)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    floor = served.get(zone)
+    kwargs = {} if lock_wait is None else {"lock_wait": lock_wait}
     try:
-        journal = Journal(path, zone)
+        journal = Journal(path, zone, **kwargs)
         version = journal.load()
-        if version is not None:
-            denial.prepare(version)  # the proof index, here rather than on the reactor thread
+        file_serial = journal.file_serial()
         history = tuple(journal.diffs()) if version is not None else ()
-        return Restored(journal, version, journal.info(), history, None, journal.file_serial())
+        info = journal.info()
+    except JournalUnavailable as e:
+        event(log, "journal.unavailable", logging.ERROR, zone=zone, error=e)
+        return Restored(None, None, None, (), str(e), served_floor=floor)
     except JournalCorrupt as e:
         aside = f"{path}.corrupt-{int(clock.wall())}"
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.replace(path + suffix, aside + suffix)
-        event(log, "journal.corrupt", logging.ERROR, zone=zone, error=e, moved_to=aside)
+        event(log, "journal.corrupt", logging.ERROR, zone=zone, error=e, moved_to=aside, served_serial=floor)
         journal = Journal(path, zone)
-        return Restored(journal, None, journal.info(), (), f"{e}; moved to {aside}")
+        return Restored(journal, None, journal.info(), (), f"{e}; moved to {aside}", served_floor=floor)
+    if version is not None and floor is not None and serials.compare(version.serial, floor) is serials.Order.LESS:
+        problem = (f"{path}: the journal's serial {version.serial} is below the served serial {floor} "
+                   f"(an older copy?); not served, the zone file is loaded above {floor}")
+        event(log, "journal.behind", logging.ERROR, zone=zone, journal_serial=version.serial, served_serial=floor)
+        return Restored(journal, None, info, (), problem, file_serial, floor)
+    if version is not None:
+        served.record(zone, version.serial)  # a data_dir from before the served-serial file
+        denial.prepare(version)  # the proof index, here rather than on the reactor thread
+    return Restored(journal, version, info, history, None, file_serial, floor)
 
 
-def commit(journal: Journal, plan: ReloadPlan, zone_cfg: ZoneConfig) -> JournalInfo:
+def commit(journal: Journal, plan: ReloadPlan, zone_cfg: ZoneConfig, served: ServedSerials) -> JournalInfo:
     """Make `plan` durable. After this returns, a crash restarts with `plan.new`."""
     if plan.new is not None:
         _fault("journal.before_commit")
+        served.record(zone_cfg.name, plan.new.serial)  # first: the floor is never below what is served
         if plan.diff is None:
             journal.save_first(plan.new, plan.file_serial)
         else:

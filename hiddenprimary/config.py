@@ -127,6 +127,7 @@ class Limits:
     reload_timeout_s: float = 600.0
     transfers_out: int = 20  # concurrent outgoing AXFR/IXFR streams (BIND: transfers-out 10)
     xfr_idle_timeout_s: float = 60.0  # drop a transfer whose client reads nothing for this long
+    journal_lock_wait_s: float = 10.0  # at start, wait this long for another process's journal lock
 
 
 @dataclasses.dataclass(frozen=True)
@@ -665,6 +666,7 @@ class _Builder:
         "reload_timeout_s",
         "transfers_out",
         "xfr_idle_timeout_s",
+        "journal_lock_wait_s",
     )
 
     def limits(self, top: _Map) -> Limits:

@@ -30,6 +30,7 @@ from hiddenprimary.dnssec.keys import DnssecKeyError, ds_records, load_or_create
 from hiddenprimary.dnssec.parallel import ParallelSigner
 from hiddenprimary.errors import HiddenPrimaryError, Severity, UsageError, ZoneRejected
 from hiddenprimary.events import ZoneEvents
+from hiddenprimary.journal import JournalError
 from hiddenprimary.logs import event
 from hiddenprimary.metrics import Metrics
 from hiddenprimary.net.tcp import DnsStreamFactory
@@ -37,6 +38,7 @@ from hiddenprimary.net.udp import DnsDatagramProtocol
 from hiddenprimary.notify import Notifier
 from hiddenprimary.reload import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
 from hiddenprimary.responder import respond
+from hiddenprimary.served_serials import ServedSerials
 from hiddenprimary.store import Store
 from hiddenprimary.transfers import Transfers
 from hiddenprimary.zone import serial as serials
@@ -71,6 +73,7 @@ class Server:
         self._last: dict[dns.name.Name, dict] = {z: {} for z in config.zones}
         self._journals: dict = {}
         self._journal_info: dict = {}
+        self._served_floors: dict = {}  # the served-serial floor read at restore, for a first version
         self._file_serials: dict[dns.name.Name, int | None] = {}  # the zone file's serial at the last commit
         self._keys: dict[dns.name.Name, tuple] = {}  # signing keys of signed zones
         self._key_errors: dict[dns.name.Name, DnssecKeyError] = {}  # why a signed zone has no keys
@@ -212,6 +215,10 @@ class Server:
         edited while we were down is a reload like any other). Until a zone has a version its
         queries get SERVFAIL."""
         os.makedirs(self.config.data_dir, mode=0o700, exist_ok=True)
+        try:
+            self.served = ServedSerials(self.config.data_dir)
+        except JournalError as e:
+            raise StartupError(str(e)) from e
         self.activity = Activity(self.config.data_dir)
         self.api_sync.start()
         self.transfers.on_done = self._record_transfer
@@ -221,11 +228,11 @@ class Server:
         event(log, "started", zones=len(self.config.zones), config=self.config.path)
         for zone in self.config.zones:
             self.events.run(zone, lambda zone=zone: self._restore(zone))
-        return self.reload([])
+        return self.reload([], retry_restore=False)  # each zone was just restored
 
     def _restore(self, zone: dns.name.Name) -> defer.Deferred:
         def in_thread():
-            r = restore(self.config.data_dir, zone, self.clock)
+            r = restore(self.config.data_dir, zone, self.clock, self.served, self.config.limits.journal_lock_wait_s)
             # Keys are made only for a zone never served signed (else its DS is already out).
             self._load_keys(zone, create=not zone_signer.is_signed(r.version))
             expires = zone_signer.earliest_expiration(r.version) if zone_signer.is_signed(r.version) else None
@@ -235,6 +242,10 @@ class Server:
 
         def restored(result) -> None:
             r, expires = result
+            self._served_floors[zone] = r.served_floor
+            if r.journal is None:  # locked or unreadable: nothing restored, nothing moved
+                self._last[zone] = {"when": self._now_text(), "ok": False, "error": r.problem}
+                return
             self._journals[zone] = r.journal
             self._journal_info[zone] = r.info
             self._file_serials[zone] = r.file_serial
@@ -309,7 +320,7 @@ class Server:
 
         def plan_and_commit():
             plan = plan_resign(current, zone_cfg, self.clock, self._signing(zone))
-            return plan, commit(journal, plan, zone_cfg)
+            return plan, commit(journal, plan, zone_cfg, self.served)
 
         def failed(f):
             event(log, "resign.failed", logging.ERROR, zone=_zone_text(zone), error=f.getErrorMessage())
@@ -351,11 +362,17 @@ class Server:
             zones.append(zone)
         return zones
 
-    def reload(self, names: list[str], options: dict | None = None) -> defer.Deferred:
-        """Reload zones (all when `names` is empty); fires with one result dict per zone."""
+    def reload(self, names: list[str], options: dict | None = None, retry_restore: bool = True) -> defer.Deferred:
+        """Reload zones (all when `names` is empty); fires with one result dict per zone. A zone
+        whose journal could not be opened is restored first (the operator may have fixed it)."""
         zones = self._resolve(names)
-        return defer.gatherResults([self.events.run(z, lambda z=z: self._reload_one(z)) for z in zones],
-                                   consumeErrors=True)
+        return defer.gatherResults([self.events.run(z, lambda z=z: self._reload_or_restore(z, retry_restore))
+                                    for z in zones], consumeErrors=True)
+
+    def _reload_or_restore(self, zone: dns.name.Name, retry_restore: bool) -> defer.Deferred:
+        if self._journals.get(zone) is not None or not retry_restore:
+            return self._reload_one(zone)
+        return self._restore(zone).addCallback(lambda _: self._reload_one(zone))
 
     def _reload_one(self, zone: dns.name.Name) -> defer.Deferred:
         zone_cfg = self.config.zones[zone]
@@ -363,12 +380,15 @@ class Server:
         started = self.clock.monotonic()
         journal = self._journals.get(zone)
         if journal is None:
-            return defer.succeed(self._rejected(zone, current, None, "the zone's journal could not be opened"))
+            why = (self._last.get(zone) or {}).get("error") or "the zone's journal could not be opened"
+            return defer.succeed(self._rejected(zone, current, None, why))
+        # Only a first version needs the floor: later ones follow `current`, which is above it.
+        floor = self._served_floors.get(zone) if current is None else None
 
         def plan_and_commit():  # in a worker thread: parse, check, diff, sign, then the durable write
             plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), self._load_memos.get(zone),
-                               self._file_serials.get(zone))
-            return plan, commit(journal, plan, zone_cfg)
+                               self._file_serials.get(zone), floor)
+            return plan, commit(journal, plan, zone_cfg, self.served)
 
         d = threads.deferToThread(plan_and_commit)
         d.addCallbacks(lambda r: self._publish(zone, r[0], r[1], started),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
+import time
 
 import dns.name
 
@@ -47,7 +48,38 @@ class JournalError(HiddenPrimaryError):
 
 
 class JournalCorrupt(JournalError):
-    """The journal file is damaged."""
+    """The journal file is damaged (checksum, format, not a journal): the only case in which it is
+    moved aside."""
+
+
+class JournalUnavailable(JournalError):
+    """The journal cannot be used now but is not known to be damaged: locked by another process
+    past the wait, no permission, an I/O error. Nothing is moved or rewritten."""
+
+
+# sqlite's primary result codes that say "cannot get at the file", not "the file is damaged":
+# PERM, BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, AUTH.
+_ACCESS_CODES = frozenset({3, 5, 6, 7, 8, 10, 13, 14, 23})
+_LOCK_CODES = frozenset({5, 6})  # BUSY, LOCKED: worth waiting for
+LOCK_WAIT_S = 10.0  # how long a start-up waits for another process's lock before giving up
+
+
+def is_access_problem(e: sqlite3.Error) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _ACCESS_CODES
+
+
+def _is_lock(e: sqlite3.Error) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _LOCK_CODES
+
+
+def classify(path: str, e: sqlite3.Error, doing: str) -> JournalError:
+    """The journal error for sqlite's `e`: unavailable (access) or corrupt (damage)."""
+    if is_access_problem(e):
+        return JournalUnavailable(f"{path}: cannot {doing} the journal: {e} "
+                                  "(the file was left as it is; fix access and reload)")
+    return JournalCorrupt(f"{path}: journal is damaged or not a journal ({e})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,20 +100,47 @@ def _soa_from_bytes(data: bytes):
 
 
 class Journal:
-    def __init__(self, path: str, origin: dns.name.Name):
+    def __init__(self, path: str, origin: dns.name.Name, lock_wait: float = LOCK_WAIT_S):
+        """Open (or create) the journal. Another process's lock is waited for up to `lock_wait`
+        seconds; then, as for any access problem, JournalUnavailable. JournalCorrupt only for
+        damage."""
         self.path = path
         self.origin = origin
-        try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            ok = self._db.execute("PRAGMA quick_check").fetchone()[0]
-            if ok != "ok":
-                raise JournalCorrupt(f"{path}: journal is damaged ({ok})")
-            self._db.executescript(_SCHEMA)
-            self._check_meta()
-        except sqlite3.DatabaseError as e:
-            raise JournalCorrupt(f"{path}: journal is damaged or not a journal ({e})") from e
+        deadline = time.monotonic() + lock_wait
+        while True:
+            try:
+                self._open(lock_wait)
+                return
+            except sqlite3.Error as e:
+                self._close_quietly()
+                # Some lock states fail at once rather than through sqlite's busy wait: retry.
+                if _is_lock(e) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                raise classify(path, e, "open") from e
+            except JournalError:
+                self._close_quietly()
+                raise
+
+    def _open(self, lock_wait: float) -> None:
+        self._db = None
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=max(0.0, lock_wait))
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        ok = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        if ok != "ok":
+            raise JournalCorrupt(f"{self.path}: journal is damaged ({ok})")
+        self._db.executescript(_SCHEMA)
+        self._check_meta()
+
+    def _close_quietly(self) -> None:
+        db, self._db = getattr(self, "_db", None), None
+        if db is not None:
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
 
     def _check_meta(self) -> None:
         rows = dict(self._db.execute("SELECT key, value FROM meta"))
@@ -185,7 +244,11 @@ class Journal:
             for d in self._diffs_after(after_seq):
                 version = apply(d, version)
             return version
-        except (ValueError, sqlite3.DatabaseError) as e:
+        except sqlite3.Error as e:
+            if is_access_problem(e):
+                raise classify(self.path, e, "read") from e
+            raise JournalCorrupt(f"{self.path}: cannot rebuild the saved zone: {e}") from e
+        except ValueError as e:
             raise JournalCorrupt(f"{self.path}: cannot rebuild the saved zone: {e}") from e
 
     def file_serial(self) -> int | None:

@@ -12,7 +12,7 @@ from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import denial, zone_signer
 from hiddenprimary.dnssec.keys import SigningKey
 from hiddenprimary.dnssec.zone_signer import SigningPolicy, SignStats
-from hiddenprimary.errors import HiddenPrimaryError, SerialError, ZoneProblem
+from hiddenprimary.errors import HiddenPrimaryError, SerialError, Severity, ZoneProblem
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff, diff, diff_at
 from hiddenprimary.zone.load import load_zone
@@ -57,13 +57,15 @@ class ReloadPlan:
 
 
 def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
-                signing: Signing | None = None, memo=None, last_file_serial: int | None = None) -> ReloadPlan:
+                signing: Signing | None = None, memo=None, last_file_serial: int | None = None,
+                served_floor: int | None = None) -> ReloadPlan:
     """Load `zone_cfg.file` and plan the version that follows `current` (see `_plan_reload`).
     `memo`, the previous plan's, lets the load skip records whose text did not change, and hands
-    back their RRsets as the very objects `current` holds."""
+    back their RRsets as the very objects `current` holds. `served_floor`, for a first version
+    (nothing restored), is the highest serial ever served: the first version goes above it."""
     loaded = load_zone(zone_cfg.file, zone_cfg.name, memo)
-    plan = _indexed(_plan_reload(current, loaded, zone_cfg, clock, signing, last_file_serial))
-    return dataclasses.replace(plan, memo=loaded.memo)
+    plan = _plan_reload(current, loaded, zone_cfg, clock, signing, last_file_serial, served_floor)
+    return dataclasses.replace(_indexed(plan), memo=loaded.memo)
 
 
 def _indexed(plan: ReloadPlan) -> ReloadPlan:
@@ -74,8 +76,22 @@ def _indexed(plan: ReloadPlan) -> ReloadPlan:
     return plan
 
 
+def _first_serial(zone_text: str, policy: str, file_serial: int, wall: float,
+                  served_floor: int | None) -> tuple[int, tuple[ZoneProblem, ...]]:
+    """A first version's serial, raised above any serial served before (a lost, damaged or older
+    journal must not send secondaries backwards), with a warning when it had to be raised."""
+    first = serials.first_serial(policy, file_serial, wall)
+    if served_floor is None or serials.compare(first, served_floor) is serials.Order.GREATER:
+        return first, ()
+    raised = serials.add(served_floor, 1)
+    return raised, (ZoneProblem("serial-below-served", Severity.WARNING,
+                                f"serial {first} is not above the last served serial {served_floor} "
+                                f"(journal lost, damaged or behind): serving {raised}"),)
+
+
 def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, clock: Clock,
-                 signing: Signing | None, last_file_serial: int | None = None) -> ReloadPlan:
+                 signing: Signing | None, last_file_serial: int | None = None,
+                 served_floor: int | None = None) -> ReloadPlan:
     """Load `zone_cfg.file` and plan the version that follows `current`.
 
     Raises ZoneRejected (file problems) or SerialError (the serial policy refuses the change).
@@ -84,15 +100,16 @@ def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, cloc
     candidate = ZoneVersion(zone_cfg.name, loaded.rdatasets)
     warnings = tuple(loaded.warnings)
     if signing is not None:
-        return _plan_signed(current, candidate, zone_cfg, clock, signing, warnings)
+        return _plan_signed(current, candidate, zone_cfg, clock, signing, warnings, served_floor)
     zone_text = zone_cfg.name.to_text(omit_final_dot=True)
     file_serial = candidate.serial
     policy = zone_cfg.serial
     unchanged = ReloadPlan(zone_text, current, None, None, warnings, file_serial)
 
     if current is None:
-        first = serials.first_serial(policy, file_serial, clock.wall())
+        first, raised = _first_serial(zone_text, policy, file_serial, clock.wall(), served_floor)
         new = candidate if first == file_serial else candidate.with_serial(first)
+        warnings += raised
         return ReloadPlan(zone_text, None, new, None, warnings, file_serial)
 
     if policy == "keep":
@@ -142,7 +159,7 @@ def _keep_serial(zone_text: str, current: ZoneVersion, file_serial: int, last_fi
 
 
 def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock,
-                 signing: Signing, warnings: tuple) -> ReloadPlan:
+                 signing: Signing, warnings: tuple, served_floor: int | None = None) -> ReloadPlan:
     """A signed zone's next version. The served serial follows the file's where it can and moves
     by one for each re-sign in between (as Knot does): under `keep`, a file edit needs a serial
     above the file's last one, and the served serial is max(file serial, last served + 1)."""
@@ -153,7 +170,8 @@ def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: 
     unsigned = zone_signer.signer_input(candidate, signing.keys, signing.policy)
 
     if current is None:
-        first = serials.first_serial(policy, file_serial, wall)
+        first, raised = _first_serial(zone_text, policy, file_serial, wall, served_floor)
+        warnings += raised
         new, stats = zone_signer.sign_zone(unsigned.with_serial(first), signing.keys, signing.policy, int(wall),
                                            sign_batch=signing.sign_batch)
         return ReloadPlan(zone_text, None, new, None, warnings, file_serial, stats)

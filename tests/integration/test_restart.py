@@ -69,7 +69,8 @@ def test_damaged_journal_is_moved_aside_and_the_zone_file_loads(tmp_path):
         (tmp_path / "var" / "zones" / f"example.com.journal{side}").unlink(missing_ok=True)
     d.start(wait_zones=["example.com"])
     try:
-        assert serial_of(d, "example.com") == 2026112701
+        # Served 2026112701 before: the file's own serial would go nowhere (issue 11 item 2).
+        assert serial_of(d, "example.com") == 2026112702
         moved = list((tmp_path / "var" / "zones").glob("example.com.journal.corrupt-*"))
         assert moved, "the damaged journal was not kept"
         assert "journal.corrupt" in d.log()

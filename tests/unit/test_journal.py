@@ -99,3 +99,101 @@ def test_a_journal_of_another_zone_is_refused(tmp_path):
 
 def test_journal_path_is_per_zone(tmp_path):
     assert journal_path("/d", dns.name.from_text("Example.COM.")) == os.path.join("/d", "zones", "example.com.journal")
+
+
+# -- access problems are not damage (issue 11, item 2) ------------------------------------------
+
+
+def _fingerprint(path) -> bytes:
+    return open(path, "rb").read()
+
+
+def test_a_locked_journal_is_waited_for_then_unavailable_and_left_untouched(tmp_path):
+    import sqlite3
+    import time
+
+    from hiddenprimary.journal import JournalUnavailable
+
+    path = str(tmp_path / "j.journal")
+    j = Journal(path, ORIGIN)
+    j.save_first(make_version(4, {("www", "A"): (60, ("192.0.2.1",))}))
+    j.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=DELETE")  # as a backup tool or the sqlite3 CLI may leave it
+    holder.execute("BEGIN EXCLUSIVE")
+    before = _fingerprint(path)
+    started = time.monotonic()
+    with pytest.raises(JournalUnavailable, match="locked") as err:
+        Journal(path, ORIGIN, lock_wait=0.5)
+    took = time.monotonic() - started
+    assert 0.5 <= took < 5, took
+    assert "left as it is" in str(err.value)
+    assert _fingerprint(path) == before
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert Journal(path, ORIGIN).load().serial == 4  # once released, all there
+
+
+def test_a_journal_that_cannot_be_opened_is_unavailable_not_corrupt(tmp_path):
+    from hiddenprimary.journal import JournalUnavailable
+
+    path = tmp_path / "j.journal"
+    path.mkdir()  # what sqlite reports as "unable to open database file", like a permission problem
+    with pytest.raises(JournalUnavailable, match="unable to open"):
+        Journal(str(path), ORIGIN, lock_wait=0.2)
+    assert path.is_dir()
+
+
+def test_restore_moves_nothing_when_the_journal_is_locked(tmp_path):
+    import sqlite3
+
+    from hiddenprimary.clock import SystemClock
+    from hiddenprimary.commit import restore
+    from hiddenprimary.served_serials import ServedSerials
+
+    data_dir = str(tmp_path)
+    path = journal_path(data_dir, ORIGIN)
+    os.makedirs(os.path.dirname(path))
+    j = Journal(path, ORIGIN)
+    j.save_first(make_version(4, {}))
+    j.close()
+    served = ServedSerials(data_dir)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=DELETE")
+    holder.execute("BEGIN EXCLUSIVE")
+    r = restore(data_dir, ORIGIN, SystemClock(), served, lock_wait=0.3)
+    assert r.journal is None and r.version is None and "locked" in r.problem
+    assert sorted(os.listdir(os.path.dirname(path))) == ["example.com.journal"]
+    holder.execute("ROLLBACK")
+    holder.close()
+    r = restore(data_dir, ORIGIN, SystemClock(), served)
+    assert r.version.serial == 4 and r.problem is None and served.get(ORIGIN) == 4
+
+
+def test_a_journal_behind_the_served_serial_is_not_served(tmp_path):
+    from hiddenprimary.clock import SystemClock
+    from hiddenprimary.commit import restore
+    from hiddenprimary.served_serials import ServedSerials
+
+    data_dir = str(tmp_path)
+    path = journal_path(data_dir, ORIGIN)
+    os.makedirs(os.path.dirname(path))
+    j = Journal(path, ORIGIN)
+    j.save_first(make_version(3, {}))
+    j.close()
+    served = ServedSerials(data_dir)
+    served.record(ORIGIN, 7)  # an older copy of the journal was put back
+    r = restore(data_dir, ORIGIN, SystemClock(), served)
+    assert r.version is None and r.journal is not None and r.served_floor == 7 and "below the served" in r.problem
+
+
+def test_served_serials_only_go_up_in_rfc1982_terms(tmp_path):
+    from hiddenprimary.served_serials import ServedSerials
+
+    served = ServedSerials(str(tmp_path))
+    assert served.get(ORIGIN) is None
+    served.record(ORIGIN, 4294967290)
+    served.record(ORIGIN, 5)  # wrapped: greater
+    served.record(ORIGIN, 4294967295)  # behind 5: ignored
+    served.close()
+    assert ServedSerials(str(tmp_path)).get(ORIGIN) == 5

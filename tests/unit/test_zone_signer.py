@@ -437,3 +437,20 @@ def test_turning_signing_off_under_keep(tmp_path):
         plan_reload(s.current, unsigned_cfg, s.clock, None, last_file_serial=5)
     s.path.write_text(zone_text(serial=6, extra="x TXT edited"))
     assert plan_reload(s.current, unsigned_cfg, s.clock, None, last_file_serial=5).new.serial == 7
+
+
+@pytest.mark.parametrize("policy", ["keep", "increment", "unixtime"])
+def test_a_first_version_goes_above_the_last_served_serial(tmp_path, policy):
+    """Issue 11 item 2: a lost or damaged journal never sends the served serial backwards."""
+    s = Setup(tmp_path)
+    s.path.write_text(zone_text(serial=1))
+    cfg = ZoneConfig(ORIGIN, str(s.path), (), policy, None)
+    floor = 4 if policy != "unixtime" else int(s.clock.wall()) + 10
+    plan = plan_reload(None, cfg, s.clock, served_floor=floor)
+    assert plan.new.serial == (floor + 1) % 2**32
+    assert [w.code for w in plan.warnings] == ["serial-below-served"]
+    assert "not above the last served serial" in str(plan.warnings[0])
+    signed = plan_reload(None, cfg, s.clock, s.signing(), served_floor=floor)
+    assert signed.new.serial == (floor + 1) % 2**32 and zone_signer.is_signed(signed.new)
+    # A file already above the floor is left alone, with no warning.
+    assert plan_reload(None, cfg, s.clock, served_floor=0).warnings == ()
