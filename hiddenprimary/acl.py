@@ -25,7 +25,7 @@ import dns.name
 import dns.rcode
 import dns.tsig
 
-from hiddenprimary.config import Config, Secondary, ZoneConfig
+from hiddenprimary.config import Config, IPNetwork, Secondary, ZoneConfig
 from hiddenprimary.tsig import TsigVerdict
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -63,6 +63,15 @@ def peer_addresses(peer_ip: str) -> tuple[IPAddress, ...]:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         return (addr, addr.ipv4_mapped)
     return (addr,)
+
+
+def secondary_prefixes(config: Config) -> tuple[IPNetwork, ...]:
+    """Every `allow` prefix of every secondary: the sources TCP keeps reserved slots for."""
+    return tuple(dict.fromkeys(net for sec in config.secondaries.values() for net in sec.allow))
+
+
+def in_prefixes(peer_ip: str, prefixes: tuple[IPNetwork, ...]) -> bool:
+    return any(addr in net for addr in peer_addresses(peer_ip) for net in prefixes if addr.version == net.version)
 
 
 def matching_secondaries(config: Config, zone_cfg: ZoneConfig, peer_ip: str) -> list[Secondary]:

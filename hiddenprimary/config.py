@@ -128,6 +128,15 @@ class Limits:
     transfers_out: int = 20  # concurrent outgoing AXFR/IXFR streams (BIND: transfers-out 10)
     xfr_idle_timeout_s: float = 60.0  # drop a transfer whose client reads nothing for this long
     journal_lock_wait_s: float = 10.0  # at start, wait this long for another process's journal lock
+    # Of tcp_clients_total, the slots only sources in a secondary's `allow` may take, so a flood
+    # from elsewhere cannot lock secondaries out. None: a tenth of tcp_clients_total.
+    tcp_clients_reserved: int | None = None
+    metrics_clients: int = 16  # open connections to the metrics port (scrapers keep one each)
+    metrics_idle_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.tcp_clients_reserved is None:
+            object.__setattr__(self, "tcp_clients_reserved", self.tcp_clients_total // 10)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -667,6 +676,9 @@ class _Builder:
         "transfers_out",
         "xfr_idle_timeout_s",
         "journal_lock_wait_s",
+        "tcp_clients_reserved",
+        "metrics_clients",
+        "metrics_idle_timeout_s",
     )
 
     def limits(self, top: _Map) -> Limits:
@@ -685,6 +697,8 @@ class _Builder:
                 values[key] = self.number(v, key_path, vline)
             elif key == "udp_max_payload":
                 values[key] = self.integer(v, key_path, vline, 512, 65535)
+            elif key == "tcp_clients_reserved":
+                values[key] = self.integer(v, key_path, vline, 0)
             else:
                 values[key] = self.integer(v, key_path, vline, 1)
         limits = Limits(**values)
@@ -695,6 +709,13 @@ class _Builder:
                 m.value_lines[where],
                 f"tcp_clients_per_ip ({limits.tcp_clients_per_ip}) must not exceed "
                 f"tcp_clients_total ({limits.tcp_clients_total})",
+            )
+        if self.given(m, "tcp_clients_reserved") and limits.tcp_clients_reserved >= limits.tcp_clients_total:
+            self.fail(
+                "limits.tcp_clients_reserved",
+                m.value_lines["tcp_clients_reserved"],
+                f"tcp_clients_reserved ({limits.tcp_clients_reserved}) must be less than "
+                f"tcp_clients_total ({limits.tcp_clients_total}), or no other client could connect",
             )
         return limits
 

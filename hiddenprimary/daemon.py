@@ -18,7 +18,7 @@ from twisted.internet import defer, threads
 from twisted.internet.error import CannotListenError
 from twisted.python.threadpool import ThreadPool
 
-from hiddenprimary import metrics
+from hiddenprimary import acl, fd_budget, metrics
 from hiddenprimary.activity import Activity
 from hiddenprimary.api_sync import ApiSync
 from hiddenprimary.clock import Clock, SystemClock
@@ -33,6 +33,7 @@ from hiddenprimary.events import ZoneEvents
 from hiddenprimary.journal import JournalError
 from hiddenprimary.logs import event
 from hiddenprimary.metrics import Metrics
+from hiddenprimary.net import accept_errors
 from hiddenprimary.net.tcp import DnsStreamFactory
 from hiddenprimary.net.udp import DnsDatagramProtocol
 from hiddenprimary.notify import Notifier
@@ -184,26 +185,36 @@ class Server:
 
     def listen(self) -> None:
         limits = self.config.limits
+        budget = fd_budget.check(self.config)  # may lower the TCP caps to what the fd limit allows
+        prefixes = acl.secondary_prefixes(self.config)
         tcp_factory = DnsStreamFactory(self.handle, self.reactor, idle_timeout_s=limits.tcp_idle_timeout_s,
-                                       max_total=limits.tcp_clients_total,
+                                       max_total=budget.tcp_clients_total,
                                        max_per_client=limits.tcp_clients_per_ip,
-                                       xfr_idle_timeout_s=limits.xfr_idle_timeout_s)
+                                       xfr_idle_timeout_s=limits.xfr_idle_timeout_s,
+                                       reserved=budget.tcp_clients_reserved,
+                                       is_reserved_peer=lambda ip: acl.in_prefixes(ip, prefixes))
         try:
             for host, port in self.config.listen:
                 # TCP first so that port 0 ("any") gives UDP the same port.
                 tcp = self.reactor.listenTCP(port, tcp_factory, interface=host, backlog=128)
                 port = tcp.getHost().port
+                accept_errors.watch(tcp, "dns", f"{host}:{port}", self.reactor.seconds)
                 self._ports.append(tcp)
                 self._ports.append(self.reactor.listenUDP(port, DnsDatagramProtocol(self.handle), interface=host))
                 event(log, "listen", address=host, port=port)
             control_dir = os.path.dirname(self.config.control)
             os.makedirs(control_dir, mode=0o750, exist_ok=True)
             # wantPID: a lock file beside the socket; a stale socket from a crash is replaced.
-            self._ports.append(self.reactor.listenUNIX(self.config.control, ControlFactory(self),
-                                                       mode=0o600, wantPID=True))
+            control = self.reactor.listenUNIX(self.config.control, ControlFactory(self), mode=0o600, wantPID=True)
+            accept_errors.watch(control, "control", self.config.control, self.reactor.seconds)
+            self._ports.append(control)
             if self.config.metrics is not None:
                 host, port = self.config.metrics
-                self._ports.append(metrics.listen(self.metrics, self.reactor, host, port))
+                web = metrics.listen(self.metrics, self.reactor, host, port, max_clients=limits.metrics_clients,
+                                     idle_timeout_s=limits.metrics_idle_timeout_s)
+                port = web.getHost().port
+                accept_errors.watch(web, "metrics", f"{host}:{port}", self.reactor.seconds)
+                self._ports.append(web)
                 event(log, "metrics.listen", address=host, port=port)
         except CannotListenError as e:
             raise StartupError(f"cannot listen on {e.interface or ''}:{e.port}: {e.socketError}") from e

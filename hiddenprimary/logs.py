@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
 
 def _value(v: object) -> str:
@@ -28,3 +29,27 @@ def setup(level_name: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level_name.upper(), logging.INFO))
     root.propagate = False
+
+
+FLOOD_LOG_INTERVAL_S = 10.0
+
+
+class RateLimitedEvent:
+    """One event name logged at most once per `interval_s` (a flood must not flood the log); each
+    line says how many were left out since the one before (`suppressed=N`)."""
+
+    def __init__(self, logger: logging.Logger, name: str, level: int, now: Callable[[], float],
+                 interval_s: float = FLOOD_LOG_INTERVAL_S):
+        self._logger, self._name, self._level = logger, name, level
+        self._interval_s = interval_s
+        self._now = now
+        self._last: float | None = None
+        self._suppressed = 0
+
+    def __call__(self, **fields: object) -> None:
+        now = self._now()
+        if self._last is not None and now - self._last < self._interval_s:
+            self._suppressed += 1
+            return
+        event(self._logger, self._name, self._level, **fields, suppressed=self._suppressed or None)
+        self._last, self._suppressed = now, 0

@@ -2,10 +2,12 @@
 
 Counters are plain dicts bumped on the hot paths (a query costs one dict increment) and turned
 into metric families only when scraped; serials and lags are read from the server at scrape time,
-so they are never stale."""
+so they are never stale. Connections are capped and closed after a short idle time
+(`limits.metrics_clients`, `limits.metrics_idle_timeout_s`)."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 
@@ -15,8 +17,13 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
 )
+from twisted.protocols.policies import WrappingFactory
 from twisted.web.resource import Resource
 from twisted.web.server import Site
+
+from hiddenprimary.logs import RateLimitedEvent
+
+log = logging.getLogger("hiddenprimary.metrics")
 
 RELOAD_BUCKETS_S = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED", 9: "NOTAUTH"}
@@ -111,7 +118,29 @@ class _MetricsPage(Resource):
         return generate_latest(self._registry)
 
 
-def listen(metrics: Metrics, reactor, host: str, port: int):
+class CappedFactory(WrappingFactory):
+    """At most `max_clients` connections open at once; more are closed as soon as accepted (each
+    one holds a file descriptor that DNS TCP and the control socket may need)."""
+
+    def __init__(self, wrapped, max_clients: int, now: Callable[[], float]):
+        super().__init__(wrapped)
+        self.max_clients = max_clients
+        self._refused = RateLimitedEvent(log, "metrics.refused_connection", logging.WARNING, now)
+
+    def buildProtocol(self, addr):
+        if len(self.protocols) >= self.max_clients:
+            self._refused(peer=getattr(addr, "host", addr), open=len(self.protocols), limit=self.max_clients)
+            return None  # Twisted closes the connection at once
+        return super().buildProtocol(addr)
+
+
+def site_factory(metrics: Metrics, reactor, *, max_clients: int, idle_timeout_s: float) -> CappedFactory:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(metrics)
-    return reactor.listenTCP(port, Site(_MetricsPage(registry)), interface=host)
+    site = Site(_MetricsPage(registry), timeout=idle_timeout_s, reactor=reactor)
+    return CappedFactory(site, max_clients, reactor.seconds)
+
+
+def listen(metrics: Metrics, reactor, host: str, port: int, *, max_clients: int, idle_timeout_s: float):
+    factory = site_factory(metrics, reactor, max_clients=max_clients, idle_timeout_s=idle_timeout_s)
+    return reactor.listenTCP(port, factory, interface=host)

@@ -1,6 +1,7 @@
 """DNS over TCP (RFC 7766): 2-byte length framing, pipelined queries on one connection, an idle
-timeout that only complete messages reset, caps on connections per client and in all, and
-backpressure: a client that does not read stops being read, and is dropped after the timeout.
+timeout that only complete messages reset, caps on connections per client and in all (with
+slots kept for secondaries), and backpressure: a client that does not read stops being read, and
+is dropped after the timeout.
 
 A handler may answer with a stream (a zone transfer: an object with `next_message()` and
 `finish(error=None)`). Its messages are written only as fast as the client reads them (the
@@ -18,7 +19,7 @@ from twisted.internet import interfaces, protocol
 from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
-from hiddenprimary.logs import event
+from hiddenprimary.logs import RateLimitedEvent, event
 
 log = logging.getLogger("hiddenprimary.tcp")
 
@@ -44,6 +45,7 @@ class DnsStreamProtocol(protocol.Protocol):
         self._stream: Stream | None = None
         self._pump_call = None
         self._reading = True
+        self.secondary = False  # from a secondary's source: not counted in the others' share
 
     # -- connection life ---------------------------------------------------------------------
 
@@ -172,30 +174,56 @@ class DnsStreamProtocol(protocol.Protocol):
 
 
 class DnsStreamFactory(protocol.Factory):
+    """Caps: `max_total` connections, `max_per_client` per source address, and `reserved` slots
+    that only sources `is_reserved_peer` accepts (our secondaries) may take: other sources hold at
+    most `max_total - reserved` between them, so idle connections from elsewhere can never lock
+    a secondary out of AXFR/IXFR."""
+
     def __init__(self, handler: Handler, reactor: IReactorTime, *, idle_timeout_s: float,
-                 max_total: int, max_per_client: int, xfr_idle_timeout_s: float = 60.0):
+                 max_total: int, max_per_client: int, xfr_idle_timeout_s: float = 60.0,
+                 reserved: int = 0, is_reserved_peer: Callable[[str], bool] = lambda host: False):
         self.handler = handler
         self.reactor = reactor
         self.idle_timeout_s = idle_timeout_s
         self.xfr_idle_timeout_s = xfr_idle_timeout_s
         self.max_total = max_total
         self.max_per_client = max_per_client
+        self.reserved = reserved
+        self.is_reserved_peer = is_reserved_peer
         self.open_total = 0
+        self.open_unreserved = 0  # connections from sources that are not secondaries
         self.open_by_client: dict[str, int] = {}
+        self._refused = RateLimitedEvent(log, "tcp.refused_connection", logging.WARNING, reactor.seconds)
+
+    def _refusal(self, host: str, secondary: bool) -> str | None:
+        """Why a new connection from `host` is refused; None: it may connect."""
+        if self.open_total >= self.max_total:
+            return "total"
+        if self.open_by_client.get(host, 0) >= self.max_per_client:
+            return "per_client"
+        if not secondary and self.open_unreserved >= self.max_total - self.reserved:
+            return "reserved_for_secondaries"
+        return None
 
     def buildProtocol(self, addr):
         host = addr.host
-        if self.open_total >= self.max_total or self.open_by_client.get(host, 0) >= self.max_per_client:
-            event(log, "tcp.refused_connection", logging.DEBUG, peer=host, open_total=self.open_total,
-                  open_client=self.open_by_client.get(host, 0))
+        secondary = self.reserved > 0 and self.is_reserved_peer(host)
+        why = self._refusal(host, secondary)
+        if why is not None:
+            self._refused(peer=host, why=why, open_total=self.open_total, limit=self.max_total,
+                          reserved=self.reserved, open_client=self.open_by_client.get(host, 0))
             return None  # Twisted closes the connection at once
         self.open_total += 1
+        self.open_unreserved += not secondary
         self.open_by_client[host] = self.open_by_client.get(host, 0) + 1
-        return DnsStreamProtocol(self, (host, addr.port))
+        proto = DnsStreamProtocol(self, (host, addr.port))
+        proto.secondary = secondary
+        return proto
 
     def connection_closed(self, proto: DnsStreamProtocol) -> None:
         host = proto.peer[0]
         self.open_total -= 1
+        self.open_unreserved -= not proto.secondary
         left = self.open_by_client.get(host, 1) - 1
         if left:
             self.open_by_client[host] = left

@@ -69,11 +69,13 @@ class Daemon:
         tmp.write_text(textwrap.dedent(text))
         tmp.rename(self.zone_file(name))
 
-    def start(self, wait_zones: list[str] | None = None, timeout: float = 20.0, env: dict | None = None) -> None:
+    def start(self, wait_zones: list[str] | None = None, timeout: float = 20.0, env: dict | None = None,
+              preexec_fn=None) -> None:
+        """`preexec_fn` runs in the child before the daemon starts (e.g. to lower its rlimits)."""
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(BIN / "python"), "-m", "hiddenprimary", "-c", str(self.config)],
                                      stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir,
-                                     env={**os.environ, **(env or {})})
+                                     env={**os.environ, **(env or {})}, preexec_fn=preexec_fn)
         deadline = time.monotonic() + timeout
         for zone in wait_zones or []:
             while True:

@@ -321,3 +321,15 @@ def test_peer_addresses():
         ipaddress.ip_address("::ffff:192.0.2.1"), ipaddress.ip_address("192.0.2.1"))
     assert acl.peer_addresses("192.0.2.1") == (ipaddress.ip_address("192.0.2.1"),)
     assert acl.peer_addresses("nonsense") == ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Which sources TCP keeps reserved slots for (B6): any secondary's allow prefix, in any zone
+
+
+@pytest.mark.parametrize("peer,expected", [
+    ("127.0.0.2", True), ("127.0.0.4", True), ("10.200.1.1", True), ("2001:db8::53", True),
+    ("::ffff:127.0.0.3", True), ("127.0.0.9", False), ("2001:db9::1", False), ("not-an-ip", False),
+])
+def test_secondary_sources_for_reserved_tcp_slots(config, peer, expected):
+    assert acl.in_prefixes(peer, acl.secondary_prefixes(config)) is expected

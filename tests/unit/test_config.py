@@ -144,6 +144,16 @@ def test_defaults(tmp_path):
     assert cfg.tsig == {} and cfg.secondaries == {} and cfg.zones == {}
 
 
+def test_connection_limits_default_and_reserved_slots_follow_the_total(tmp_path):
+    limits = parse_config('listen: ["127.0.0.1:53"]\n', str(tmp_path / "hp.yaml")).limits
+    assert (limits.tcp_clients_reserved, limits.metrics_clients, limits.metrics_idle_timeout_s) == (100, 16, 10.0)
+    text = 'listen: ["127.0.0.1:53"]\nlimits: {tcp_clients_total: 50, tcp_clients_per_ip: 50}\n'
+    assert parse_config(text, str(tmp_path / "hp.yaml")).limits.tcp_clients_reserved == 5
+    text = 'listen: ["127.0.0.1:53"]\nlimits: {tcp_clients_reserved: 0, metrics_clients: 4, metrics_idle_timeout_s: 2}\n'
+    limits = parse_config(text, str(tmp_path / "hp.yaml")).limits
+    assert (limits.tcp_clients_reserved, limits.metrics_clients, limits.metrics_idle_timeout_s) == (0, 4, 2.0)
+
+
 def test_empty_values_mean_defaults(tmp_path):
     text = (
         'listen: ["127.0.0.1:53"]\ncontrol:\nlimits:\nzones:\n  example.com:\n    file: a.zone\n    dnssec:\n'
@@ -295,6 +305,18 @@ BAD = [
         L + "limits:\n  tcp_clients_total: 10\n  tcp_clients_per_ip: 20  # <-\n",
         "limits.tcp_clients_per_ip",
         "must not exceed tcp_clients_total",
+    ),
+    (
+        "limits-reserved-all",
+        L + "limits:\n  tcp_clients_total: 10\n  tcp_clients_per_ip: 5\n  tcp_clients_reserved: 10  # <-\n",
+        "limits.tcp_clients_reserved",
+        "must be less than tcp_clients_total (10), or no other client could connect",
+    ),
+    (
+        "limits-metrics-clients",
+        L + "limits:\n  metrics_clients: 0  # <-\n",
+        "limits.metrics_clients",
+        "must be at least 1",
     ),
     (
         "limits-payload",

@@ -204,3 +204,43 @@ def test_a_stream_whose_client_stops_reading_is_cut_after_the_transfer_idle_time
     assert transport.disconnecting
     proto.connectionLost(None)
     assert stream.ended == ["connection lost"]
+
+
+def test_the_last_slots_are_kept_for_secondaries():
+    clock = task.Clock()
+    factory = make_factory(clock, max_total=5, max_per_client=5, reserved=2,
+                           is_reserved_peer=lambda host: host == "127.0.0.2")
+    strangers = [connect(factory, "127.0.0.9")[0] for _ in range(3)]
+    assert all(strangers)
+    assert connect(factory, "127.0.0.9") == (None, None)  # only reserved slots are left
+    assert connect(factory, "127.0.0.8") == (None, None)  # for any other stranger too
+    secondary = [connect(factory, "127.0.0.2")[0] for _ in range(2)]
+    assert all(secondary)
+    assert connect(factory, "127.0.0.2") == (None, None)  # the total still holds
+    strangers[0].connectionLost(None)
+    assert connect(factory, "127.0.0.9")[0] is not None  # a stranger's slot came back
+
+
+def test_a_secondary_may_use_unreserved_slots_too():
+    clock = task.Clock()
+    factory = make_factory(clock, max_total=3, max_per_client=3, reserved=1,
+                           is_reserved_peer=lambda host: host == "127.0.0.2")
+    assert all(connect(factory, "127.0.0.2")[0] for _ in range(3))
+    assert connect(factory, "127.0.0.9") == (None, None)
+
+
+def test_refused_connections_are_logged_once_per_interval_with_a_count(caplog):
+    clock = task.Clock()
+    factory = make_factory(clock, max_total=2, max_per_client=2, reserved=1,
+                           is_reserved_peer=lambda host: False)
+    caplog.set_level("DEBUG", logger="hiddenprimary.tcp")
+    assert connect(factory, "127.0.0.9")[0] is not None
+    for _ in range(50):
+        assert connect(factory, "127.0.0.9") == (None, None)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("tcp.refused_connection")]
+    assert lines == ["tcp.refused_connection peer=127.0.0.9 why=reserved_for_secondaries open_total=1 limit=2 "
+                     "reserved=1 open_client=1"]
+    assert caplog.records[-1].levelname == "WARNING"
+    clock.advance(10)
+    connect(factory, "127.0.0.9")
+    assert caplog.records[-1].getMessage().endswith("suppressed=49")
