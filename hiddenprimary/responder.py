@@ -6,8 +6,10 @@ Routing (each decision is pinned by tests/unit/test_responder.py):
 - Malformed input: `request.parse_request` decides (drop, FORMERR, NOTIMP, BADVERS).
 - QUERY for a name in no served zone: REFUSED, AA clear, question echoed (BIND, Knot).
 - QUERY for a configured zone that has no version yet: SERVFAIL (NSD `zone_notloaded`).
-- AXFR/IXFR (`route_transfer`): a zone we do not serve (the qname must be a zone apex) -> NOTAUTH
-  (BIND `xfrout.c` "non-authoritative zone", Knot); configured but not loaded -> SERVFAIL;
+- AXFR/IXFR (`route_transfer`): a class other than IN, or a zone we do not serve (the qname must
+  be a zone apex) -> NOTAUTH (BIND `xfrout.c` "non-authoritative zone", Knot); configured but not
+  loaded -> SERVFAIL; these replies are signed when the request's TSIG verifies (BIND), and a bad
+  TSIG gets its RFC 8945 5.3.2 error instead;
   otherwise the `transfer` hook decides, AXFR over UDP included (FORMERR after the ACL, as
   BIND "attempted AXFR over UDP"; Knot says NOTIMP) (the daemon passes `transfers.Transfers.handle`: TSIG, ACL,
   quota, AXFR/IXFR); without a hook, `refuse_transfer`: closed by default.
@@ -36,6 +38,7 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 
 from hiddenprimary import answer_cache, logs, tsig
@@ -67,6 +70,7 @@ _DS = dns.rdatatype.DS
 _NS = dns.rdatatype.NS
 _A = dns.rdatatype.A
 _AAAA = dns.rdatatype.AAAA
+_IN = dns.rdataclass.IN
 
 ErrorHook = Callable[[BaseException, bytes], None]
 # transfer(request, zone, version, transport, peer) -> reply bytes, or a stream for TCP
@@ -135,13 +139,12 @@ def _respond(
     request = outcome.message
     limit = size_limit(request, transport, max_udp_payload)
     signer = None
-    if request.tsig is not None and keyring is not None and not _is_transfer(request):
-        when = now() if now is not None else 0.0
-        verdict = tsig.verify_request(request, wire, keyring, when)
-        if not verdict.ok:
-            return tsig.error_response(request, verdict, when)
-        signer = tsig.StreamSigner(verdict.key, verdict.request_mac, when, request.id)
-        limit -= tsig.signature_size(verdict.key)
+    check_tsig = request.tsig is not None and keyring is not None
+    is_transfer = _is_transfer(request)
+    if check_tsig and not is_transfer:  # a transfer's TSIG is checked after its ACL, by the hook
+        signer = _tsig_signer(request, wire, keyring, now)
+        if isinstance(signer, bytes):
+            return signer  # the RFC 8945 5.3.2 error reply
     try:
         response, version = _route(outcome, transport, store, peer, transfer)
     except Exception as exc:
@@ -149,12 +152,31 @@ def _respond(
         response, version = _error(request, dns.rcode.SERVFAIL), None
     if not isinstance(response, dns.message.Message):
         return response  # a transfer's own reply bytes or stream
+    if check_tsig and is_transfer:
+        # Refused before the hook (a zone we do not serve, not loaded, a class other than IN):
+        # verified and signed as any query, as BIND signs its NOTAUTH, or the TSIG error reply.
+        signer = _tsig_signer(request, wire, keyring, now)
+        if isinstance(signer, bytes):
+            return signer
+    if signer is not None:
+        limit -= tsig.signature_size(signer.key)
     out = render(response, request, limit, max_udp_payload)
     if signer is not None:
         return signer.sign(out)  # never cached: the signature is per request
     if version is not None and pre is not None:
         answer_cache.insert(version, pre, wire, out)
     return out
+
+
+def _tsig_signer(request: dns.message.Message, wire: bytes, keyring: dict,
+                 now: Callable[[], float] | None) -> tsig.StreamSigner | bytes:
+    """The signer of the reply to a signed request whose TSIG verifies (RFC 8945 5.2), else the
+    reply bytes for its TSIG error (5.3.2: BADKEY/BADSIG unsigned, BADTIME/BADTRUNC signed)."""
+    when = now() if now is not None else 0.0
+    verdict = tsig.verify_request(request, wire, keyring, when)
+    if not verdict.ok:
+        return tsig.error_response(request, verdict, when)
+    return tsig.StreamSigner(verdict.key, verdict.request_mac, when, request.id)
 
 
 def _is_transfer(request: dns.message.Message) -> bool:
@@ -203,6 +225,8 @@ def route_transfer(outcome: Request, transport: str, store: Store, peer=None,
     """AXFR/IXFR before any data is sent. The qname must be the apex of a served zone."""
     request = outcome.message
     question = request.question[0]
+    if question.rdclass != _IN:
+        return _error(request, dns.rcode.NOTAUTH)  # we serve IN zones only: none of this class (BIND)
     found = store.find(question.name)
     if found is None or found[0] != question.name:
         return _error(request, dns.rcode.NOTAUTH)  # BIND xfrout.c "non-authoritative zone"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from unittest import mock
 
 import dns.edns
 import dns.flags
@@ -12,8 +13,10 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+import dns.tsig
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -196,6 +199,88 @@ def test_notify_for_zone_we_do_not_serve_is_notauth(store, qname):
 def test_update_is_notimp(store):
     r = ask(store, query("example.com.", "SOA", opcode=dns.opcode.UPDATE))
     assert r.opcode() == dns.opcode.UPDATE and r.rcode() == dns.rcode.NOTIMP
+
+
+
+# -- TSIG on transfer refusals the responder answers itself (issue 11 items 5 and 6) ---------------
+
+TSIG_KEY = dns.tsig.Key(dns.name.from_text("xfr-key."), b"k" * 32, dns.tsig.HMAC_SHA256)
+KEYRING = {TSIG_KEY.name: TSIG_KEY}
+NOW = 1_700_000_000.0
+
+
+def signed(qname: str, qtype: str, rdclass: str = "IN", key: dns.tsig.Key = TSIG_KEY,
+           time_signed: float = NOW) -> tuple[dns.message.Message, bytes]:
+    q = dns.message.make_query(qname, qtype, rdclass)
+    q.use_tsig({key.name: key}, key.name)
+    with mock.patch("time.time", return_value=time_signed):
+        wire = q.to_wire()
+    return q, wire
+
+
+def no_transfer_hook(*args):
+    raise AssertionError("the transfer service must not see this request")
+
+
+REFUSED_BEFORE_THE_HOOK = [
+    ("other.test.", "AXFR", "IN", "tcp", dns.rcode.NOTAUTH),  # a zone we do not serve
+    ("other.test.", "IXFR", "IN", "udp", dns.rcode.NOTAUTH),
+    ("www.example.com.", "AXFR", "IN", "tcp", dns.rcode.NOTAUTH),  # not a zone apex
+    ("broken.test.", "AXFR", "IN", "tcp", dns.rcode.SERVFAIL),  # configured, never loaded
+    ("example.com.", "AXFR", "CH", "tcp", dns.rcode.NOTAUTH),  # we serve IN zones only
+    ("example.com.", "IXFR", "ANY", "tcp", dns.rcode.NOTAUTH),
+]
+
+
+@pytest.mark.parametrize("qname,qtype,rdclass,transport,rcode", REFUSED_BEFORE_THE_HOOK)
+def test_signed_transfer_refused_before_the_hook_is_signed(store, qname, qtype, rdclass, transport, rcode):
+    # BIND signs its NOTAUTH when the key is known and the MAC verifies; dig then trusts it.
+    q, wire = signed(qname, qtype, rdclass)
+    out = respond(wire, transport=transport, store=store, keyring=KEYRING, now=lambda: NOW + 1,
+                  transfer=no_transfer_hook)
+    with mock.patch("time.time", return_value=NOW + 1):
+        r = dns.message.from_wire(out, keyring=KEYRING, request_mac=q.mac)  # raises unless verified
+    assert r.had_tsig and r.tsig_error == 0
+    assert r.rcode() == rcode and empty(r) and r.id == q.id
+
+
+@pytest.mark.parametrize("qname,qtype,rdclass,transport,rcode", REFUSED_BEFORE_THE_HOOK)
+def test_transfer_refused_before_the_hook_with_bad_tsig_gets_rfc8945_error(store, qname, qtype, rdclass,
+                                                                           transport, rcode):
+    stranger = dns.tsig.Key(dns.name.from_text("stranger."), b"s" * 32, dns.tsig.HMAC_SHA256)
+    wrong_secret = dns.tsig.Key(TSIG_KEY.name, b"w" * 32, TSIG_KEY.algorithm)
+    for key, error in ((stranger, dns.rcode.BADKEY), (wrong_secret, dns.rcode.BADSIG)):
+        _, wire = signed(qname, qtype, rdclass, key=key)
+        out = respond(wire, transport=transport, store=store, keyring=KEYRING, now=lambda: NOW,
+                      transfer=no_transfer_hook)
+        r = dns.message.from_wire(out, keyring=False)
+        assert r.rcode() == dns.rcode.NOTAUTH and empty(r)
+        assert r.tsig[0].error == error and r.tsig[0].mac == b""  # unsigned (RFC 8945 5.3.2)
+    _, wire = signed(qname, qtype, rdclass, time_signed=NOW - 3600)
+    out = respond(wire, transport=transport, store=store, keyring=KEYRING, now=lambda: NOW,
+                  transfer=no_transfer_hook)
+    r = dns.message.from_wire(out, keyring=False)
+    assert r.rcode() == dns.rcode.NOTAUTH and r.tsig[0].error == dns.rcode.BADTIME and len(r.tsig[0].mac) == 32
+
+
+@pytest.mark.parametrize("rdclass", ["CH", "HS", "ANY", "NONE"])
+@pytest.mark.parametrize("qtype", ["AXFR", "IXFR"])
+def test_transfer_of_other_class_is_notauth_and_never_reaches_the_hook(store, qtype, rdclass):
+    # BIND: NOTAUTH (no zone of that class); before, the IN zone was transferred.
+    out = respond(query("example.com.", qtype, rdclass=rdclass), transport="tcp", store=store,
+                  transfer=no_transfer_hook)
+    r = dns.message.from_wire(out)
+    assert r.rcode() == dns.rcode.NOTAUTH and empty(r) and not r.flags & dns.flags.AA
+    assert r.question[0].rdclass == dns.rdataclass.from_text(rdclass)
+
+
+@pytest.mark.parametrize("rdclass", ["CH", "HS", "ANY", "NONE"])
+@pytest.mark.parametrize("qtype", ["SOA", "A", "ANY", "TXT"])
+def test_plain_query_of_other_class_is_refused(store, qtype, rdclass):
+    # Pinned: REFUSED, AA clear (BIND answers REFUSED for CH names it has no CH zone for).
+    for qname in ("example.com.", "www.example.com.", "version.bind."):
+        r = ask(store, query(qname, qtype, rdclass=rdclass))
+        assert r.rcode() == dns.rcode.REFUSED and empty(r) and not r.flags & dns.flags.AA
 
 
 # -- malformed input through respond ----------------------------------------------------------------
