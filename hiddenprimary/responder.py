@@ -16,6 +16,7 @@ Routing (each decision is pinned by tests/unit/test_responder.py):
 - NOTIFY: NOTAUTH for a zone we do not serve (BIND `notify.c`), REFUSED for ours: we are the
   primary, nobody notifies us, and a NOTIFY never triggers a load.
 - UPDATE: NOTIMP (we do not implement dynamic update).
+- qtype ANY (RFC 8482): over UDP one RRset (`query.answer(minimal_any=True)`), over TCP all.
 - EDNS (RFC 6891): a request with OPT gets an OPT back (version 0, our payload `max_udp_payload`,
   DO echoed, no options). UDP replies are limited to max(512, min(request payload,
   max_udp_payload)), or 512 without EDNS; TCP replies to 65535.
@@ -207,7 +208,9 @@ def _route(
         parent = _parent_version(store, zone)
         if parent is not None:
             return answer(parent, request), None  # not cached: the cache is looked up by qname
-    return answer(version, request), version
+    # RFC 8482: ANY over UDP gets one RRset (no amplification), over TCP all of them. The answer
+    # cache keys on the transport, so neither is served for the other.
+    return answer(version, request, minimal_any=transport == UDP), version
 
 
 def route_notify(request: dns.message.Message, store: Store) -> dns.message.Message:

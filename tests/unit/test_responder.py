@@ -283,6 +283,32 @@ def test_plain_query_of_other_class_is_refused(store, qtype, rdclass):
         assert r.rcode() == dns.rcode.REFUSED and empty(r) and not r.flags & dns.flags.AA
 
 
+# -- ANY (RFC 8482; issue 11 item 14) ---------------------------------------------------------------
+
+
+def test_any_over_udp_is_one_rrset_and_over_tcp_all(store):
+    wire = query("www.example.com.", "ANY", edns=0, payload=4096)
+    for _ in range(2):  # the second round comes from the answer cache
+        udp = ask(store, wire, "udp")
+        tcp = ask(store, wire, "tcp")
+        assert names_types(udp.answer) == [("www.example.com.", "A")] and not udp.flags & dns.flags.TC
+        assert sorted(names_types(tcp.answer)) == [
+            ("www.example.com.", "A"), ("www.example.com.", "AAAA"), ("www.example.com.", "TXT")]
+    entries = store.current(ORIGIN).cache[answer_cache.CACHE_SLOT].entries
+    assert sorted(key[6] for key in entries if key[1] == dns.rdatatype.ANY) == ["tcp", "udp"]
+
+
+def test_any_over_udp_is_small_even_where_the_full_answer_is_not(store):
+    # One RRset over UDP, within the usual limits: TC only if that one RRset does not fit.
+    for qname in ("example.com.", "big.example.com.", "mx.example.com."):
+        full = respond(query(qname, "ANY", edns=0), transport="tcp", store=store)
+        small = respond(query(qname, "ANY", edns=0), transport="udp", store=store)
+        r = dns.message.from_wire(small)
+        assert len(r.answer) == 1 and not r.flags & dns.flags.TC and len(small) <= len(full)
+    r = ask(store, query("big.example.com.", "ANY"), "udp")  # 750 octets of TXT, no EDNS: 512
+    assert r.answer == [] and r.flags & dns.flags.TC
+
+
 # -- malformed input through respond ----------------------------------------------------------------
 
 
@@ -409,7 +435,7 @@ def test_referral_sibling_glue_is_optional(store):
 
 
 def test_unexpected_error_is_servfail(store, monkeypatch):
-    def boom(zone, request):
+    def boom(zone, request, **kw):
         raise RuntimeError("bug")
 
     monkeypatch.setattr(responder, "answer", boom)
@@ -436,7 +462,7 @@ def test_default_error_hook_logs_one_line(store, monkeypatch):
     handler.emit = records.append
     logger.addHandler(handler)
     monkeypatch.setattr(responder, "log", logger)
-    monkeypatch.setattr(responder, "answer", lambda zone, request: 1 / 0)
+    monkeypatch.setattr(responder, "answer", lambda zone, request, **kw: 1 / 0)
     r = ask(store, query("www.example.com."))
     assert r.rcode() == dns.rcode.SERVFAIL
     (record,) = records
