@@ -14,7 +14,8 @@ Routing (each decision is pinned by tests/unit/test_responder.py):
   BIND "attempted AXFR over UDP"; Knot says NOTIMP) (the daemon passes `transfers.Transfers.handle`: TSIG, ACL,
   quota, AXFR/IXFR); without a hook, `refuse_transfer`: closed by default.
 - NOTIFY: NOTAUTH for a zone we do not serve (BIND `notify.c`), REFUSED for ours: we are the
-  primary, nobody notifies us, and a NOTIFY never triggers a load.
+  primary, nobody notifies us, and a NOTIFY never triggers a load. Each is logged at debug
+  (`notify.received`, with the source), at most once per source per `notify_log` interval.
 - UPDATE: NOTIMP (we do not implement dynamic update).
 - qtype ANY (RFC 8482): over UDP one RRset (`query.answer(minimal_any=True)`), over TCP all.
 - EDNS (RFC 6891): a request with OPT gets an OPT back (version 0, our payload `max_udp_payload`,
@@ -57,6 +58,8 @@ from hiddenprimary.zone.version import ZoneVersion
 
 log = logging.getLogger(__name__)
 
+NOTIFY_LOG_INTERVAL_S = 60.0  # at most one `notify.received` line per source this often
+
 UDP = "udp"
 TCP = "tcp"
 MIN_UDP_SIZE = 512  # RFC 1035 4.2.1, and the floor for any EDNS payload (RFC 6891 6.2.5)
@@ -72,6 +75,8 @@ _NS = dns.rdatatype.NS
 _A = dns.rdatatype.A
 _AAAA = dns.rdatatype.AAAA
 _IN = dns.rdataclass.IN
+_QR_OPCODE_BITS = 0xF8  # QR and opcode, in the third header octet
+_NOTIFY_BITS = dns.opcode.NOTIFY << 3  # a NOTIFY request (QR clear)
 
 ErrorHook = Callable[[BaseException, bytes], None]
 # transfer(request, zone, version, transport, peer) -> reply bytes, or a stream for TCP
@@ -90,6 +95,7 @@ def respond(
     transfer: TransferHook | None = None,
     keyring: dict | None = None,
     now: Callable[[], float] | None = None,
+    notify_log: logs.Throttle | None = None,
 ) -> object:
     """The reply to the DNS message `wire` received over `transport` ("udp" or "tcp"), or None
     when nothing may be sent (on TCP the caller then closes the connection). Never raises,
@@ -102,6 +108,8 @@ def respond(
     With `keyring` (and `now`, the wall clock), a TSIG-signed query is verified (RFC 8945 5.2)
     and its reply signed; a failed TSIG gets NOTAUTH with the TSIG error (5.3.2). Secondaries
     such as BIND sign their SOA refresh queries and reject an unsigned answer.
+    With `notify_log`, each incoming NOTIFY is logged at debug (`notify.received`), as that
+    throttle allows per source address.
     """
     if transport != UDP and transport != TCP:
         raise ValueError(f"transport must be 'udp' or 'tcp', not {transport!r}")
@@ -111,10 +119,33 @@ def respond(
             hit = answer_cache.lookup(store, pre, wire)
             if hit is not None:
                 return hit
-        return _respond(wire, transport, store, max_udp_payload, pre, on_error, peer, transfer, keyring, now)
+        out = _respond(wire, transport, store, max_udp_payload, pre, on_error, peer, transfer, keyring, now)
+        if notify_log is not None and len(wire) >= 12 and wire[2] & _QR_OPCODE_BITS == _NOTIFY_BITS:
+            _log_notify(notify_log, wire, out, peer, transport)
+        return out
     except Exception as exc:  # the last line of defence: a reply, never an exception
         _report(on_error, exc, wire)
         return _last_resort_servfail(wire)
+
+
+def _log_notify(throttle: logs.Throttle, wire: bytes, out: object, peer: tuple[str, int] | None,
+                transport: str) -> None:
+    """`notify.received` at debug: a NOTIFY to us (the primary) is refused, but says a peer thinks
+    it has something to tell; rate-limited per source, since anyone can send them."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    source = peer[0] if peer is not None else "unknown"
+    held_back = throttle.admit(source)
+    if held_back is None:
+        return
+    try:
+        question = dns.message.from_wire(wire, keyring=False, question_only=True).question
+        zone = question[0].name.to_text(omit_final_dot=True) if question else None
+    except Exception:  # malformed: the reply (FORMERR) says enough
+        zone = None
+    answer_text = dns.rcode.to_text(out[3] & 0x0F) if isinstance(out, bytes) and len(out) >= 4 else "none"
+    logs.event(log, "notify.received", logging.DEBUG, peer=source, zone=zone, transport=transport,
+               answer=answer_text, suppressed=held_back or None)
 
 
 def _respond(

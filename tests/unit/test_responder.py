@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hiddenprimary import answer_cache, responder
+from hiddenprimary import answer_cache, logs, responder
+from hiddenprimary.clock import FixedClock
 from hiddenprimary.request import parse_request
 from hiddenprimary.responder import respond
 from hiddenprimary.store import Store
@@ -194,6 +195,64 @@ def test_notify_for_our_zone_is_refused(store):
 def test_notify_for_zone_we_do_not_serve_is_notauth(store, qname):
     r = ask(store, query(qname, "SOA", opcode=dns.opcode.NOTIFY))
     assert r.opcode() == dns.opcode.NOTIFY and r.rcode() == dns.rcode.NOTAUTH
+
+
+# -- incoming NOTIFY is logged, rate-limited (issue 11 item 15) --------------------------------------
+
+
+@pytest.fixture
+def notify_records(monkeypatch):
+    records = []
+    logger = logging.getLogger("test.responder.notify")
+    logger.setLevel(logging.DEBUG)
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    monkeypatch.setattr(responder, "log", logger)
+    yield records
+    logger.removeHandler(handler)
+
+
+def test_incoming_notify_is_logged_at_debug_with_its_source(store, notify_records):
+    throttle = logs.Throttle(60.0, FixedClock().monotonic)
+    wire = query("example.com.", "SOA", opcode=dns.opcode.NOTIFY)
+    r = dns.message.from_wire(respond(wire, transport="udp", store=store, peer=("192.0.2.7", 5353),
+                                      notify_log=throttle))
+    assert r.rcode() == dns.rcode.REFUSED  # unchanged: the log line is all that is new
+    (record,) = notify_records
+    assert record.levelno == logging.DEBUG
+    assert record.getMessage() == "notify.received peer=192.0.2.7 zone=example.com transport=udp answer=REFUSED"
+    respond(query("other.test.", "SOA", opcode=dns.opcode.NOTIFY), transport="tcp", store=store,
+            peer=("192.0.2.8", 5353), notify_log=throttle)
+    assert notify_records[1].getMessage() == (
+        "notify.received peer=192.0.2.8 zone=other.test transport=tcp answer=NOTAUTH")
+
+
+def test_incoming_notifies_are_rate_limited_per_source(store, notify_records):
+    clock = FixedClock()
+    throttle = logs.Throttle(60.0, clock.monotonic)
+    wire = query("example.com.", "SOA", opcode=dns.opcode.NOTIFY)
+    for _ in range(50):
+        respond(wire, transport="udp", store=store, peer=("192.0.2.7", 1), notify_log=throttle)
+        respond(wire, transport="udp", store=store, peer=("192.0.2.9", 1), notify_log=throttle)
+    assert [r.getMessage().split()[1] for r in notify_records] == ["peer=192.0.2.7", "peer=192.0.2.9"]
+    clock.advance(60)
+    respond(wire, transport="udp", store=store, peer=("192.0.2.7", 1), notify_log=throttle)
+    assert notify_records[-1].getMessage().endswith("answer=REFUSED suppressed=49")
+    assert len(notify_records) == 3
+
+
+def test_only_notify_requests_are_logged(store, notify_records):
+    throttle = logs.Throttle(60.0, FixedClock().monotonic)
+    for wire in (query("example.com.", "SOA"), query("example.com.", "SOA", opcode=dns.opcode.UPDATE),
+                 dns.message.make_response(dns.message.from_wire(
+                     query("example.com.", "SOA", opcode=dns.opcode.NOTIFY))).to_wire()):
+        respond(wire, transport="udp", store=store, peer=("192.0.2.7", 1), notify_log=throttle)
+    assert notify_records == []
+    # Malformed, or no logger at debug: still answered, never an exception.
+    bad = query("example.com.", "SOA", opcode=dns.opcode.NOTIFY) + b"x"
+    r = dns.message.from_wire(respond(bad, transport="udp", store=store, peer=("192.0.2.7", 1), notify_log=throttle))
+    assert r.rcode() == dns.rcode.FORMERR and notify_records[0].getMessage().endswith("answer=FORMERR")
 
 
 def test_update_is_notimp(store):
