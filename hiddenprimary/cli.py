@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 
@@ -32,6 +33,8 @@ def daemon_main(argv: list[str] | None = None) -> int:
     if isinstance(config, int):
         return config
     if args.check_config:
+        for warning in config.warnings:
+            print(f"hiddenprimary: warning: {warning}", file=sys.stderr)
         print(f"{args.config}: ok ({len(config.zones)} zones)")
         return EXIT_OK
     from hiddenprimary import (  # the daemon pulls in Twisted; hpctl does not
@@ -40,6 +43,8 @@ def daemon_main(argv: list[str] | None = None) -> int:
     )
 
     logs.setup(config.log_level)
+    for warning in config.warnings:
+        logs.event(logging.getLogger("hiddenprimary.config"), "config.warning", logging.WARNING, problem=warning)
     return daemon.run(config)
 
 

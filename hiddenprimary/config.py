@@ -44,6 +44,18 @@ TSIG_ALGORITHMS: dict[str, dns.name.Name] = {
     "hmac-md5": dns.tsig.HMAC_MD5,
     "hmac-md5.sig-alg.reg.int": dns.tsig.HMAC_MD5,
 }
+# Output sizes in octets of those HMACs. RFC 8945 6 recommends a secret at least this long.
+TSIG_DIGEST_SIZES: dict[dns.name.Name, int] = {
+    dns.tsig.HMAC_SHA256: 32,
+    dns.tsig.HMAC_SHA384: 48,
+    dns.tsig.HMAC_SHA512: 64,
+    dns.tsig.HMAC_SHA224: 28,
+    dns.tsig.HMAC_SHA1: 20,
+    dns.tsig.HMAC_MD5: 16,
+}
+# Shorter secrets are refused: guessable offline from one signed message (BIND's tsig-keygen and
+# Knot's keymgr make secrets as long as the HMAC's output).
+MIN_TSIG_SECRET = 16
 
 DEFAULT_CONTROL = "var/hpctl.sock"
 DEFAULT_DATA_DIR = "var"
@@ -152,6 +164,9 @@ class Config:
     log_level: str = "info"  # debug | info | warning | error
     notify_source: str | None = None  # source address of NOTIFY (secondaries check where it comes from)
     metrics: tuple[str, int] | None = None  # Prometheus endpoint (host, port); None: off
+    # Problems that do not stop start-up, as `file:line: key.path: what`; the daemon logs each
+    # (`config.warning`) and `--check-config` prints them.
+    warnings: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,11 +366,15 @@ class _Builder:
         self.path = path
         self.base_dir = os.path.dirname(os.path.abspath(path))
         self._hosted_zone_refs: dict[tuple[str, dns.name.Name], tuple[str, int, str]] = {}  # -> (key path, line, as written)
+        self.warnings: list[str] = []
 
     # -- reporting -----------------------------------------------------------------------------
 
     def fail(self, key_path: str, line: int, message: str) -> NoReturn:
         raise ConfigError(message, key_path, Location(self.path, line))
+
+    def warn(self, key_path: str, line: int, message: str) -> None:
+        self.warnings.append(str(ConfigError(message, key_path, Location(self.path, line))))
 
     # -- generic shape checks --------------------------------------------------------------------
 
@@ -626,6 +645,7 @@ class _Builder:
             log_level=log_level,
             notify_source=notify_source,
             metrics=metrics,
+            warnings=tuple(self.warnings),
         )
 
     def listen(self, value: Any, line: int) -> tuple[tuple[str, int], ...]:
@@ -780,10 +800,25 @@ class _Builder:
                 )
             if not secret:
                 self.fail(secret_path, secret_line, "must not be empty")
+            self.check_secret_size(secret, algorithm, alg_value, secret_path, secret_line)
 
             result[canonical] = TsigKey(name=canonical, algorithm=algorithm.to_text(), secret=secret)
             first_seen[canonical] = raw_name
         return result
+
+    def check_secret_size(self, secret: bytes, algorithm: dns.name.Name, alg_value: str, key_path: str,
+                          line: int) -> None:
+        """RFC 8945 6: a secret should be at least as long as the HMAC's output. Under
+        MIN_TSIG_SECRET octets is refused, between that and the output size is a warning."""
+        wanted = TSIG_DIGEST_SIZES[algorithm]
+        alg_name = alg_value.strip().lower().rstrip(".")
+        advice = f"make one with: openssl rand -base64 {wanted}"
+        if len(secret) < MIN_TSIG_SECRET:
+            self.fail(key_path, line, f"is {len(secret)} octets; a TSIG secret must be at least "
+                      f"{MIN_TSIG_SECRET} (RFC 8945 6 recommends {wanted} for {alg_name}; {advice})")
+        if len(secret) < wanted:
+            self.warn(key_path, line, f"is {len(secret)} octets, shorter than the {wanted}-octet output of "
+                      f"{alg_name} (RFC 8945 6 recommends at least that; {advice})")
 
     SECONDARY_KEYS = ("allow", "key", "notify", "notify_retries_s")
 

@@ -18,7 +18,7 @@ from twisted.internet import defer, threads
 from twisted.internet.error import CannotListenError
 from twisted.python.threadpool import ThreadPool
 
-from hiddenprimary import acl, fd_budget, metrics
+from hiddenprimary import acl, fd_budget, logs, metrics
 from hiddenprimary.activity import Activity
 from hiddenprimary.api_sync import ApiSync
 from hiddenprimary.clock import Clock, SystemClock
@@ -38,7 +38,7 @@ from hiddenprimary.net.tcp import DnsStreamFactory
 from hiddenprimary.net.udp import DnsDatagramProtocol
 from hiddenprimary.notify import Notifier
 from hiddenprimary.reload import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
-from hiddenprimary.responder import respond
+from hiddenprimary.responder import NOTIFY_LOG_INTERVAL_S, respond
 from hiddenprimary.served_serials import ServedSerials
 from hiddenprimary.store import Store
 from hiddenprimary.transfers import Transfers
@@ -70,6 +70,7 @@ class Server:
         self.events = ZoneEvents()
         self.transfers = Transfers(config, self.clock)
         self.notifier = Notifier(config, reactor, self.clock, self.transfers.keyring)
+        self.notify_log = logs.Throttle(NOTIFY_LOG_INTERVAL_S, self.clock.monotonic)  # incoming NOTIFYs
         self._by_text = {_zone_text(z).lower(): z for z in config.zones}
         self._last: dict[dns.name.Name, dict] = {z: {} for z in config.zones}
         self._journals: dict = {}
@@ -98,7 +99,7 @@ class Server:
             self._note_soa_query(wire, peer[0])
         reply = respond(wire, transport=transport, store=self.store,
                         max_udp_payload=self.config.limits.udp_max_payload, peer=peer, transfer=self._transfer,
-                        keyring=self.transfers.keyring, now=self.clock.wall)
+                        keyring=self.transfers.keyring, now=self.clock.wall, notify_log=self.notify_log)
         self.metrics.query_answered(transport, reply)
         return reply
 

@@ -24,10 +24,12 @@ Decisions pinned by tests (grep the RFC phrase in tests/unit/test_query.py):
 - Negative answers (RFC 2308 3): the zone's SOA in authority with TTL = min(SOA TTL, SOA MINIMUM).
 - Additional section: A/AAAA for MX, NS and SRV targets inside the zone, not for names below a cut
   (that data is not ours), except for NS answers, which also get in-zone glue.
-- qtype ANY: every RRset at the name (RRSIGs only with DO), not RFC 8482's minimal answer. This is
-  a hidden primary, queried by its secondaries and operators, where the full set is the useful
-  answer; an over-size ANY over UDP is truncated and comes back over TCP. ANY does not follow a
-  CNAME (the CNAME is what exists at the name).
+- qtype ANY: every RRset at the name (RRSIGs only with DO). With `minimal_any` (the responder sets
+  it for UDP) only one, as RFC 8482 4.1 allows and BIND's `minimal-any` does: the RRset of the
+  lowest type number at the name, RRSIG aside, with its RRSIG when DO is set; a real, signed
+  RRset, where 4.2's synthesized HINFO would need signing on the fly. That stops ANY over UDP
+  from amplifying (27x with DO before); TCP still gets the full set. ANY does not follow a CNAME
+  (the CNAME is what exists at the name).
 - qclass must be IN: anything else (CH `version.bind`, HS, ANY, NONE) is REFUSED.
 - Meta qtypes as in BIND's `ns_query_start`: MAILA/MAILB/TKEY -> NOTIMP, OPT/TSIG -> FORMERR;
   AXFR/IXFR reaching here are REFUSED (the responder routes transfers, this module never streams).
@@ -92,8 +94,9 @@ _NOT_LOOKED_UP = object()
 _NSEC3_LABEL_SIZE = 32  # base32hex of a SHA-1 hash (RFC 5155 3), the only NSEC3 hash defined
 
 
-def answer(zone: ZoneVersion, request: dns.message.Message) -> dns.message.Message:
-    """The authoritative response of `zone` to the one-question query `request`.
+def answer(zone: ZoneVersion, request: dns.message.Message, *, minimal_any: bool = False) -> dns.message.Message:
+    """The authoritative response of `zone` to the one-question query `request`. With
+    `minimal_any`, qtype ANY gets one RRset (RFC 8482 4.1), not all of them.
 
     The returned message has no OPT: the responder adds EDNS and renders it within the size
     limit of the transport. It never raises for a well-formed request; callers still treat an
@@ -117,8 +120,12 @@ def answer(zone: ZoneVersion, request: dns.message.Message) -> dns.message.Messa
     if qtype in _FORMERR_QTYPES:
         response.set_rcode(dns.rcode.FORMERR)
         return response
-    _Answer(zone, response, bool(request.ednsflags & _DO)).resolve(qname, qtype)
+    _Answer(zone, response, bool(request.ednsflags & _DO), minimal_any).resolve(qname, qtype)
     return response
+
+
+def _rdtype(rds: dns.rdataset.Rdataset) -> int:
+    return rds.rdtype
 
 
 def negative_soa(zone: ZoneVersion) -> dns.rrset.RRset:
@@ -145,12 +152,13 @@ class _Answer:
     With DO, `proofs()` (None for an unsigned zone) names the NSEC/NSEC3 records each step
     needs; they are collected in `_proof` and added to authority at the end, after the SOA or NS."""
 
-    __slots__ = ("zone", "response", "dnssec", "_prover", "_added", "_proof")
+    __slots__ = ("zone", "response", "dnssec", "minimal_any", "_prover", "_added", "_proof")
 
-    def __init__(self, zone: ZoneVersion, response: dns.message.Message, dnssec: bool):
+    def __init__(self, zone: ZoneVersion, response: dns.message.Message, dnssec: bool, minimal_any: bool = False):
         self.zone = zone
         self.response = response
         self.dnssec = dnssec
+        self.minimal_any = minimal_any
         self._prover: object = _NOT_LOOKED_UP if dnssec else None
         self._added: set[tuple[dns.name.Name, int, int]] = set()
         self._proof: denial.Proof = []
@@ -235,17 +243,17 @@ class _Answer:
         return ce
 
     def any(self, name: dns.name.Name, source: dns.name.Name) -> None:
-        found = False
-        for rds in self.zone.rdatasets_at(source):
-            if rds.rdtype == _RRSIG:
-                continue  # added next to the RRset each one covers, when DO is set
-            self.add(self.response.answer, name, rds, source)
-            found = True
-        if not found:
+        # RRSIGs are added next to the RRset each one covers, when DO is set.
+        rrsets = [rds for rds in self.zone.rdatasets_at(source) if rds.rdtype != _RRSIG]
+        if not rrsets:
             self.nodata(name, source)
             return
+        if self.minimal_any:
+            rrsets = [min(rrsets, key=_rdtype)]  # RFC 8482 4.1: one RRset, the lowest type
+        for rds in rrsets:
+            self.add(self.response.answer, name, rds, source)
         self.wildcard_proof(name, source)
-        for rds in self.zone.rdatasets_at(source):
+        for rds in rrsets:
             self.additional_for(rds)
 
     def referral(self, cut: dns.name.Name) -> None:

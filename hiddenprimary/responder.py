@@ -6,14 +6,18 @@ Routing (each decision is pinned by tests/unit/test_responder.py):
 - Malformed input: `request.parse_request` decides (drop, FORMERR, NOTIMP, BADVERS).
 - QUERY for a name in no served zone: REFUSED, AA clear, question echoed (BIND, Knot).
 - QUERY for a configured zone that has no version yet: SERVFAIL (NSD `zone_notloaded`).
-- AXFR/IXFR (`route_transfer`): a zone we do not serve (the qname must be a zone apex) -> NOTAUTH
-  (BIND `xfrout.c` "non-authoritative zone", Knot); configured but not loaded -> SERVFAIL;
+- AXFR/IXFR (`route_transfer`): a class other than IN, or a zone we do not serve (the qname must
+  be a zone apex) -> NOTAUTH (BIND `xfrout.c` "non-authoritative zone", Knot); configured but not
+  loaded -> SERVFAIL; these replies are signed when the request's TSIG verifies (BIND), and a bad
+  TSIG gets its RFC 8945 5.3.2 error instead;
   otherwise the `transfer` hook decides, AXFR over UDP included (FORMERR after the ACL, as
   BIND "attempted AXFR over UDP"; Knot says NOTIMP) (the daemon passes `transfers.Transfers.handle`: TSIG, ACL,
   quota, AXFR/IXFR); without a hook, `refuse_transfer`: closed by default.
 - NOTIFY: NOTAUTH for a zone we do not serve (BIND `notify.c`), REFUSED for ours: we are the
-  primary, nobody notifies us, and a NOTIFY never triggers a load.
+  primary, nobody notifies us, and a NOTIFY never triggers a load. Each is logged at debug
+  (`notify.received`, with the source), at most once per source per `notify_log` interval.
 - UPDATE: NOTIMP (we do not implement dynamic update).
+- qtype ANY (RFC 8482): over UDP one RRset (`query.answer(minimal_any=True)`), over TCP all.
 - EDNS (RFC 6891): a request with OPT gets an OPT back (version 0, our payload `max_udp_payload`,
   DO echoed, no options). UDP replies are limited to max(512, min(request payload,
   max_udp_payload)), or 512 without EDNS; TCP replies to 65535.
@@ -36,6 +40,7 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 
 from hiddenprimary import answer_cache, logs, tsig
@@ -53,6 +58,8 @@ from hiddenprimary.zone.version import ZoneVersion
 
 log = logging.getLogger(__name__)
 
+NOTIFY_LOG_INTERVAL_S = 60.0  # at most one `notify.received` line per source this often
+
 UDP = "udp"
 TCP = "tcp"
 MIN_UDP_SIZE = 512  # RFC 1035 4.2.1, and the floor for any EDNS payload (RFC 6891 6.2.5)
@@ -67,6 +74,9 @@ _DS = dns.rdatatype.DS
 _NS = dns.rdatatype.NS
 _A = dns.rdatatype.A
 _AAAA = dns.rdatatype.AAAA
+_IN = dns.rdataclass.IN
+_QR_OPCODE_BITS = 0xF8  # QR and opcode, in the third header octet
+_NOTIFY_BITS = dns.opcode.NOTIFY << 3  # a NOTIFY request (QR clear)
 
 ErrorHook = Callable[[BaseException, bytes], None]
 # transfer(request, zone, version, transport, peer) -> reply bytes, or a stream for TCP
@@ -85,6 +95,7 @@ def respond(
     transfer: TransferHook | None = None,
     keyring: dict | None = None,
     now: Callable[[], float] | None = None,
+    notify_log: logs.Throttle | None = None,
 ) -> object:
     """The reply to the DNS message `wire` received over `transport` ("udp" or "tcp"), or None
     when nothing may be sent (on TCP the caller then closes the connection). Never raises,
@@ -97,6 +108,8 @@ def respond(
     With `keyring` (and `now`, the wall clock), a TSIG-signed query is verified (RFC 8945 5.2)
     and its reply signed; a failed TSIG gets NOTAUTH with the TSIG error (5.3.2). Secondaries
     such as BIND sign their SOA refresh queries and reject an unsigned answer.
+    With `notify_log`, each incoming NOTIFY is logged at debug (`notify.received`), as that
+    throttle allows per source address.
     """
     if transport != UDP and transport != TCP:
         raise ValueError(f"transport must be 'udp' or 'tcp', not {transport!r}")
@@ -106,10 +119,33 @@ def respond(
             hit = answer_cache.lookup(store, pre, wire)
             if hit is not None:
                 return hit
-        return _respond(wire, transport, store, max_udp_payload, pre, on_error, peer, transfer, keyring, now)
+        out = _respond(wire, transport, store, max_udp_payload, pre, on_error, peer, transfer, keyring, now)
+        if notify_log is not None and len(wire) >= 12 and wire[2] & _QR_OPCODE_BITS == _NOTIFY_BITS:
+            _log_notify(notify_log, wire, out, peer, transport)
+        return out
     except Exception as exc:  # the last line of defence: a reply, never an exception
         _report(on_error, exc, wire)
         return _last_resort_servfail(wire)
+
+
+def _log_notify(throttle: logs.Throttle, wire: bytes, out: object, peer: tuple[str, int] | None,
+                transport: str) -> None:
+    """`notify.received` at debug: a NOTIFY to us (the primary) is refused, but says a peer thinks
+    it has something to tell; rate-limited per source, since anyone can send them."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    source = peer[0] if peer is not None else "unknown"
+    held_back = throttle.admit(source)
+    if held_back is None:
+        return
+    try:
+        question = dns.message.from_wire(wire, keyring=False, question_only=True).question
+        zone = question[0].name.to_text(omit_final_dot=True) if question else None
+    except Exception:  # malformed: the reply (FORMERR) says enough
+        zone = None
+    answer_text = dns.rcode.to_text(out[3] & 0x0F) if isinstance(out, bytes) and len(out) >= 4 else "none"
+    logs.event(log, "notify.received", logging.DEBUG, peer=source, zone=zone, transport=transport,
+               answer=answer_text, suppressed=held_back or None)
 
 
 def _respond(
@@ -135,13 +171,12 @@ def _respond(
     request = outcome.message
     limit = size_limit(request, transport, max_udp_payload)
     signer = None
-    if request.tsig is not None and keyring is not None and not _is_transfer(request):
-        when = now() if now is not None else 0.0
-        verdict = tsig.verify_request(request, wire, keyring, when)
-        if not verdict.ok:
-            return tsig.error_response(request, verdict, when)
-        signer = tsig.StreamSigner(verdict.key, verdict.request_mac, when, request.id)
-        limit -= tsig.signature_size(verdict.key)
+    check_tsig = request.tsig is not None and keyring is not None
+    is_transfer = _is_transfer(request)
+    if check_tsig and not is_transfer:  # a transfer's TSIG is checked after its ACL, by the hook
+        signer = _tsig_signer(request, wire, keyring, now)
+        if isinstance(signer, bytes):
+            return signer  # the RFC 8945 5.3.2 error reply
     try:
         response, version = _route(outcome, transport, store, peer, transfer)
     except Exception as exc:
@@ -149,12 +184,31 @@ def _respond(
         response, version = _error(request, dns.rcode.SERVFAIL), None
     if not isinstance(response, dns.message.Message):
         return response  # a transfer's own reply bytes or stream
+    if check_tsig and is_transfer:
+        # Refused before the hook (a zone we do not serve, not loaded, a class other than IN):
+        # verified and signed as any query, as BIND signs its NOTAUTH, or the TSIG error reply.
+        signer = _tsig_signer(request, wire, keyring, now)
+        if isinstance(signer, bytes):
+            return signer
+    if signer is not None:
+        limit -= tsig.signature_size(signer.key)
     out = render(response, request, limit, max_udp_payload)
     if signer is not None:
         return signer.sign(out)  # never cached: the signature is per request
     if version is not None and pre is not None:
         answer_cache.insert(version, pre, wire, out)
     return out
+
+
+def _tsig_signer(request: dns.message.Message, wire: bytes, keyring: dict,
+                 now: Callable[[], float] | None) -> tsig.StreamSigner | bytes:
+    """The signer of the reply to a signed request whose TSIG verifies (RFC 8945 5.2), else the
+    reply bytes for its TSIG error (5.3.2: BADKEY/BADSIG unsigned, BADTIME/BADTRUNC signed)."""
+    when = now() if now is not None else 0.0
+    verdict = tsig.verify_request(request, wire, keyring, when)
+    if not verdict.ok:
+        return tsig.error_response(request, verdict, when)
+    return tsig.StreamSigner(verdict.key, verdict.request_mac, when, request.id)
 
 
 def _is_transfer(request: dns.message.Message) -> bool:
@@ -185,7 +239,9 @@ def _route(
         parent = _parent_version(store, zone)
         if parent is not None:
             return answer(parent, request), None  # not cached: the cache is looked up by qname
-    return answer(version, request), version
+    # RFC 8482: ANY over UDP gets one RRset (no amplification), over TCP all of them. The answer
+    # cache keys on the transport, so neither is served for the other.
+    return answer(version, request, minimal_any=transport == UDP), version
 
 
 def route_notify(request: dns.message.Message, store: Store) -> dns.message.Message:
@@ -203,6 +259,8 @@ def route_transfer(outcome: Request, transport: str, store: Store, peer=None,
     """AXFR/IXFR before any data is sent. The qname must be the apex of a served zone."""
     request = outcome.message
     question = request.question[0]
+    if question.rdclass != _IN:
+        return _error(request, dns.rcode.NOTAUTH)  # we serve IN zones only: none of this class (BIND)
     found = store.find(question.name)
     if found is None or found[0] != question.name:
         return _error(request, dns.rcode.NOTAUTH)  # BIND xfrout.c "non-authoritative zone"

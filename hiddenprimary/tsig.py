@@ -42,7 +42,7 @@ import dns.rdtypes.ANY.TSIG
 import dns.tsig
 import dns.wire
 
-from hiddenprimary.config import Config
+from hiddenprimary.config import TSIG_DIGEST_SIZES, Config
 from hiddenprimary.logs import event
 from hiddenprimary.request import reply_skeleton
 
@@ -52,14 +52,7 @@ FUDGE = 300  # seconds, in every TSIG we write (RFC 8945 10: 300 recommended; BI
 MIN_MAC_SIZE = 10  # octets; shorter is FORMERR (RFC 8945 5.2.2.1)
 
 # Digest sizes in octets of the algorithms we accept (config.TSIG_ALGORITHMS).
-DIGEST_SIZES: dict[dns.name.Name, int] = {
-    dns.tsig.HMAC_SHA256: 32,
-    dns.tsig.HMAC_SHA384: 48,
-    dns.tsig.HMAC_SHA512: 64,
-    dns.tsig.HMAC_SHA224: 28,
-    dns.tsig.HMAC_SHA1: 20,
-    dns.tsig.HMAC_MD5: 16,
-}
+DIGEST_SIZES: dict[dns.name.Name, int] = TSIG_DIGEST_SIZES
 WEAK_ALGORITHMS = frozenset({dns.tsig.HMAC_SHA1, dns.tsig.HMAC_MD5})
 
 TSIG_ERRORS = (dns.rcode.BADSIG, dns.rcode.BADKEY, dns.rcode.BADTIME, dns.rcode.BADTRUNC)

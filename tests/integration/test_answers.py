@@ -1,5 +1,6 @@
 """What dig and dnspython get from the real daemon: each answer type of RFC 1034 4.3.2."""
 
+import re
 import socket
 import struct
 import time
@@ -178,3 +179,47 @@ def test_idle_connections_do_not_block_answers_and_are_closed(daemon):
     finally:
         for s in idle:
             s.close()
+
+
+# -- ANY (RFC 8482; issue 11 item 14) -------------------------------------------------------------
+
+
+def answer_types(out: str) -> list[str]:
+    """The types of the answer lines of `dig +noall +answer`."""
+    return [line.split()[3] for line in out.splitlines() if line.strip() and not line.startswith(";")]
+
+
+def test_any_over_udp_is_one_rrset_and_over_tcp_all(daemon):
+    # Before: every RRset over UDP as well (27x amplification with DO on a signed zone).
+    for qname, udp_types, tcp_types in (("www.example.com", ["A"], ["A", "AAAA"]),
+                                        ("example.com", ["NS", "NS"], ["MX", "NS", "NS", "SOA"])):
+        # dig sends ANY over TCP unless told +notcp.
+        udp = daemon.dig("+notcp", "+noall", "+answer", "+comments", "+stats", qname, "ANY")
+        assert "(UDP)" in udp.stdout and "status: NOERROR" in udp.stdout
+        assert " tc" not in udp.stdout.split("flags:")[1].split(";")[0]
+        assert answer_types(udp.stdout) == udp_types, udp.stdout
+        tcp = daemon.dig("+tcp", "+noall", "+answer", "+stats", qname, "ANY")
+        assert "(TCP)" in tcp.stdout and sorted(answer_types(tcp.stdout)) == tcp_types, tcp.stdout
+
+
+def test_any_with_do_over_udp_from_a_signed_zone_is_one_rrset_and_its_rrsig(tmp_path):
+    from tests.integration.conftest import example_com
+    from tests.integration.harness import Daemon
+
+    d = Daemon(tmp_path, {"example.com": example_com()},
+               extra_zone_config={"example.com": {"dnssec": "{algorithm: ECDSAP256SHA256}"}})
+    d.start(wait_zones=["example.com"])
+    try:
+        udp = d.dig("+notcp", "+dnssec", "+bufsize=4096", "+noall", "+answer", "+stats", "example.com", "ANY")
+        assert "(UDP)" in udp.stdout and answer_types(udp.stdout) == ["NS", "NS", "RRSIG"], udp.stdout
+        assert re.search(r"\tRRSIG\tNS 13 ", udp.stdout), udp.stdout
+        tcp = d.dig("+tcp", "+dnssec", "+noall", "+answer", "+stats", "example.com", "ANY")
+        assert "(TCP)" in tcp.stdout
+        types = set(answer_types(tcp.stdout))
+        assert {"SOA", "NS", "MX", "DNSKEY", "NSEC", "RRSIG"} <= types, tcp.stdout
+        size = {name: int(re.search(r"MSG SIZE\s+rcvd: (\d+)", out.stdout).group(1))
+                for name, out in (("udp", udp), ("tcp", tcp))}
+        # The query is ~50 octets: ~30x before, now what an A query with DO costs (NS, glue, RRSIGs).
+        assert size["udp"] <= 500 and size["tcp"] > 3 * size["udp"], size
+    finally:
+        d.stop()

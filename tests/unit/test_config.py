@@ -337,6 +337,18 @@ BAD = [
         "must not be empty",
     ),
     (
+        "tsig-one-octet-secret",
+        L + "tsig:\n  k1: {algorithm: hmac-sha256, secret: 'AQ=='}  # <-\n",
+        "tsig.k1.secret",
+        "is 1 octets; a TSIG secret must be at least 16",
+    ),
+    (
+        "tsig-15-octet-secret",
+        L + f"tsig:\n  k1:\n    algorithm: hmac-md5\n    secret: '{base64.b64encode(b'x' * 15).decode()}'  # <-\n",
+        "tsig.k1.secret",
+        "is 15 octets; a TSIG secret must be at least 16 (RFC 8945 6 recommends 16 for hmac-md5",
+    ),
+    (
         "tsig-secret-number",
         L + "tsig:\n  k1:\n    algorithm: hmac-sha256\n    secret: 1234  # <-\n",
         "tsig.k1.secret",
@@ -678,6 +690,37 @@ def test_bad_config(tmp_path, text, key_path, phrase):
     if key_path:
         assert f" {key_path}: " in message
     assert err.exit_code == 2
+
+
+@pytest.mark.parametrize("algorithm,size,warned", [
+    ("hmac-sha256", 16, True), ("hmac-sha256", 31, True), ("hmac-sha256", 32, False),
+    ("HMAC-SHA512", 32, True), ("hmac-sha512", 64, False), ("hmac-md5", 16, False), ("hmac-sha1", 20, False),
+])
+def test_tsig_secret_shorter_than_the_hmac_output_is_a_warning(tmp_path, algorithm, size, warned):
+    # RFC 8945 6: at least the HMAC's output size. Issue 11 item 13: before, any length was silent.
+    secret = base64.b64encode(b"s" * size).decode()
+    path = write(tmp_path, L + f'tsig:\n  k1:\n    algorithm: {algorithm}\n    secret: "{secret}"\n')
+    cfg = load_config(path)
+    assert len(cfg.tsig["k1"].secret) == size
+    if not warned:
+        assert cfg.warnings == ()
+        return
+    (warning,) = cfg.warnings
+    wanted = {"hmac-sha256": 32, "hmac-sha512": 64}[algorithm.lower()]
+    assert warning == (f"{path}:5: tsig.k1.secret: is {size} octets, shorter than the {wanted}-octet output of "
+                       f"{algorithm.lower()} (RFC 8945 6 recommends at least that; "
+                       f"make one with: openssl rand -base64 {wanted})")
+
+
+def test_shipped_configs_have_no_warnings():
+    root = Path(__file__).resolve().parents[2] / "conf"
+    for path in [root / "hiddenprimary.yaml", *sorted((root / "examples").glob("*.yaml"))]:
+        try:
+            cfg = load_config(str(path))
+        except ConfigError as e:  # examples may name files that are not there; never a TSIG error
+            assert "tsig" not in e.key_path, e
+            continue
+        assert cfg.warnings == (), path
 
 
 def test_error_message_shape(tmp_path):

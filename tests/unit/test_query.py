@@ -423,6 +423,43 @@ def test_any_wildcard(zone):
     assert sorted(names_types(r.answer)) == [("q.wild.example.com.", "A"), ("q.wild.example.com.", "TXT")]
 
 
+def ask_minimal(zone: ZoneVersion, qname: str, do: bool = False):
+    name = dns.name.from_text(qname, dns.name.from_text(ORIGIN)) if not qname.endswith(".") else qname
+    query = dns.message.make_query(name, "ANY", use_edns=0 if do else None, want_dnssec=do)
+    return answer(zone, query, minimal_any=True)
+
+
+@pytest.mark.parametrize("qname,expected", [
+    ("www", [("www.example.com.", "A")]),  # A, AAAA, TXT: the lowest type
+    ("example.com.", [("example.com.", "NS")]),  # NS(2) before SOA(6) and MX(15)
+    ("alias", [("alias.example.com.", "CNAME")]),
+    ("_sip._tcp", [("_sip._tcp.example.com.", "SRV")]),
+    ("q.wild", [("q.wild.example.com.", "A")]),  # synthesized, owned by the query name
+])
+def test_minimal_any_returns_the_rrset_of_the_lowest_type(zone, qname, expected):
+    # RFC 8482 4.1 (issue 11 item 14): one RRset, as BIND's minimal-any; no TC.
+    r = ask_minimal(zone, qname)
+    assert is_aa(r) and r.rcode() == dns.rcode.NOERROR and not r.flags & dns.flags.TC
+    assert names_types(r.answer) == expected
+
+
+def test_minimal_any_additional_is_for_the_rrset_sent(zone):
+    r = ask_minimal(zone, "example.com.")
+    assert names_types(r.additional) == [("ns1.example.com.", "A"), ("ns1.example.com.", "AAAA")]
+    assert ("mail.example.com.", "A") not in names_types(r.additional)  # the MX was not sent
+    r = ask_minimal(zone, "_sip._tcp")
+    assert names_types(r.additional) == [("sip.example.com.", "A")]
+
+
+def test_minimal_any_negative_answers_are_unchanged(zone):
+    r = ask_minimal(zone, "ent")
+    assert r.rcode() == dns.rcode.NOERROR and r.answer == []
+    assert names_types(r.authority) == [("example.com.", "SOA")]
+    assert ask_minimal(zone, "nothere").rcode() == dns.rcode.NXDOMAIN
+    r = ask_minimal(zone, "host.sub")
+    assert not is_aa(r) and names_types(r.authority) == [("sub.example.com.", "NS")]
+
+
 @pytest.mark.parametrize("rdclass", ["CH", "HS", "ANY", "NONE"])
 def test_non_in_class_is_refused(zone, rdclass):
     r = ask(zone, "www", "A", rdclass=rdclass)
@@ -487,6 +524,16 @@ def test_any_without_do_omits_rrsig():
     zone = version_from_text(SIGNED_TEXT)
     assert names_types(ask(zone, "ns", "ANY").answer) == [("ns.example.com.", "A")]
     assert len(ask(zone, "ns", "ANY", do=True).answer) == 2
+
+
+def test_minimal_any_with_do_adds_the_rrsig_of_the_rrset_sent():
+    zone = version_from_text(SIGNED_TEXT + "ns AAAA 2001:db8::1\nns RRSIG AAAA 13 3 300 20300101000000 "
+                             "20200101000000 12345 example.com. AAAA\n")
+    r = ask_minimal(zone, "ns", do=True)
+    assert names_types(r.answer) == [("ns.example.com.", "A"), ("ns.example.com.", "RRSIG")]
+    assert r.answer[1].covers == dns.rdatatype.A
+    assert names_types(ask_minimal(zone, "ns").answer) == [("ns.example.com.", "A")]
+    assert len(ask(zone, "ns", "ANY", do=True).answer) == 4  # the full answer: A, AAAA and their RRSIGs
 
 
 def test_answer_leaves_request_and_version_untouched(zone):

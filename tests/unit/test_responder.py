@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from unittest import mock
 
 import dns.edns
 import dns.flags
@@ -12,13 +13,16 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+import dns.tsig
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hiddenprimary import answer_cache, responder
+from hiddenprimary import answer_cache, logs, responder
+from hiddenprimary.clock import FixedClock
 from hiddenprimary.request import parse_request
 from hiddenprimary.responder import respond
 from hiddenprimary.store import Store
@@ -193,9 +197,175 @@ def test_notify_for_zone_we_do_not_serve_is_notauth(store, qname):
     assert r.opcode() == dns.opcode.NOTIFY and r.rcode() == dns.rcode.NOTAUTH
 
 
+# -- incoming NOTIFY is logged, rate-limited (issue 11 item 15) --------------------------------------
+
+
+@pytest.fixture
+def notify_records(monkeypatch):
+    records = []
+    logger = logging.getLogger("test.responder.notify")
+    logger.setLevel(logging.DEBUG)
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    monkeypatch.setattr(responder, "log", logger)
+    yield records
+    logger.removeHandler(handler)
+
+
+def test_incoming_notify_is_logged_at_debug_with_its_source(store, notify_records):
+    throttle = logs.Throttle(60.0, FixedClock().monotonic)
+    wire = query("example.com.", "SOA", opcode=dns.opcode.NOTIFY)
+    r = dns.message.from_wire(respond(wire, transport="udp", store=store, peer=("192.0.2.7", 5353),
+                                      notify_log=throttle))
+    assert r.rcode() == dns.rcode.REFUSED  # unchanged: the log line is all that is new
+    (record,) = notify_records
+    assert record.levelno == logging.DEBUG
+    assert record.getMessage() == "notify.received peer=192.0.2.7 zone=example.com transport=udp answer=REFUSED"
+    respond(query("other.test.", "SOA", opcode=dns.opcode.NOTIFY), transport="tcp", store=store,
+            peer=("192.0.2.8", 5353), notify_log=throttle)
+    assert notify_records[1].getMessage() == (
+        "notify.received peer=192.0.2.8 zone=other.test transport=tcp answer=NOTAUTH")
+
+
+def test_incoming_notifies_are_rate_limited_per_source(store, notify_records):
+    clock = FixedClock()
+    throttle = logs.Throttle(60.0, clock.monotonic)
+    wire = query("example.com.", "SOA", opcode=dns.opcode.NOTIFY)
+    for _ in range(50):
+        respond(wire, transport="udp", store=store, peer=("192.0.2.7", 1), notify_log=throttle)
+        respond(wire, transport="udp", store=store, peer=("192.0.2.9", 1), notify_log=throttle)
+    assert [r.getMessage().split()[1] for r in notify_records] == ["peer=192.0.2.7", "peer=192.0.2.9"]
+    clock.advance(60)
+    respond(wire, transport="udp", store=store, peer=("192.0.2.7", 1), notify_log=throttle)
+    assert notify_records[-1].getMessage().endswith("answer=REFUSED suppressed=49")
+    assert len(notify_records) == 3
+
+
+def test_only_notify_requests_are_logged(store, notify_records):
+    throttle = logs.Throttle(60.0, FixedClock().monotonic)
+    for wire in (query("example.com.", "SOA"), query("example.com.", "SOA", opcode=dns.opcode.UPDATE),
+                 dns.message.make_response(dns.message.from_wire(
+                     query("example.com.", "SOA", opcode=dns.opcode.NOTIFY))).to_wire()):
+        respond(wire, transport="udp", store=store, peer=("192.0.2.7", 1), notify_log=throttle)
+    assert notify_records == []
+    # Malformed, or no logger at debug: still answered, never an exception.
+    bad = query("example.com.", "SOA", opcode=dns.opcode.NOTIFY) + b"x"
+    r = dns.message.from_wire(respond(bad, transport="udp", store=store, peer=("192.0.2.7", 1), notify_log=throttle))
+    assert r.rcode() == dns.rcode.FORMERR and notify_records[0].getMessage().endswith("answer=FORMERR")
+
+
 def test_update_is_notimp(store):
     r = ask(store, query("example.com.", "SOA", opcode=dns.opcode.UPDATE))
     assert r.opcode() == dns.opcode.UPDATE and r.rcode() == dns.rcode.NOTIMP
+
+
+
+# -- TSIG on transfer refusals the responder answers itself (issue 11 items 5 and 6) ---------------
+
+TSIG_KEY = dns.tsig.Key(dns.name.from_text("xfr-key."), b"k" * 32, dns.tsig.HMAC_SHA256)
+KEYRING = {TSIG_KEY.name: TSIG_KEY}
+NOW = 1_700_000_000.0
+
+
+def signed(qname: str, qtype: str, rdclass: str = "IN", key: dns.tsig.Key = TSIG_KEY,
+           time_signed: float = NOW) -> tuple[dns.message.Message, bytes]:
+    q = dns.message.make_query(qname, qtype, rdclass)
+    q.use_tsig({key.name: key}, key.name)
+    with mock.patch("time.time", return_value=time_signed):
+        wire = q.to_wire()
+    return q, wire
+
+
+def no_transfer_hook(*args):
+    raise AssertionError("the transfer service must not see this request")
+
+
+REFUSED_BEFORE_THE_HOOK = [
+    ("other.test.", "AXFR", "IN", "tcp", dns.rcode.NOTAUTH),  # a zone we do not serve
+    ("other.test.", "IXFR", "IN", "udp", dns.rcode.NOTAUTH),
+    ("www.example.com.", "AXFR", "IN", "tcp", dns.rcode.NOTAUTH),  # not a zone apex
+    ("broken.test.", "AXFR", "IN", "tcp", dns.rcode.SERVFAIL),  # configured, never loaded
+    ("example.com.", "AXFR", "CH", "tcp", dns.rcode.NOTAUTH),  # we serve IN zones only
+    ("example.com.", "IXFR", "ANY", "tcp", dns.rcode.NOTAUTH),
+]
+
+
+@pytest.mark.parametrize("qname,qtype,rdclass,transport,rcode", REFUSED_BEFORE_THE_HOOK)
+def test_signed_transfer_refused_before_the_hook_is_signed(store, qname, qtype, rdclass, transport, rcode):
+    # BIND signs its NOTAUTH when the key is known and the MAC verifies; dig then trusts it.
+    q, wire = signed(qname, qtype, rdclass)
+    out = respond(wire, transport=transport, store=store, keyring=KEYRING, now=lambda: NOW + 1,
+                  transfer=no_transfer_hook)
+    with mock.patch("time.time", return_value=NOW + 1):
+        r = dns.message.from_wire(out, keyring=KEYRING, request_mac=q.mac)  # raises unless verified
+    assert r.had_tsig and r.tsig_error == 0
+    assert r.rcode() == rcode and empty(r) and r.id == q.id
+
+
+@pytest.mark.parametrize("qname,qtype,rdclass,transport,rcode", REFUSED_BEFORE_THE_HOOK)
+def test_transfer_refused_before_the_hook_with_bad_tsig_gets_rfc8945_error(store, qname, qtype, rdclass,
+                                                                           transport, rcode):
+    stranger = dns.tsig.Key(dns.name.from_text("stranger."), b"s" * 32, dns.tsig.HMAC_SHA256)
+    wrong_secret = dns.tsig.Key(TSIG_KEY.name, b"w" * 32, TSIG_KEY.algorithm)
+    for key, error in ((stranger, dns.rcode.BADKEY), (wrong_secret, dns.rcode.BADSIG)):
+        _, wire = signed(qname, qtype, rdclass, key=key)
+        out = respond(wire, transport=transport, store=store, keyring=KEYRING, now=lambda: NOW,
+                      transfer=no_transfer_hook)
+        r = dns.message.from_wire(out, keyring=False)
+        assert r.rcode() == dns.rcode.NOTAUTH and empty(r)
+        assert r.tsig[0].error == error and r.tsig[0].mac == b""  # unsigned (RFC 8945 5.3.2)
+    _, wire = signed(qname, qtype, rdclass, time_signed=NOW - 3600)
+    out = respond(wire, transport=transport, store=store, keyring=KEYRING, now=lambda: NOW,
+                  transfer=no_transfer_hook)
+    r = dns.message.from_wire(out, keyring=False)
+    assert r.rcode() == dns.rcode.NOTAUTH and r.tsig[0].error == dns.rcode.BADTIME and len(r.tsig[0].mac) == 32
+
+
+@pytest.mark.parametrize("rdclass", ["CH", "HS", "ANY", "NONE"])
+@pytest.mark.parametrize("qtype", ["AXFR", "IXFR"])
+def test_transfer_of_other_class_is_notauth_and_never_reaches_the_hook(store, qtype, rdclass):
+    # BIND: NOTAUTH (no zone of that class); before, the IN zone was transferred.
+    out = respond(query("example.com.", qtype, rdclass=rdclass), transport="tcp", store=store,
+                  transfer=no_transfer_hook)
+    r = dns.message.from_wire(out)
+    assert r.rcode() == dns.rcode.NOTAUTH and empty(r) and not r.flags & dns.flags.AA
+    assert r.question[0].rdclass == dns.rdataclass.from_text(rdclass)
+
+
+@pytest.mark.parametrize("rdclass", ["CH", "HS", "ANY", "NONE"])
+@pytest.mark.parametrize("qtype", ["SOA", "A", "ANY", "TXT"])
+def test_plain_query_of_other_class_is_refused(store, qtype, rdclass):
+    # Pinned: REFUSED, AA clear (BIND answers REFUSED for CH names it has no CH zone for).
+    for qname in ("example.com.", "www.example.com.", "version.bind."):
+        r = ask(store, query(qname, qtype, rdclass=rdclass))
+        assert r.rcode() == dns.rcode.REFUSED and empty(r) and not r.flags & dns.flags.AA
+
+
+# -- ANY (RFC 8482; issue 11 item 14) ---------------------------------------------------------------
+
+
+def test_any_over_udp_is_one_rrset_and_over_tcp_all(store):
+    wire = query("www.example.com.", "ANY", edns=0, payload=4096)
+    for _ in range(2):  # the second round comes from the answer cache
+        udp = ask(store, wire, "udp")
+        tcp = ask(store, wire, "tcp")
+        assert names_types(udp.answer) == [("www.example.com.", "A")] and not udp.flags & dns.flags.TC
+        assert sorted(names_types(tcp.answer)) == [
+            ("www.example.com.", "A"), ("www.example.com.", "AAAA"), ("www.example.com.", "TXT")]
+    entries = store.current(ORIGIN).cache[answer_cache.CACHE_SLOT].entries
+    assert sorted(key[6] for key in entries if key[1] == dns.rdatatype.ANY) == ["tcp", "udp"]
+
+
+def test_any_over_udp_is_small_even_where_the_full_answer_is_not(store):
+    # One RRset over UDP, within the usual limits: TC only if that one RRset does not fit.
+    for qname in ("example.com.", "big.example.com.", "mx.example.com."):
+        full = respond(query(qname, "ANY", edns=0), transport="tcp", store=store)
+        small = respond(query(qname, "ANY", edns=0), transport="udp", store=store)
+        r = dns.message.from_wire(small)
+        assert len(r.answer) == 1 and not r.flags & dns.flags.TC and len(small) <= len(full)
+    r = ask(store, query("big.example.com.", "ANY"), "udp")  # 750 octets of TXT, no EDNS: 512
+    assert r.answer == [] and r.flags & dns.flags.TC
 
 
 # -- malformed input through respond ----------------------------------------------------------------
@@ -324,7 +494,7 @@ def test_referral_sibling_glue_is_optional(store):
 
 
 def test_unexpected_error_is_servfail(store, monkeypatch):
-    def boom(zone, request):
+    def boom(zone, request, **kw):
         raise RuntimeError("bug")
 
     monkeypatch.setattr(responder, "answer", boom)
@@ -351,7 +521,7 @@ def test_default_error_hook_logs_one_line(store, monkeypatch):
     handler.emit = records.append
     logger.addHandler(handler)
     monkeypatch.setattr(responder, "log", logger)
-    monkeypatch.setattr(responder, "answer", lambda zone, request: 1 / 0)
+    monkeypatch.setattr(responder, "answer", lambda zone, request, **kw: 1 / 0)
     r = ask(store, query("www.example.com."))
     assert r.rcode() == dns.rcode.SERVFAIL
     (record,) = records
