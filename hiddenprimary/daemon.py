@@ -11,10 +11,8 @@ import signal
 import sqlite3
 import sys
 
-import dns.message
 import dns.name
-import dns.rdatatype
-from twisted.internet import defer, threads
+from twisted.internet import defer, task, threads
 from twisted.internet.error import CannotListenError
 from twisted.python.threadpool import ThreadPool
 
@@ -42,6 +40,8 @@ from hiddenprimary.transfers import Transfers
 from hiddenprimary.zone import serial as serials
 
 log = logging.getLogger("hiddenprimary.daemon")
+
+SOA_FLUSH_S = 5.0  # how often SOA query counts go from memory to activity.sqlite
 
 
 class StartupError(HiddenPrimaryError):
@@ -84,17 +84,19 @@ class Server:
         self.metrics.zone_serials = self._zone_serials
         self.metrics.secondary_serials = self._secondary_serials
         self.activity: Activity | None = None
+        self._soa_flush_loop: task.LoopingCall | None = None
+        self._soa_flushing: defer.Deferred | None = None
         self.api_sync = ApiSync(config, reactor, self.clock, self.store)  # API secondaries (Route 53)
         self.metrics.collectors.append(self.api_sync.collect)
 
     # -- answering ------------------------------------------------------------------------------
 
     def handle(self, wire: bytes, transport: str, peer: tuple[str, int]):
-        if self._secondary_roles(peer[0]):
-            self._note_soa_query(wire, peer[0])
+        roles = self._secondary_roles(peer[0])
+        soa_seen = (lambda qname, key: self._note_soa_query(roles, peer[0], qname, key)) if roles else None
         reply = respond(wire, transport=transport, store=self.store,
                         max_udp_payload=self.config.limits.udp_max_payload, peer=peer, transfer=self._transfer,
-                        keyring=self.transfers.keyring, now=self.clock.wall)
+                        keyring=self.transfers.keyring, now=self.clock.wall, soa_seen=soa_seen)
         self.metrics.query_answered(transport, reply)
         return reply
 
@@ -116,29 +118,58 @@ class Server:
 
     # -- what each secondary did (hpctl status) ----------------------------------------------------
 
-    def _secondary_roles(self, ip: str) -> list[tuple[dns.name.Name, str]]:
-        """(zone, secondary) pairs whose allow prefixes hold `ip`; cached per address."""
+    def _secondary_roles(self, ip: str) -> dict[bytes, list[tuple[str, str, dns.name.Name | None]]]:
+        """The secondaries whose allow prefixes hold `ip`, by zone apex in lowercase wire form:
+        (zone text, secondary, the name of its TSIG key or None); cached per address."""
         roles = self._roles.get(ip)
         if roles is None:
             address = ipaddress.ip_address(ip)
-            roles = [(zone, name) for zone, zone_cfg in self.config.zones.items() for name in zone_cfg.secondaries
-                     if any(address in net for net in self.config.secondaries[name].allow
-                            if net.version == address.version)]
+            roles = {}
+            for zone, zone_cfg in self.config.zones.items():
+                for name in zone_cfg.secondaries:
+                    if any(address in net for net in self.config.secondaries[name].allow
+                           if net.version == address.version):
+                        roles.setdefault(zone.to_digestable(), []).append((_zone_text(zone), name, self._key_name(name)))
             if len(self._roles) > 10000:
                 self._roles.clear()
             self._roles[ip] = roles
         return roles
 
-    def _note_soa_query(self, wire: bytes, ip: str) -> None:
-        try:
-            msg = dns.message.from_wire(wire, question_only=True)
-        except Exception:  # noqa: BLE001 - the responder deals with bad input
-            return
-        if msg.opcode() != 0 or len(msg.question) != 1 or msg.question[0].rdtype != dns.rdatatype.SOA:
-            return
-        for zone, secondary in self._secondary_roles(ip):
-            if zone == msg.question[0].name:
-                self._activity_write(self.activity.soa_query, _zone_text(zone), secondary, ip, self.clock.wall())
+    def _key_name(self, secondary: str) -> dns.name.Name | None:
+        key = self.config.secondaries[secondary].key
+        return None if key is None else dns.name.from_text(self.config.tsig[key].name, origin=dns.name.root)
+
+    def _note_soa_query(self, roles, ip: str, qname: bytes, key_name: dns.name.Name | None) -> None:
+        """The responder's `soa_seen`: count a secondary's SOA check, in memory (flushed by
+        `_flush_soa_queries`). A keyed secondary's count takes only queries its key verified, so
+        unsigned or forged queries from its address are not taken for it."""
+        for zone, secondary, wanted in roles.get(qname, ()):
+            if wanted is None or wanted == key_name:
+                self.activity.soa_query(zone, secondary, ip, self.clock.wall())
+
+    def _flush_soa_queries(self, final: bool = False) -> defer.Deferred | None:
+        """Write the SOA counts gathered since the last flush: in a worker thread, one flush at a
+        time; `final` (at shutdown) on this thread, through the main connection."""
+        if final:
+            self._activity_write(lambda: self.activity.write_soa_queries(self.activity.take_soa_queries()))
+            return None
+        if self._soa_flushing is not None:
+            return self._soa_flushing
+        batch = self.activity.take_soa_queries()
+        if not batch:
+            return None
+
+        def failed(f) -> None:
+            self.activity.return_soa_queries(batch)  # written by the next flush
+            event(log, "activity.write_failed", logging.WARNING, error=f.getErrorMessage())
+
+        def done(_) -> None:
+            self._soa_flushing = None
+
+        self._soa_flushing = d = threads.deferToThread(self.activity.write_soa_queries, batch, True)
+        d.addErrback(failed)
+        d.addBoth(done)
+        return d
 
     def _record_transfer(self, r) -> None:
         self.metrics.transfers[(r.zone, r.secondary, r.kind, "ok" if r.outcome == "ok" else "aborted")] += 1
@@ -213,6 +244,9 @@ class Server:
         queries get SERVFAIL."""
         os.makedirs(self.config.data_dir, mode=0o700, exist_ok=True)
         self.activity = Activity(self.config.data_dir)
+        self._soa_flush_loop = task.LoopingCall(self._flush_soa_queries)
+        self._soa_flush_loop.clock = self.reactor
+        self._soa_flush_loop.start(SOA_FLUSH_S, now=False)
         self.api_sync.start()
         self.transfers.on_done = self._record_transfer
         self.notifier.on_change = self._record_notify
@@ -331,6 +365,9 @@ class Server:
                 call.cancel()
         self.notifier.stop()
         self.api_sync.stop()
+        if self._soa_flush_loop is not None and self._soa_flush_loop.running:
+            self._soa_flush_loop.stop()
+            self._flush_soa_queries(final=True)
         return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in self._ports])
 
     def _sighup(self) -> None:

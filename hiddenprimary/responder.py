@@ -67,10 +67,13 @@ _DS = dns.rdatatype.DS
 _NS = dns.rdatatype.NS
 _A = dns.rdatatype.A
 _AAAA = dns.rdatatype.AAAA
+_SOA = dns.rdatatype.SOA
 
 ErrorHook = Callable[[BaseException, bytes], None]
 # transfer(request, zone, version, transport, peer) -> reply bytes, or a stream for TCP
 TransferHook = Callable[[Request, dns.name.Name, ZoneVersion, str, "tuple[str, int] | None"], object]
+# soa_seen(qname in lowercase wire form, name of the key that verified the query's TSIG or None)
+SoaHook = Callable[[bytes, "dns.name.Name | None"], None]
 
 
 def respond(
@@ -85,6 +88,7 @@ def respond(
     transfer: TransferHook | None = None,
     keyring: dict | None = None,
     now: Callable[[], float] | None = None,
+    soa_seen: SoaHook | None = None,
 ) -> object:
     """The reply to the DNS message `wire` received over `transport` ("udp" or "tcp"), or None
     when nothing may be sent (on TCP the caller then closes the connection). Never raises,
@@ -97,6 +101,10 @@ def respond(
     With `keyring` (and `now`, the wall clock), a TSIG-signed query is verified (RFC 8945 5.2)
     and its reply signed; a failed TSIG gets NOTAUTH with the TSIG error (5.3.2). Secondaries
     such as BIND sign their SOA refresh queries and reject an unsigned answer.
+    `soa_seen(qname, key_name)` is called for each SOA query that is unsigned (key_name None) or
+    whose TSIG verified, never for one whose TSIG failed, with the qname in lowercase wire form
+    (no dnspython Name to build on a cache hit): the daemon counts secondaries' refresh checks
+    with it. It must be cheap and must not raise.
     """
     if transport != UDP and transport != TCP:
         raise ValueError(f"transport must be 'udp' or 'tcp', not {transport!r}")
@@ -105,8 +113,11 @@ def respond(
         if pre is not None:
             hit = answer_cache.lookup(store, pre, wire)
             if hit is not None:
+                if soa_seen is not None and pre.key[1] == _SOA:  # a cached answer: an unsigned query
+                    soa_seen(pre.key[0], None)
                 return hit
-        return _respond(wire, transport, store, max_udp_payload, pre, on_error, peer, transfer, keyring, now)
+        return _respond(wire, transport, store, max_udp_payload, pre, on_error, peer, transfer, keyring, now,
+                        soa_seen)
     except Exception as exc:  # the last line of defence: a reply, never an exception
         _report(on_error, exc, wire)
         return _last_resort_servfail(wire)
@@ -123,6 +134,7 @@ def _respond(
     transfer: TransferHook | None = None,
     keyring: dict | None = None,
     now: Callable[[], float] | None = None,
+    soa_seen: SoaHook | None = None,
 ) -> object:
     """The full path: dnspython parse, route, answer, render; the reply is cached when `pre` says
     the query may be and it was answered from a zone version."""
@@ -142,6 +154,9 @@ def _respond(
             return tsig.error_response(request, verdict, when)
         signer = tsig.StreamSigner(verdict.key, verdict.request_mac, when, request.id)
         limit -= tsig.signature_size(verdict.key)
+    if soa_seen is not None and request.question[0].rdtype == _SOA and request.opcode() == dns.opcode.QUERY:
+        if request.tsig is None or signer is not None:  # a TSIG nobody verified counts for nobody
+            soa_seen(request.question[0].name.to_digestable(), None if signer is None else signer.key.name)
     try:
         response, version = _route(outcome, transport, store, peer, transfer)
     except Exception as exc:
