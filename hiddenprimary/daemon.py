@@ -16,7 +16,7 @@ from twisted.internet import defer, task, threads
 from twisted.internet.error import CannotListenError
 from twisted.python.threadpool import ThreadPool
 
-from hiddenprimary import metrics
+from hiddenprimary import data_dir, metrics
 from hiddenprimary.activity import Activity
 from hiddenprimary.api_sync import ApiSync
 from hiddenprimary.clock import Clock, SystemClock
@@ -242,12 +242,21 @@ class Server:
         """Listen, restore every zone's last committed version, then reload the zone files (a file
         edited while we were down is a reload like any other). Until a zone has a version its
         queries get SERVFAIL."""
-        os.makedirs(self.config.data_dir, mode=0o700, exist_ok=True)
-        self.activity = Activity(self.config.data_dir)
+        tightened, problem = data_dir.prepare(self.config.data_dir)
+        if tightened is not None:
+            event(log, "data_dir.tightened", path=self.config.data_dir, mode=f"{tightened:04o}->{data_dir.DIR_MODE:04o}")
+        if problem is not None:
+            event(log, "data_dir.not_private", logging.WARNING, problem=problem)
+        opening = "activity.sqlite"
+        try:
+            self.activity = Activity(self.config.data_dir)
+            opening = "api_sync.sqlite"
+            self.api_sync.start()
+        except sqlite3.Error as e:
+            raise StartupError(f"cannot open {os.path.join(self.config.data_dir, opening)}: {e}") from None
         self._soa_flush_loop = task.LoopingCall(self._flush_soa_queries)
         self._soa_flush_loop.clock = self.reactor
         self._soa_flush_loop.start(SOA_FLUSH_S, now=False)
-        self.api_sync.start()
         self.transfers.on_done = self._record_transfer
         self.notifier.on_change = self._record_notify
         self.listen()
@@ -578,14 +587,14 @@ def run(config: Config) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit status."""
     from twisted.internet import reactor
 
+    os.umask(data_dir.PRIVATE_UMASK)  # every file under data_dir 0600, sqlite's -wal/-shm too
     reactor.suggestThreadPoolSize(4)
     server = Server(config, reactor)
     try:
         server.start()
-    except StartupError as e:
-        log.error("start.failed error=%s", e)
+    except HiddenPrimaryError as e:  # StartupError, DataDirError: one line (logs go to stderr too)
         print(f"hiddenprimary: {e}", flush=True, file=sys.stderr)
-        return 1
+        return e.exit_code
     reactor.addSystemEventTrigger("before", "shutdown", lambda: event(log, "stopping"))
     reactor.addSystemEventTrigger("before", "shutdown", server.stop)
     reactor.run()
