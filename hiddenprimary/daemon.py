@@ -16,7 +16,7 @@ from twisted.internet import defer, task, threads
 from twisted.internet.error import CannotListenError
 from twisted.python.threadpool import ThreadPool
 
-from hiddenprimary import data_dir, metrics
+from hiddenprimary import control, data_dir, metrics
 from hiddenprimary.activity import Activity
 from hiddenprimary.api_sync import ApiSync
 from hiddenprimary.clock import Clock, SystemClock
@@ -224,19 +224,34 @@ class Server:
                 self._ports.append(tcp)
                 self._ports.append(self.reactor.listenUDP(port, DnsDatagramProtocol(self.handle), interface=host))
                 event(log, "listen", address=host, port=port)
-            control_dir = os.path.dirname(self.config.control)
-            os.makedirs(control_dir, mode=0o750, exist_ok=True)
-            # wantPID: a lock file beside the socket; a stale socket from a crash is replaced.
-            self._ports.append(self.reactor.listenUNIX(self.config.control, ControlFactory(self),
-                                                       mode=0o600, wantPID=True))
             if self.config.metrics is not None:
                 host, port = self.config.metrics
                 self._ports.append(metrics.listen(self.metrics, self.reactor, host, port))
                 event(log, "metrics.listen", address=host, port=port)
         except CannotListenError as e:
-            raise StartupError(f"cannot listen on {e.interface or ''}:{e.port}: {e.socketError}") from e
+            reason = getattr(e.socketError, "strerror", None) or e.socketError  # not "[Errno 98] ..."
+            raise StartupError(f"cannot listen on {e.interface or ''}:{e.port}: {reason}") from None
+
+    def _listen_control(self) -> None:
+        """The control socket. A socket another process listens on is never replaced (a second
+        daemon on the same config would cut hpctl off from the first); a stale one from a crash is."""
+        path = self.config.control
+        holder = control.socket_holder(path)
+        if holder is not None:
+            raise StartupError(f"control socket {path} is in use by {holder}")
+        try:
+            control.remove_stale_socket(path)
+            os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+            # wantPID: a lock file beside the socket, naming our PID; a stale socket is replaced.
+            self._ports.append(self.reactor.listenUNIX(path, ControlFactory(self), mode=0o600, wantPID=True))
+        except CannotListenError as e:
+            if isinstance(e.socketError, OSError):  # bind() failed
+                raise StartupError(f"cannot create the control socket {path}: {e.socketError.strerror}") from None
+            # The lock: another daemon took it between the check and now.
+            holder = control.socket_holder(path) or "another daemon"
+            raise StartupError(f"control socket {path} is in use by {holder}") from None
         except OSError as e:
-            raise StartupError(f"cannot create the control socket {self.config.control}: {e.strerror or e}") from e
+            raise StartupError(f"cannot create the control socket {path}: {e.strerror or e}") from None
 
     def start(self) -> defer.Deferred:
         """Listen, restore every zone's last committed version, then reload the zone files (a file
@@ -247,6 +262,7 @@ class Server:
             event(log, "data_dir.tightened", path=self.config.data_dir, mode=f"{tightened:04o}->{data_dir.DIR_MODE:04o}")
         if problem is not None:
             event(log, "data_dir.not_private", logging.WARNING, problem=problem)
+        self._listen_control()  # first: a second daemon on this config stops here, having changed nothing
         opening = "activity.sqlite"
         try:
             self.activity = Activity(self.config.data_dir)
