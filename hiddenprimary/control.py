@@ -111,12 +111,15 @@ def socket_holder(path: str) -> str | None:
 
 def remove_stale_socket(path: str) -> None:
     """Remove a socket file nobody listens on (`socket_holder` said None). Twisted replaces one
-    only when it also finds a stale lock file; a crash between them can leave the socket alone."""
+    only when it also finds a stale lock file; a crash between them can leave the socket alone.
+    Any other kind of file there is left, and is an error (OSError)."""
     try:
-        if stat.S_ISSOCK(os.lstat(path).st_mode):
-            os.unlink(path)
+        mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        pass
+        return
+    if not stat.S_ISSOCK(mode):
+        raise OSError(errno.EEXIST, "it exists and is not a socket")
+    os.unlink(path)
 
 
 def _lock_pid(path: str) -> int | None:

@@ -137,3 +137,14 @@ def test_stale_control_socket_is_replaced(configured, keep_lock):
         assert status.returncode == 0 and "serving" in status.stdout, status.stderr + d.log()
     finally:
         d.stop()
+
+
+def test_control_path_that_is_a_regular_file_is_left_alone(configured):
+    d = configured
+    (d.dir / "var").mkdir(mode=0o700)
+    (d.dir / "var" / "hpctl.sock").write_text("not a socket")
+    out = run("hiddenprimary", "-c", str(d.config), cwd=d.dir)
+    assert out.returncode == 1
+    assert one_line(out) == (f"hiddenprimary: cannot create the control socket {d.dir}/var/hpctl.sock:"
+                             " it exists and is not a socket")
+    assert (d.dir / "var" / "hpctl.sock").read_text() == "not a socket"
