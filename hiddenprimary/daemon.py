@@ -85,7 +85,6 @@ class Server:
         self.metrics.secondary_serials = self._secondary_serials
         self.activity: Activity | None = None
         self._soa_flush_loop: task.LoopingCall | None = None
-        self._soa_flushing: defer.Deferred | None = None
         self.api_sync = ApiSync(config, reactor, self.clock, self.store)  # API secondaries (Route 53)
         self.metrics.collectors.append(self.api_sync.collect)
 
@@ -148,13 +147,12 @@ class Server:
                 self.activity.soa_query(zone, secondary, ip, self.clock.wall())
 
     def _flush_soa_queries(self, final: bool = False) -> defer.Deferred | None:
-        """Write the SOA counts gathered since the last flush: in a worker thread, one flush at a
-        time; `final` (at shutdown) on this thread, through the main connection."""
+        """Write the SOA counts gathered since the last flush in a worker thread (the LoopingCall
+        waits for the Deferred, so one flush at a time); `final` (at shutdown) on this thread,
+        through the main connection."""
         if final:
             self._activity_write(lambda: self.activity.write_soa_queries(self.activity.take_soa_queries()))
             return None
-        if self._soa_flushing is not None:
-            return self._soa_flushing
         batch = self.activity.take_soa_queries()
         if not batch:
             return None
@@ -163,13 +161,7 @@ class Server:
             self.activity.return_soa_queries(batch)  # written by the next flush
             event(log, "activity.write_failed", logging.WARNING, error=f.getErrorMessage())
 
-        def done(_) -> None:
-            self._soa_flushing = None
-
-        self._soa_flushing = d = threads.deferToThread(self.activity.write_soa_queries, batch, True)
-        d.addErrback(failed)
-        d.addBoth(done)
-        return d
+        return threads.deferToThread(self.activity.write_soa_queries, batch, True).addErrback(failed)
 
     def _record_transfer(self, r) -> None:
         self.metrics.transfers[(r.zone, r.secondary, r.kind, "ok" if r.outcome == "ok" else "aborted")] += 1
@@ -246,7 +238,8 @@ class Server:
             self._ports.append(self.reactor.listenUNIX(path, ControlFactory(self), mode=0o600, wantPID=True))
         except CannotListenError as e:
             if isinstance(e.socketError, OSError):  # bind() failed
-                raise StartupError(f"cannot create the control socket {path}: {e.socketError.strerror}") from None
+                reason = e.socketError.strerror or e.socketError
+                raise StartupError(f"cannot create the control socket {path}: {reason}") from None
             # The lock: another daemon took it between the check and now.
             holder = control.socket_holder(path) or "another daemon"
             raise StartupError(f"control socket {path} is in use by {holder}") from None
