@@ -1,11 +1,20 @@
 """What each secondary did, per zone: SOA queries seen, transfers (kind, serials, size, time,
 outcome) and NOTIFY state. Kept in `data_dir/activity.sqlite` so `hpctl status` still knows after a
 restart where every secondary stands. Losing the last few rows in a crash is harmless, so it is
-written with synchronous=NORMAL (no fsync per row), unlike the journal."""
+written with synchronous=NORMAL (no fsync per row), unlike the journal.
+
+SOA queries come at query rate, so `soa_query` only counts in memory; the caller hands batches
+from `take_soa_queries` to `write_soa_queries` (in a worker thread, every few seconds, and at
+shutdown). The totals `secondary_view` reports are kept in memory too (the table's at open plus
+every count since), so they never depend on how far a flush got."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from hiddenprimary.state_db import open_state_db
+
+SoaBatch = dict  # (zone, secondary, peer) -> [count, last_at]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS transfers (
@@ -31,10 +40,18 @@ KEEP_TRANSFERS = 200  # per zone and secondary
 
 class Activity:
     def __init__(self, data_dir: str):
+        self._data_dir = data_dir
         self.path, self._db = open_state_db(data_dir, "activity.sqlite", _SCHEMA)
+        self._worker_db: sqlite3.Connection | None = None  # write_soa_queries(worker=True) only
+        self._soa_pending: SoaBatch = {}
+        self._soa_totals: dict[tuple[str, str], list] = {
+            (zone, secondary): [count, last_at] for zone, secondary, count, last_at in self._db.execute(
+                "SELECT zone, secondary, sum(count), max(last_at) FROM soa_queries GROUP BY zone, secondary")}
 
     def close(self) -> None:
         self._db.close()
+        if self._worker_db is not None:
+            self._worker_db.close()
 
     def transfer(self, zone: str, secondary: str, peer: str, kind: str, serial_from: int | None,
                  serial_to: int, messages: int, size: int, duration_ms: float, outcome: str, at: float) -> None:
@@ -48,9 +65,54 @@ class Activity:
             (zone, secondary, zone, secondary, KEEP_TRANSFERS))
 
     def soa_query(self, zone: str, secondary: str, peer: str, at: float) -> None:
-        self._db.execute(
-            "INSERT INTO soa_queries VALUES (?, ?, ?, 1, ?) ON CONFLICT (zone, secondary, peer)"
-            " DO UPDATE SET count = count + 1, last_at = excluded.last_at", (zone, secondary, peer, at))
+        """Count one SOA query, in memory only (no sqlite on the caller's thread)."""
+        pending = self._soa_pending.get((zone, secondary, peer))
+        if pending is None:
+            self._soa_pending[(zone, secondary, peer)] = [1, at]
+        else:
+            pending[0] += 1
+            pending[1] = at
+        total = self._soa_totals.get((zone, secondary))
+        if total is None:
+            self._soa_totals[(zone, secondary)] = [1, at]
+        else:
+            total[0] += 1
+            total[1] = at
+
+    def take_soa_queries(self) -> SoaBatch:
+        """The counts not written yet, handed over (for `write_soa_queries`) and forgotten here."""
+        batch, self._soa_pending = self._soa_pending, {}
+        return batch
+
+    def return_soa_queries(self, batch: SoaBatch) -> None:
+        """Put back a batch whose write failed, so the next flush writes it."""
+        for key, (count, at) in batch.items():
+            pending = self._soa_pending.setdefault(key, [0, at])
+            pending[0] += count
+            pending[1] = max(pending[1], at)
+
+    def write_soa_queries(self, batch: SoaBatch, worker: bool = False) -> None:
+        """Add `batch` to the table in one transaction. `worker`: called from a worker thread,
+        through a connection of its own (the main one belongs to the caller's thread)."""
+        if not batch:
+            return
+        if worker:
+            if self._worker_db is None:
+                self._worker_db = open_state_db(self._data_dir, "activity.sqlite", _SCHEMA, check_same_thread=False)[1]
+            db = self._worker_db
+        else:
+            db = self._db
+        db.execute("BEGIN")
+        try:
+            db.executemany(
+                "INSERT INTO soa_queries VALUES (?, ?, ?, ?, ?) ON CONFLICT (zone, secondary, peer)"
+                " DO UPDATE SET count = count + excluded.count, last_at = max(last_at, excluded.last_at)",
+                [(*key, count, at) for key, (count, at) in batch.items()])
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def notify(self, zone: str, secondary: str, target: str, serial: int, sent: int, acked_at: float | None,
                failed: bool, error: str | None, at: float) -> None:
@@ -64,8 +126,7 @@ class Activity:
         last_ok = self._db.execute(query + " AND outcome = 'ok' ORDER BY id DESC LIMIT 1",
                                    (zone, secondary)).fetchone()
         last = self._db.execute(query + " ORDER BY id DESC LIMIT 1", (zone, secondary)).fetchone()
-        soa = self._db.execute("SELECT coalesce(sum(count), 0), max(last_at) FROM soa_queries"
-                               " WHERE zone = ? AND secondary = ?", (zone, secondary)).fetchone()
+        soa = self._soa_totals.get((zone, secondary), (0, None))
         notifies = self._db.execute(
             "SELECT target, serial, sent, acked_at, failed, error, at FROM notifies WHERE zone = ? AND secondary = ?"
             " ORDER BY target", (zone, secondary)).fetchall()

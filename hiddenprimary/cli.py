@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 
 from hiddenprimary.config import Config, load_config
 from hiddenprimary.control_client import call
-from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, HiddenPrimaryError
+from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HiddenPrimaryError
 
 DEFAULT_CONFIG = os.environ.get("HIDDENPRIMARY_CONFIG", "conf/hiddenprimary.yaml")
 
@@ -154,6 +155,16 @@ def _dnssec_line(zone: str, d: dict) -> str:
     return f"{zone} dnssec: {d['algorithm']} {d['denial']}, {keys}; next re-sign {d['next_resign'] or '-'}"
 
 
+def _timeout(text: str | None) -> float | None:
+    """`--timeout` in seconds: finite and above 0 (0 would make the socket non-blocking); None
+    when absent or bad."""
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) and value > 0 else None
+
+
 def hpctl_main(argv: list[str] | None = None) -> int:
     try:
         return _hpctl(argv)
@@ -165,7 +176,8 @@ def hpctl_main(argv: list[str] | None = None) -> int:
 def _hpctl(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="hpctl", description="control a running hiddenprimary")
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=None,
+    # A string, checked below: argparse would print its usage over several lines for a bad one.
+    parser.add_argument("--timeout", default=None, metavar="SECONDS",
                         help="seconds to wait for the daemon (default: the config's limits.reload_timeout_s)")
     sub = parser.add_subparsers(dest="command", required=True)
     p_reload = sub.add_parser("reload", help="re-read zone files and publish what changed")
@@ -188,11 +200,16 @@ def _hpctl(argv: list[str] | None) -> int:
     p_plan.add_argument("--secondary", help="the API secondary (default: the zone's only one)")
     p_plan.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
+    timeout = _timeout(args.timeout)
+    if timeout is None and args.timeout is not None:
+        print(f"hpctl: --timeout must be a positive number of seconds, not {args.timeout[:40]!r}", file=sys.stderr)
+        return EXIT_USAGE
 
     config = _load("hpctl", args.config)
     if isinstance(config, int):
         return config
-    timeout = args.timeout if args.timeout is not None else config.limits.reload_timeout_s
+    if timeout is None:
+        timeout = config.limits.reload_timeout_s
     try:
         options = {"check": {"deep": getattr(args, "deep", False)},
                    "ds": {"digest": getattr(args, "digest", None)},

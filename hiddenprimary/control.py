@@ -5,8 +5,12 @@ touches zone contents itself."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
+import socket
+import stat
 from typing import Protocol as TypingProtocol
 
 from twisted.internet import defer, protocol
@@ -89,3 +93,59 @@ class ControlFactory(protocol.Factory):
 
     def buildProtocol(self, addr):
         return ControlProtocol(self._commands)
+
+
+# -- who holds the socket path (a second daemon on the same config must not take it over) --------
+
+
+def socket_holder(path: str) -> str | None:
+    """Who holds the control socket `path`, as text for an error line, or None when nobody does
+    (absent, or stale: left by a crash, nothing listening, no live process in its lock file)."""
+    pid = _lock_pid(path)
+    if _accepts(path):
+        return f"another daemon (pid {pid})" if pid is not None else "another process (it accepts connections)"
+    if pid is not None:  # locked but not listening yet (starting), or the PID was reused
+        return f"pid {pid}, named by {path}.lock (remove that file if pid {pid} is not a hiddenprimary)"
+    return None
+
+
+def remove_stale_socket(path: str) -> None:
+    """Remove a socket file nobody listens on (`socket_holder` said None). Twisted replaces one
+    only when it also finds a stale lock file; a crash between them can leave the socket alone.
+    Any other kind of file there is left, and is an error (OSError)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise OSError(errno.EEXIST, "it exists and is not a socket")
+    os.unlink(path)
+
+
+def _lock_pid(path: str) -> int | None:
+    """The PID in Twisted's lock file beside the socket (a symlink to it), if that process lives."""
+    try:
+        pid = int(os.readlink(path + ".lock"))
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return pid
+
+
+def _accepts(path: str) -> bool:
+    """Whether something listens on `path`; when we cannot tell (e.g. another user's socket), yes:
+    such a socket is left alone."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2.0)
+        try:
+            probe.connect(path)
+        except socket.timeout:
+            return True  # a listener with a full backlog
+        except OSError as e:
+            return e.errno not in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK, errno.ENOTDIR)
+        return True

@@ -8,13 +8,15 @@ import socket
 
 from hiddenprimary.errors import ControlError
 
+MAX_WAIT_S = 365 * 86400.0  # beyond this the socket module overflows; nobody waits a year anyway
+
 
 def call(socket_path: str, request: dict, timeout_s: float) -> dict:
     """Send `request`, return the answer object. Raises ControlError when the daemon can't be
     reached or answers badly."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout_s)
+            sock.settimeout(min(timeout_s, MAX_WAIT_S))
             sock.connect(socket_path)
             sock.sendall(json.dumps(request).encode() + b"\n")
             data = b""

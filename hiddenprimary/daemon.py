@@ -11,14 +11,12 @@ import signal
 import sqlite3
 import sys
 
-import dns.message
 import dns.name
-import dns.rdatatype
-from twisted.internet import defer, threads
+from twisted.internet import defer, task, threads
 from twisted.internet.error import CannotListenError
 from twisted.python.threadpool import ThreadPool
 
-from hiddenprimary import acl, fd_budget, logs, metrics
+from hiddenprimary import acl, control, data_dir, fd_budget, logs, metrics
 from hiddenprimary.activity import Activity
 from hiddenprimary.api_sync import ApiSync
 from hiddenprimary.clock import Clock, SystemClock
@@ -45,6 +43,8 @@ from hiddenprimary.transfers import Transfers
 from hiddenprimary.zone import serial as serials
 
 log = logging.getLogger("hiddenprimary.daemon")
+
+SOA_FLUSH_S = 5.0  # how often SOA query counts go from memory to activity.sqlite
 
 
 class StartupError(HiddenPrimaryError):
@@ -89,17 +89,19 @@ class Server:
         self.metrics.zone_serials = self._zone_serials
         self.metrics.secondary_serials = self._secondary_serials
         self.activity: Activity | None = None
+        self._soa_flush_loop: task.LoopingCall | None = None
         self.api_sync = ApiSync(config, reactor, self.clock, self.store)  # API secondaries (Route 53)
         self.metrics.collectors.append(self.api_sync.collect)
 
     # -- answering ------------------------------------------------------------------------------
 
     def handle(self, wire: bytes, transport: str, peer: tuple[str, int]):
-        if self._secondary_roles(peer[0]):
-            self._note_soa_query(wire, peer[0])
+        roles = self._secondary_roles(peer[0])
+        soa_seen = (lambda qname, key: self._note_soa_query(roles, peer[0], qname, key)) if roles else None
         reply = respond(wire, transport=transport, store=self.store,
                         max_udp_payload=self.config.limits.udp_max_payload, peer=peer, transfer=self._transfer,
-                        keyring=self.transfers.keyring, now=self.clock.wall, notify_log=self.notify_log)
+                        keyring=self.transfers.keyring, now=self.clock.wall, notify_log=self.notify_log,
+                        soa_seen=soa_seen)
         self.metrics.query_answered(transport, reply)
         return reply
 
@@ -121,29 +123,51 @@ class Server:
 
     # -- what each secondary did (hpctl status) ----------------------------------------------------
 
-    def _secondary_roles(self, ip: str) -> list[tuple[dns.name.Name, str]]:
-        """(zone, secondary) pairs whose allow prefixes hold `ip`; cached per address."""
+    def _secondary_roles(self, ip: str) -> dict[bytes, list[tuple[str, str, dns.name.Name | None]]]:
+        """The secondaries whose allow prefixes hold `ip`, by zone apex in lowercase wire form:
+        (zone text, secondary, the name of its TSIG key or None); cached per address."""
         roles = self._roles.get(ip)
         if roles is None:
             address = ipaddress.ip_address(ip)
-            roles = [(zone, name) for zone, zone_cfg in self.config.zones.items() for name in zone_cfg.secondaries
-                     if any(address in net for net in self.config.secondaries[name].allow
-                            if net.version == address.version)]
+            roles = {}
+            for zone, zone_cfg in self.config.zones.items():
+                for name in zone_cfg.secondaries:
+                    if any(address in net for net in self.config.secondaries[name].allow
+                           if net.version == address.version):
+                        roles.setdefault(zone.to_digestable(), []).append((_zone_text(zone), name, self._key_name(name)))
             if len(self._roles) > 10000:
                 self._roles.clear()
             self._roles[ip] = roles
         return roles
 
-    def _note_soa_query(self, wire: bytes, ip: str) -> None:
-        try:
-            msg = dns.message.from_wire(wire, question_only=True)
-        except Exception:  # noqa: BLE001 - the responder deals with bad input
-            return
-        if msg.opcode() != 0 or len(msg.question) != 1 or msg.question[0].rdtype != dns.rdatatype.SOA:
-            return
-        for zone, secondary in self._secondary_roles(ip):
-            if zone == msg.question[0].name:
-                self._activity_write(self.activity.soa_query, _zone_text(zone), secondary, ip, self.clock.wall())
+    def _key_name(self, secondary: str) -> dns.name.Name | None:
+        key = self.config.secondaries[secondary].key
+        return None if key is None else dns.name.from_text(self.config.tsig[key].name, origin=dns.name.root)
+
+    def _note_soa_query(self, roles, ip: str, qname: bytes, key_name: dns.name.Name | None) -> None:
+        """The responder's `soa_seen`: count a secondary's SOA check, in memory (flushed by
+        `_flush_soa_queries`). A keyed secondary's count takes only queries its key verified, so
+        unsigned or forged queries from its address are not taken for it."""
+        for zone, secondary, wanted in roles.get(qname, ()):
+            if wanted is None or wanted == key_name:
+                self.activity.soa_query(zone, secondary, ip, self.clock.wall())
+
+    def _flush_soa_queries(self, final: bool = False) -> defer.Deferred | None:
+        """Write the SOA counts gathered since the last flush in a worker thread (the LoopingCall
+        waits for the Deferred, so one flush at a time); `final` (at shutdown) on this thread,
+        through the main connection."""
+        if final:
+            self._activity_write(lambda: self.activity.write_soa_queries(self.activity.take_soa_queries()))
+            return None
+        batch = self.activity.take_soa_queries()
+        if not batch:
+            return None
+
+        def failed(f) -> None:
+            self.activity.return_soa_queries(batch)  # written by the next flush
+            event(log, "activity.write_failed", logging.WARNING, error=f.getErrorMessage())
+
+        return threads.deferToThread(self.activity.write_soa_queries, batch, True).addErrback(failed)
 
     def _record_transfer(self, r) -> None:
         self.metrics.transfers[(r.zone, r.secondary, r.kind, "ok" if r.outcome == "ok" else "aborted")] += 1
@@ -203,12 +227,6 @@ class Server:
                 self._ports.append(tcp)
                 self._ports.append(self.reactor.listenUDP(port, DnsDatagramProtocol(self.handle), interface=host))
                 event(log, "listen", address=host, port=port)
-            control_dir = os.path.dirname(self.config.control)
-            os.makedirs(control_dir, mode=0o750, exist_ok=True)
-            # wantPID: a lock file beside the socket; a stale socket from a crash is replaced.
-            control = self.reactor.listenUNIX(self.config.control, ControlFactory(self), mode=0o600, wantPID=True)
-            accept_errors.watch(control, "control", self.config.control, self.reactor.seconds)
-            self._ports.append(control)
             if self.config.metrics is not None:
                 host, port = self.config.metrics
                 web = metrics.listen(self.metrics, self.reactor, host, port, max_clients=limits.metrics_clients,
@@ -218,21 +236,57 @@ class Server:
                 self._ports.append(web)
                 event(log, "metrics.listen", address=host, port=port)
         except CannotListenError as e:
-            raise StartupError(f"cannot listen on {e.interface or ''}:{e.port}: {e.socketError}") from e
+            reason = getattr(e.socketError, "strerror", None) or e.socketError  # not "[Errno 98] ..."
+            raise StartupError(f"cannot listen on {e.interface or ''}:{e.port}: {reason}") from None
+
+    def _listen_control(self) -> None:
+        """The control socket. A socket another process listens on is never replaced (a second
+        daemon on the same config would cut hpctl off from the first); a stale one from a crash is."""
+        path = self.config.control
+        holder = control.socket_holder(path)
+        if holder is not None:
+            raise StartupError(f"control socket {path} is in use by {holder}")
+        try:
+            control.remove_stale_socket(path)
+            os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+            # wantPID: a lock file beside the socket, naming our PID; a stale socket is replaced.
+            port = self.reactor.listenUNIX(path, ControlFactory(self), mode=0o600, wantPID=True)
+            accept_errors.watch(port, "control", path, self.reactor.seconds)
+            self._ports.append(port)
+        except CannotListenError as e:
+            if isinstance(e.socketError, OSError):  # bind() failed
+                reason = e.socketError.strerror or e.socketError
+                raise StartupError(f"cannot create the control socket {path}: {reason}") from None
+            # The lock: another daemon took it between the check and now.
+            holder = control.socket_holder(path) or "another daemon"
+            raise StartupError(f"control socket {path} is in use by {holder}") from None
         except OSError as e:
-            raise StartupError(f"cannot create the control socket {self.config.control}: {e.strerror or e}") from e
+            raise StartupError(f"cannot create the control socket {path}: {e.strerror or e}") from None
 
     def start(self) -> defer.Deferred:
         """Listen, restore every zone's last committed version, then reload the zone files (a file
         edited while we were down is a reload like any other). Until a zone has a version its
         queries get SERVFAIL."""
-        os.makedirs(self.config.data_dir, mode=0o700, exist_ok=True)
+        tightened, problem = data_dir.prepare(self.config.data_dir)
+        if tightened is not None:
+            event(log, "data_dir.tightened", path=self.config.data_dir, mode=f"{tightened:04o}->{data_dir.DIR_MODE:04o}")
+        if problem is not None:
+            event(log, "data_dir.not_private", logging.WARNING, problem=problem)
+        self._listen_control()  # first: a second daemon on this config stops here, having changed nothing
         try:
             self.served = ServedSerials(self.config.data_dir)
         except JournalError as e:
             raise StartupError(str(e)) from e
-        self.activity = Activity(self.config.data_dir)
-        self.api_sync.start()
+        opening = "activity.sqlite"
+        try:
+            self.activity = Activity(self.config.data_dir)
+            opening = "api_sync.sqlite"
+            self.api_sync.start()
+        except sqlite3.Error as e:
+            raise StartupError(f"cannot open {os.path.join(self.config.data_dir, opening)}: {e}") from None
+        self._soa_flush_loop = task.LoopingCall(self._flush_soa_queries)
+        self._soa_flush_loop.clock = self.reactor
+        self._soa_flush_loop.start(SOA_FLUSH_S, now=False)
         self.transfers.on_done = self._record_transfer
         self.notifier.on_change = self._record_notify
         self.listen()
@@ -354,6 +408,9 @@ class Server:
                 call.cancel()
         self.notifier.stop()
         self.api_sync.stop()
+        if self._soa_flush_loop is not None and self._soa_flush_loop.running:
+            self._soa_flush_loop.stop()
+            self._flush_soa_queries(final=True)
         return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in self._ports])
 
     def _sighup(self) -> None:
@@ -573,14 +630,14 @@ def run(config: Config) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit status."""
     from twisted.internet import reactor
 
+    os.umask(data_dir.PRIVATE_UMASK)  # every file under data_dir 0600, sqlite's -wal/-shm too
     reactor.suggestThreadPoolSize(4)
     server = Server(config, reactor)
     try:
         server.start()
-    except StartupError as e:
-        log.error("start.failed error=%s", e)
+    except HiddenPrimaryError as e:  # StartupError, DataDirError: one line (logs go to stderr too)
         print(f"hiddenprimary: {e}", flush=True, file=sys.stderr)
-        return 1
+        return e.exit_code
     reactor.addSystemEventTrigger("before", "shutdown", lambda: event(log, "stopping"))
     reactor.addSystemEventTrigger("before", "shutdown", server.stop)
     reactor.run()

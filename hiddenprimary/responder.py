@@ -77,10 +77,13 @@ _AAAA = dns.rdatatype.AAAA
 _IN = dns.rdataclass.IN
 _QR_OPCODE_BITS = 0xF8  # QR and opcode, in the third header octet
 _NOTIFY_BITS = dns.opcode.NOTIFY << 3  # a NOTIFY request (QR clear)
+_SOA = dns.rdatatype.SOA
 
 ErrorHook = Callable[[BaseException, bytes], None]
 # transfer(request, zone, version, transport, peer) -> reply bytes, or a stream for TCP
 TransferHook = Callable[[Request, dns.name.Name, ZoneVersion, str, "tuple[str, int] | None"], object]
+# soa_seen(qname in lowercase wire form, name of the key that verified the query's TSIG or None)
+SoaHook = Callable[[bytes, "dns.name.Name | None"], None]
 
 
 def respond(
@@ -96,6 +99,7 @@ def respond(
     keyring: dict | None = None,
     now: Callable[[], float] | None = None,
     notify_log: logs.Throttle | None = None,
+    soa_seen: SoaHook | None = None,
 ) -> object:
     """The reply to the DNS message `wire` received over `transport` ("udp" or "tcp"), or None
     when nothing may be sent (on TCP the caller then closes the connection). Never raises,
@@ -110,6 +114,10 @@ def respond(
     such as BIND sign their SOA refresh queries and reject an unsigned answer.
     With `notify_log`, each incoming NOTIFY is logged at debug (`notify.received`), as that
     throttle allows per source address.
+    `soa_seen(qname, key_name)` is called for each SOA query that is unsigned (key_name None) or
+    whose TSIG verified, never for one whose TSIG failed, with the qname in lowercase wire form
+    (no dnspython Name to build on a cache hit): the daemon counts secondaries' refresh checks
+    with it. It must be cheap and must not raise.
     """
     if transport != UDP and transport != TCP:
         raise ValueError(f"transport must be 'udp' or 'tcp', not {transport!r}")
@@ -118,8 +126,11 @@ def respond(
         if pre is not None:
             hit = answer_cache.lookup(store, pre, wire)
             if hit is not None:
+                if soa_seen is not None and pre.key[1] == _SOA:  # a cached answer: an unsigned query
+                    soa_seen(pre.key[0], None)
                 return hit
-        out = _respond(wire, transport, store, max_udp_payload, pre, on_error, peer, transfer, keyring, now)
+        out = _respond(wire, transport, store, max_udp_payload, pre, on_error, peer, transfer, keyring, now,
+                       soa_seen)
         if notify_log is not None and len(wire) >= 12 and wire[2] & _QR_OPCODE_BITS == _NOTIFY_BITS:
             _log_notify(notify_log, wire, out, peer, transport)
         return out
@@ -159,6 +170,7 @@ def _respond(
     transfer: TransferHook | None = None,
     keyring: dict | None = None,
     now: Callable[[], float] | None = None,
+    soa_seen: SoaHook | None = None,
 ) -> object:
     """The full path: dnspython parse, route, answer, render; the reply is cached when `pre` says
     the query may be and it was answered from a zone version."""
@@ -177,6 +189,9 @@ def _respond(
         signer = _tsig_signer(request, wire, keyring, now)
         if isinstance(signer, bytes):
             return signer  # the RFC 8945 5.3.2 error reply
+    if soa_seen is not None and request.question[0].rdtype == _SOA and request.opcode() == dns.opcode.QUERY:
+        if request.tsig is None or signer is not None:  # a TSIG nobody verified counts for nobody
+            soa_seen(request.question[0].name.to_digestable(), None if signer is None else signer.key.name)
     try:
         response, version = _route(outcome, transport, store, peer, transfer)
     except Exception as exc:

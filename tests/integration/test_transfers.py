@@ -275,6 +275,7 @@ def test_status_tells_what_each_secondary_did_and_keeps_it_across_a_restart(prim
     axfr_zone(primary.port)  # lab at 127.0.0.2 takes serial 1 by AXFR
     primary.query("example.com", "SOA")  # not from a secondary: not counted
     q = dns.message.make_query("example.com.", "SOA")
+    q.use_tsig(KEYRING, "xfr-key.")  # lab has a key: only queries it signed count (issue 11 item 11)
     dns.query.udp(q, "127.0.0.1", port=primary.port, source="127.0.0.2", timeout=3)  # lab's SOA check
     primary.write_zone("example.com", example_com(serial=2026112702, www="192.0.2.11"))
     assert primary.hpctl("reload").returncode == 0

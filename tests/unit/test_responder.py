@@ -747,3 +747,39 @@ def test_zone_of_agrees_with_store_find(zones, labels):
     assert zone == expected
     if zone is not None:
         assert zone.to_text() == expected.to_text()  # the Store's own spelling
+
+
+# -- soa_seen: what the daemon counts as a secondary's SOA check (issue 11 item 11) ------------------
+
+
+def test_soa_seen_gets_unsigned_and_verified_soa_queries_only(store):
+    import time
+
+    import dns.tsig
+    import dns.tsigkeyring
+
+    keyring = dns.tsigkeyring.from_text({"k.": ("hmac-sha256", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")})
+    forged = dns.tsigkeyring.from_text({"k.": ("hmac-sha256", "Zm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkMTI=")})
+    seen = []
+
+    def ask_soa(wire):
+        return respond(wire, transport="udp", store=store, keyring=keyring, now=time.time,
+                       soa_seen=lambda qname, key: seen.append((qname, key and key.to_text())))
+
+    def signed(ring, qtype="SOA"):
+        q = dns.message.make_query("example.com.", qtype)
+        q.use_tsig(ring, "k.", algorithm=dns.tsig.HMAC_SHA256)
+        return q.to_wire()
+
+    ask_soa(query("example.com.", "SOA"))  # full path, then cached
+    ask_soa(query("EXAMPLE.com.", "SOA"))  # a cache hit
+    assert answer_cache.CACHE_SLOT in store.current(ORIGIN).cache
+    ask_soa(signed(keyring))
+    apex = b"\x07example\x03com\x00"  # lowercase wire form, whatever the query's case
+    assert seen == [(apex, None), (apex, None), (apex, "k.")]
+    seen.clear()
+    assert dns.message.from_wire(ask_soa(signed(forged)), keyring=False).rcode() == dns.rcode.NOTAUTH
+    ask_soa(query("www.example.com.", "A"))
+    ask_soa(signed(keyring, "A"))
+    ask_soa(query("example.com.", "SOA", opcode=dns.opcode.NOTIFY))
+    assert seen == []  # a forged TSIG, other types and NOTIFY are not SOA checks
