@@ -52,6 +52,10 @@ DEFAULT_JOURNAL_MAX_ENTRIES = 1000
 DEFAULT_JOURNAL_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_SIGNATURE_VALIDITY = 14 * 86400
 DEFAULT_REFRESH = 7 * 86400
+# Zone-file input bounds (issue 11): the zone file plus its $INCLUDEs, and records per zone.
+# Generous on purpose (a 10M-record zone is a few hundred MB of text): they stop runaway input.
+DEFAULT_MAX_ZONE_FILE_BYTES = 1024**3
+DEFAULT_MAX_ZONE_RECORDS = 10_000_000
 NOTIFY_DEFAULT_PORT = 53
 # sun_path is 108 bytes on Linux (104 on the BSDs and macOS), including the final NUL.
 _MAX_UNIX_SOCKET_PATH = 107 if sys.platform.startswith("linux") else 103
@@ -127,6 +131,8 @@ class Limits:
     reload_timeout_s: float = 600.0
     transfers_out: int = 20  # concurrent outgoing AXFR/IXFR streams (BIND: transfers-out 10)
     xfr_idle_timeout_s: float = 60.0  # drop a transfer whose client reads nothing for this long
+    max_zone_file_bytes: int = DEFAULT_MAX_ZONE_FILE_BYTES  # a zone file and its $INCLUDEs together
+    max_zone_records: int = DEFAULT_MAX_ZONE_RECORDS  # records one zone's files may hold
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +148,8 @@ class Config:
     log_level: str = "info"  # debug | info | warning | error
     notify_source: str | None = None  # source address of NOTIFY (secondaries check where it comes from)
     metrics: tuple[str, int] | None = None  # Prometheus endpoint (host, port); None: off
+    # Absolute folders $INCLUDE may read from besides the including zone file's own folder.
+    include_roots: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -573,7 +581,7 @@ class _Builder:
     # -- the sections ------------------------------------------------------------------------
 
     TOP_KEYS = ("listen", "control", "data_dir", "log_level", "limits", "tsig", "secondaries", "zones",
-                "notify_source", "metrics")
+                "notify_source", "metrics", "include_roots")
 
     def build(self, doc: _Doc) -> Config:
         if doc.value is None:
@@ -600,6 +608,7 @@ class _Builder:
         value, line = self.get(top, "metrics")
         if value is not None:
             metrics = self.host_port(value, "metrics", line, None, 0)
+        include_roots = self.include_roots(top)
         tsig = self.tsig_keys(top)
         secondaries = self.secondaries(top, tsig)
         zones = self.zones(top, secondaries)
@@ -616,6 +625,7 @@ class _Builder:
             log_level=log_level,
             notify_source=notify_source,
             metrics=metrics,
+            include_roots=include_roots,
         )
 
     def listen(self, value: Any, line: int) -> tuple[tuple[str, int], ...]:
@@ -665,6 +675,8 @@ class _Builder:
         "reload_timeout_s",
         "transfers_out",
         "xfr_idle_timeout_s",
+        "max_zone_file_bytes",
+        "max_zone_records",
     )
 
     def limits(self, top: _Map) -> Limits:
@@ -695,6 +707,21 @@ class _Builder:
                 f"tcp_clients_total ({limits.tcp_clients_total})",
             )
         return limits
+
+    def include_roots(self, top: _Map) -> tuple[str, ...]:
+        """Folders (resolved like every path here) that $INCLUDE may also read from."""
+        value, line = self.get(top, "include_roots")
+        if value is None:
+            return ()
+        items = self.seq(value, "include_roots", line, "folders like /etc/dns/common")
+        result: list[str] = []
+        for i, item in enumerate(items):
+            path = self.file_path(item, f"include_roots[{i}]", items.item_lines[i])
+            if path in result:
+                self.fail(f"include_roots[{i}]", items.item_lines[i],
+                          f"duplicate folder {_show(item)} (same as include_roots[{result.index(path)}])")
+            result.append(path)
+        return tuple(result)
 
     def tsig_keys(self, top: _Map) -> dict[str, TsigKey]:
         value, line = self.get(top, "tsig")

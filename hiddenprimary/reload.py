@@ -16,6 +16,7 @@ from hiddenprimary.errors import HiddenPrimaryError, SerialError, ZoneProblem
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff, diff, diff_at
 from hiddenprimary.zone.load import load_zone
+from hiddenprimary.zone.source import ReadLimits
 from hiddenprimary.zone.version import ZoneVersion
 
 
@@ -56,13 +57,22 @@ class ReloadPlan:
         return None if version is None else version.serial
 
 
+class ReloadTimeout(HiddenPrimaryError):
+    """The reload ran past limits.reload_timeout_s; nothing of it is published."""
+
+
 def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
-                signing: Signing | None = None, memo=None, last_file_serial: int | None = None) -> ReloadPlan:
+                signing: Signing | None = None, memo=None, last_file_serial: int | None = None,
+                limits: ReadLimits | None = None) -> ReloadPlan:
     """Load `zone_cfg.file` and plan the version that follows `current` (see `_plan_reload`).
     `memo`, the previous plan's, lets the load skip records whose text did not change, and hands
-    back their RRsets as the very objects `current` holds."""
-    loaded = load_zone(zone_cfg.file, zone_cfg.name, memo)
+    back their RRsets as the very objects `current` holds. `limits` bound what the load reads
+    and when it must be done: past the deadline, the load stops (ZoneRejected, file:line) or the
+    finished plan is dropped (ReloadTimeout), so a plan is never handed on late."""
+    loaded = load_zone(zone_cfg.file, zone_cfg.name, memo, limits)
     plan = _indexed(_plan_reload(current, loaded, zone_cfg, clock, signing, last_file_serial))
+    if limits is not None and limits.expired():  # signing a big zone can take long too
+        raise ReloadTimeout(f"zone {plan.zone}: {limits.timeout_text()}; nothing published")
     return dataclasses.replace(plan, memo=loaded.memo)
 
 

@@ -154,6 +154,17 @@ def test_empty_values_mean_defaults(tmp_path):
     assert cfg.control == str(tmp_path / "var" / "hpctl.sock")
 
 
+def test_zone_input_limits_and_include_roots(tmp_path):
+    text = ('listen: ["127.0.0.1:53"]\ninclude_roots: [common, /etc/dns/shared/]\n'
+            "limits: {max_zone_file_bytes: 1048576, max_zone_records: 5000}\n")
+    cfg = parse_config(text, str(tmp_path / "hp.yaml"))
+    assert cfg.include_roots == (str(tmp_path / "common"), "/etc/dns/shared")  # resolved like every path
+    assert (cfg.limits.max_zone_file_bytes, cfg.limits.max_zone_records) == (1048576, 5000)
+    default = parse_config('listen: ["127.0.0.1:53"]\n', str(tmp_path / "hp.yaml"))
+    assert default.include_roots == ()
+    assert (default.limits.max_zone_file_bytes, default.limits.max_zone_records) == (1024**3, 10_000_000)
+
+
 def test_parse_config_resolves_against_given_path(tmp_path):
     cfg = parse_config('listen: ["127.0.0.1:53"]\ndata_dir: d\n', str(tmp_path / "x" / "hp.yaml"))
     assert cfg.data_dir == str(tmp_path / "x" / "d")
@@ -632,6 +643,36 @@ BAD = [
         L + "limits: {reload_timeout_s: .nan}  # <-\n",
         "limits.reload_timeout_s",
         "positive number",
+    ),
+    (
+        "limits-zone-file-bytes-zero",
+        L + "limits:\n  max_zone_file_bytes: 0  # <-\n",
+        "limits.max_zone_file_bytes",
+        "must be at least 1",
+    ),
+    (
+        "limits-zone-records-text",
+        L + "limits:\n  max_zone_records: lots  # <-\n",
+        "limits.max_zone_records",
+        "must be a whole number",
+    ),
+    (
+        "include-roots-not-list",
+        L + "include_roots: /etc/dns  # <-\n",
+        "include_roots",
+        "must be a list of folders",
+    ),
+    (
+        "include-roots-not-string",
+        L + "include_roots:\n  - 5  # <-\n",
+        "include_roots[0]",
+        "must be a path (a string)",
+    ),
+    (
+        "include-roots-duplicate",
+        L + "include_roots: [common, ./common]  # <-\n",
+        "include_roots[1]",
+        "duplicate folder './common' (same as include_roots[0])",
     ),
 ]
 
