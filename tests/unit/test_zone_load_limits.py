@@ -269,3 +269,29 @@ def test_short_rdata_is_not_rendered_but_could_not_be_too_long_anyway(tmp_path):
     # The shortcut: rdata text this short cannot make 65,535 octets, even of names, each of
     # which (a 1-character relative name and its separator) grows to at most 255 octets.
     assert load_module._SHORT_RDATA_TEXT * 255 // 2 <= load_module.MAX_RDATA
+
+
+# -- the reload as a whole (item 3) -------------------------------------------------------------
+
+def test_a_plan_finished_past_the_deadline_is_dropped(tmp_path, monkeypatch):
+    """Signing a big zone happens after the load: a plan ready past the deadline is not handed
+    on to the commit (hpctl has stopped waiting; publishing it then would surprise)."""
+    from hiddenprimary import reload
+    from hiddenprimary.clock import FixedClock
+    from hiddenprimary.config import ZoneConfig
+
+    path = write_zone(tmp_path, "www A 192.0.2.1\n")
+    cfg = ZoneConfig(EXAMPLE, str(path), (), "keep", None)
+    clock = FixedClock()
+    limits = ReadLimits(deadline=clock.monotonic() + 10, timeout_s=10, clock=clock)
+    assert reload.plan_reload(None, cfg, clock, limits=limits).new is not None  # in time: planned
+
+    planned = reload._plan_reload
+
+    def slow_plan(*args, **kwargs):
+        clock.advance(11)  # as if signing took 11 s
+        return planned(*args, **kwargs)
+
+    monkeypatch.setattr(reload, "_plan_reload", slow_plan)
+    with pytest.raises(reload.ReloadTimeout, match=r"limits.reload_timeout_s \(10s\); nothing published"):
+        reload.plan_reload(None, cfg, clock, limits=limits)
