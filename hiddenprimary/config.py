@@ -52,6 +52,9 @@ DEFAULT_JOURNAL_MAX_ENTRIES = 1000
 DEFAULT_JOURNAL_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_SIGNATURE_VALIDITY = 14 * 86400
 DEFAULT_REFRESH = 7 * 86400
+# Time for a re-signed version to reach every secondary (NOTIFY, retries, transfer): Knot's
+# propagation-delay default. `refresh` must cover it plus the zone's largest TTL.
+DEFAULT_PROPAGATION_DELAY = 3600
 # Zone-file input bounds (issue 11): the zone file plus its $INCLUDEs, and records per zone.
 # Generous on purpose (a 10M-record zone is a few hundred MB of text): they stop runaway input.
 DEFAULT_MAX_ZONE_FILE_BYTES = 1024**3
@@ -109,6 +112,7 @@ class Dnssec:
     refresh: int = DEFAULT_REFRESH  # seconds; re-sign signatures expiring within this
     ksk_zsk: bool = False  # split KSK/ZSK instead of a single combined key
     nsec3_opt_out: bool = False
+    propagation_delay: int = DEFAULT_PROPAGATION_DELAY  # seconds; see DEFAULT_PROPAGATION_DELAY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -459,8 +463,8 @@ class _Builder:
                 return c
         self.fail(key_path, line, f"unknown {fold} {_show(value)}; expected one of {', '.join(choices)}")
 
-    def duration(self, value: Any, key_path: str, line: int) -> int:
-        """Seconds from 3600, "3600", "2h", "14d", "1d12h" (units s m h d w)."""
+    def duration(self, value: Any, key_path: str, line: int, minimum: int = 1) -> int:
+        """Seconds from 3600, "3600", "2h", "14d", "1d12h" (units s m h d w); at least `minimum`."""
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             self.fail(key_path, line, f"must be a duration like 3600, 2h or 14d, not {_kind(value)}")
         if isinstance(value, int):
@@ -478,8 +482,9 @@ class _Builder:
                     f"invalid duration {_show(value)}; use seconds or a number with a unit s, m, h, d or w "
                     "(e.g. 3600, 2h, 14d)",
                 )
-        if seconds <= 0:
-            self.fail(key_path, line, f"must be a positive duration, not {_show(value)}")
+        if seconds < minimum:
+            what = "a positive duration" if minimum else "a duration"
+            self.fail(key_path, line, f"must be {what}, not {_show(value)}")
         if seconds > 2**31 - 1:
             self.fail(key_path, line, f"duration {_show(value)} is too long (at most 68 years)")
         return seconds
@@ -1047,7 +1052,8 @@ class _Builder:
             result.append(item)
         return tuple(result)
 
-    DNSSEC_KEYS = ("algorithm", "denial", "signature_validity", "refresh", "ksk_zsk", "nsec3_opt_out")
+    DNSSEC_KEYS = ("algorithm", "denial", "signature_validity", "refresh", "propagation_delay", "ksk_zsk",
+                   "nsec3_opt_out")
 
     def dnssec(self, m: _Map, base: str) -> Dnssec | None:
         value, line = self.get(m, "dnssec")
@@ -1076,6 +1082,9 @@ class _Builder:
         for key in ("signature_validity", "refresh"):
             if self.given(d, key):
                 fields[key] = self.duration(d[key], f"{key_path}.{key}", d.value_lines[key])
+        if self.given(d, "propagation_delay"):
+            fields["propagation_delay"] = self.duration(d["propagation_delay"], f"{key_path}.propagation_delay",
+                                                        d.value_lines["propagation_delay"], minimum=0)
         for key in ("ksk_zsk", "nsec3_opt_out"):
             if self.given(d, key):
                 fields[key] = self.boolean(d[key], f"{key_path}.{key}", d.value_lines[key])
@@ -1086,6 +1095,18 @@ class _Builder:
                 f"{key_path}.{where}",
                 d.value_lines[where],
                 f"refresh ({result.refresh}s) must be shorter than signature_validity ({result.signature_validity}s)",
+            )
+        if result.refresh < result.propagation_delay:
+            # A signature is re-signed when `refresh` of its validity is left: that must let the
+            # new version reach every secondary and cached copies age out (the zone's largest
+            # TTL, checked at each load) before the old one expires (Knot: "rrsig-refresh too low").
+            where = "refresh" if self.given(d, "refresh") else "propagation_delay"
+            self.fail(
+                f"{key_path}.{where}",
+                d.value_lines[where],
+                f"refresh ({result.refresh}s) must be at least propagation_delay ({result.propagation_delay}s) "
+                "plus the zone's largest TTL: signatures are re-signed when refresh is left of their "
+                "validity, and the new ones must reach secondaries and caches before the old ones expire",
             )
         if result.nsec3_opt_out and result.denial != "nsec3":
             self.fail(

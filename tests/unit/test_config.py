@@ -154,6 +154,17 @@ def test_empty_values_mean_defaults(tmp_path):
     assert cfg.control == str(tmp_path / "var" / "hpctl.sock")
 
 
+def test_dnssec_propagation_delay(tmp_path):
+    def dnssec(spec: str) -> Dnssec:
+        text = f'listen: ["127.0.0.1:53"]\nzones:\n  example.com: {{file: a, dnssec: {spec}}}\n'
+        return parse_config(text, str(tmp_path / "hp.yaml")).zones[dns.name.from_text("example.com.")].dnssec
+
+    assert dnssec("{}").propagation_delay == 3600  # Knot's default
+    short = dnssec("{signature_validity: 40, refresh: 20, propagation_delay: 0}")  # a loopback lab
+    assert (short.signature_validity, short.refresh, short.propagation_delay) == (40, 20, 0)
+    assert dnssec("{refresh: 2h, signature_validity: 3h, propagation_delay: 2h}").propagation_delay == 7200
+
+
 def test_zone_input_limits_and_include_roots(tmp_path):
     text = ('listen: ["127.0.0.1:53"]\ninclude_roots: [common, /etc/dns/shared/]\n'
             "limits: {max_zone_file_bytes: 1048576, max_zone_records: 5000}\n")
@@ -488,6 +499,25 @@ BAD = [
         L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      signature_validity: 3d  # <-\n",
         "zones.example.com.dnssec.signature_validity",
         "must be shorter than signature_validity",
+    ),
+    (
+        "dnssec-refresh-under-propagation-delay",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      signature_validity: 2h\n"
+        "      refresh: 30m  # <-\n",
+        "zones.example.com.dnssec.refresh",
+        "refresh (1800s) must be at least propagation_delay (3600s) plus the zone's largest TTL",
+    ),
+    (
+        "dnssec-propagation-delay-over-default-refresh",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      propagation_delay: 8d  # <-\n",
+        "zones.example.com.dnssec.propagation_delay",
+        "refresh (604800s) must be at least propagation_delay (691200s)",
+    ),
+    (
+        "dnssec-propagation-delay-negative",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      propagation_delay: -5  # <-\n",
+        "zones.example.com.dnssec.propagation_delay",
+        "must be a duration, not -5",
     ),
     (
         "dnssec-opt-out-needs-nsec3",
