@@ -71,7 +71,7 @@ import dns.zonefile
 from hiddenprimary.errors import Location, Severity, ZoneProblem, ZoneRejected
 from hiddenprimary.zone import checks
 from hiddenprimary.zone.scan import Item, RawRecord, raw_text, scan, split_lines
-from hiddenprimary.zone.source import MAX_ECHO, LimitCrossed, ReadLimits, Source, Unreadable, clip
+from hiddenprimary.zone.source import LimitCrossed, ReadLimits, Source, Unreadable, clip
 
 RdatasetKey = tuple[int, int]  # (rdtype, covers)
 
@@ -391,7 +391,7 @@ def _detail(exc: BaseException, hint: str | None = None) -> str:
         if context is not None and str(context) and str(context) != _MALFORMED:
             return str(context)
         return "malformed"
-    return clip(text, 2 * MAX_ECHO)
+    return clip(text)  # dnspython may repeat the token it choked on
 
 
 def _locate(exc: LimitCrossed, where: Location) -> LimitCrossed:
