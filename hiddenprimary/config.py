@@ -64,6 +64,13 @@ DEFAULT_JOURNAL_MAX_ENTRIES = 1000
 DEFAULT_JOURNAL_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_SIGNATURE_VALIDITY = 14 * 86400
 DEFAULT_REFRESH = 7 * 86400
+# Time for a re-signed version to reach every secondary (NOTIFY, retries, transfer): Knot's
+# propagation-delay default. `refresh` must cover it plus the zone's largest TTL.
+DEFAULT_PROPAGATION_DELAY = 3600
+# Zone-file input bounds (issue 11): the zone file plus its $INCLUDEs, and records per zone.
+# Generous on purpose (a 10M-record zone is a few hundred MB of text): they stop runaway input.
+DEFAULT_MAX_ZONE_FILE_BYTES = 1024**3
+DEFAULT_MAX_ZONE_RECORDS = 10_000_000
 NOTIFY_DEFAULT_PORT = 53
 # sun_path is 108 bytes on Linux (104 on the BSDs and macOS), including the final NUL.
 _MAX_UNIX_SOCKET_PATH = 107 if sys.platform.startswith("linux") else 103
@@ -117,6 +124,7 @@ class Dnssec:
     refresh: int = DEFAULT_REFRESH  # seconds; re-sign signatures expiring within this
     ksk_zsk: bool = False  # split KSK/ZSK instead of a single combined key
     nsec3_opt_out: bool = False
+    propagation_delay: int = DEFAULT_PROPAGATION_DELAY  # seconds; see DEFAULT_PROPAGATION_DELAY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +148,8 @@ class Limits:
     transfers_out: int = 20  # concurrent outgoing AXFR/IXFR streams (BIND: transfers-out 10)
     xfr_idle_timeout_s: float = 60.0  # drop a transfer whose client reads nothing for this long
     journal_lock_wait_s: float = 10.0  # at start, wait this long for another process's journal lock
+    max_zone_file_bytes: int = DEFAULT_MAX_ZONE_FILE_BYTES  # a zone file and its $INCLUDEs together
+    max_zone_records: int = DEFAULT_MAX_ZONE_RECORDS  # records one zone's files may hold
     # Of tcp_clients_total, the slots only sources in a secondary's `allow` may take, so a flood
     # from elsewhere cannot lock secondaries out. None: a tenth of tcp_clients_total.
     tcp_clients_reserved: int | None = None
@@ -167,6 +177,8 @@ class Config:
     # Problems that do not stop start-up, as `file:line: key.path: what`; the daemon logs each
     # (`config.warning`) and `--check-config` prints them.
     warnings: tuple[str, ...] = ()
+    # Absolute folders $INCLUDE may read from besides the including zone file's own folder.
+    include_roots: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,8 +492,8 @@ class _Builder:
                 return c
         self.fail(key_path, line, f"unknown {fold} {_show(value)}; expected one of {', '.join(choices)}")
 
-    def duration(self, value: Any, key_path: str, line: int) -> int:
-        """Seconds from 3600, "3600", "2h", "14d", "1d12h" (units s m h d w)."""
+    def duration(self, value: Any, key_path: str, line: int, minimum: int = 1) -> int:
+        """Seconds from 3600, "3600", "2h", "14d", "1d12h" (units s m h d w); at least `minimum`."""
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             self.fail(key_path, line, f"must be a duration like 3600, 2h or 14d, not {_kind(value)}")
         if isinstance(value, int):
@@ -499,8 +511,9 @@ class _Builder:
                     f"invalid duration {_show(value)}; use seconds or a number with a unit s, m, h, d or w "
                     "(e.g. 3600, 2h, 14d)",
                 )
-        if seconds <= 0:
-            self.fail(key_path, line, f"must be a positive duration, not {_show(value)}")
+        if seconds < minimum:
+            what = "a positive duration" if minimum else "a duration"
+            self.fail(key_path, line, f"must be {what}, not {_show(value)}")
         if seconds > 2**31 - 1:
             self.fail(key_path, line, f"duration {_show(value)} is too long (at most 68 years)")
         return seconds
@@ -602,7 +615,7 @@ class _Builder:
     # -- the sections ------------------------------------------------------------------------
 
     TOP_KEYS = ("listen", "control", "data_dir", "log_level", "limits", "tsig", "secondaries", "zones",
-                "notify_source", "metrics")
+                "notify_source", "metrics", "include_roots")
 
     def build(self, doc: _Doc) -> Config:
         if doc.value is None:
@@ -629,6 +642,7 @@ class _Builder:
         value, line = self.get(top, "metrics")
         if value is not None:
             metrics = self.host_port(value, "metrics", line, None, 0)
+        include_roots = self.include_roots(top)
         tsig = self.tsig_keys(top)
         secondaries = self.secondaries(top, tsig)
         zones = self.zones(top, secondaries)
@@ -646,6 +660,7 @@ class _Builder:
             notify_source=notify_source,
             metrics=metrics,
             warnings=tuple(self.warnings),
+            include_roots=include_roots,
         )
 
     def listen(self, value: Any, line: int) -> tuple[tuple[str, int], ...]:
@@ -699,6 +714,8 @@ class _Builder:
         "tcp_clients_reserved",
         "metrics_clients",
         "metrics_idle_timeout_s",
+        "max_zone_file_bytes",
+        "max_zone_records",
     )
 
     def limits(self, top: _Map) -> Limits:
@@ -738,6 +755,21 @@ class _Builder:
                 f"tcp_clients_total ({limits.tcp_clients_total}), or no other client could connect",
             )
         return limits
+
+    def include_roots(self, top: _Map) -> tuple[str, ...]:
+        """Folders (resolved like every path here) that $INCLUDE may also read from."""
+        value, line = self.get(top, "include_roots")
+        if value is None:
+            return ()
+        items = self.seq(value, "include_roots", line, "folders like /etc/dns/common")
+        result: list[str] = []
+        for i, item in enumerate(items):
+            path = self.file_path(item, f"include_roots[{i}]", items.item_lines[i])
+            if path in result:
+                self.fail(f"include_roots[{i}]", items.item_lines[i],
+                          f"duplicate folder {_show(item)} (same as include_roots[{result.index(path)}])")
+            result.append(path)
+        return tuple(result)
 
     def tsig_keys(self, top: _Map) -> dict[str, TsigKey]:
         value, line = self.get(top, "tsig")
@@ -1078,7 +1110,8 @@ class _Builder:
             result.append(item)
         return tuple(result)
 
-    DNSSEC_KEYS = ("algorithm", "denial", "signature_validity", "refresh", "ksk_zsk", "nsec3_opt_out")
+    DNSSEC_KEYS = ("algorithm", "denial", "signature_validity", "refresh", "propagation_delay", "ksk_zsk",
+                   "nsec3_opt_out")
 
     def dnssec(self, m: _Map, base: str) -> Dnssec | None:
         value, line = self.get(m, "dnssec")
@@ -1107,6 +1140,9 @@ class _Builder:
         for key in ("signature_validity", "refresh"):
             if self.given(d, key):
                 fields[key] = self.duration(d[key], f"{key_path}.{key}", d.value_lines[key])
+        if self.given(d, "propagation_delay"):
+            fields["propagation_delay"] = self.duration(d["propagation_delay"], f"{key_path}.propagation_delay",
+                                                        d.value_lines["propagation_delay"], minimum=0)
         for key in ("ksk_zsk", "nsec3_opt_out"):
             if self.given(d, key):
                 fields[key] = self.boolean(d[key], f"{key_path}.{key}", d.value_lines[key])
@@ -1117,6 +1153,18 @@ class _Builder:
                 f"{key_path}.{where}",
                 d.value_lines[where],
                 f"refresh ({result.refresh}s) must be shorter than signature_validity ({result.signature_validity}s)",
+            )
+        if result.refresh < result.propagation_delay:
+            # A signature is re-signed when `refresh` of its validity is left: that must let the
+            # new version reach every secondary and cached copies age out (the zone's largest
+            # TTL, checked at each load) before the old one expires (Knot: "rrsig-refresh too low").
+            where = "refresh" if self.given(d, "refresh") else "propagation_delay"
+            self.fail(
+                f"{key_path}.{where}",
+                d.value_lines[where],
+                f"refresh ({result.refresh}s) must be at least propagation_delay ({result.propagation_delay}s) "
+                "plus the zone's largest TTL: signatures are re-signed when refresh is left of their "
+                "validity, and the new ones must reach secondaries and caches before the old ones expire",
             )
         if result.nsec3_opt_out and result.denial != "nsec3":
             self.fail(

@@ -41,6 +41,7 @@ from hiddenprimary.served_serials import ServedSerials
 from hiddenprimary.store import Store
 from hiddenprimary.transfers import Transfers
 from hiddenprimary.zone import serial as serials
+from hiddenprimary.zone.source import ReadLimits
 
 log = logging.getLogger("hiddenprimary.daemon")
 
@@ -456,13 +457,21 @@ class Server:
 
         def plan_and_commit():  # in a worker thread: parse, check, diff, sign, then the durable write
             plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), self._load_memos.get(zone),
-                               self._file_serials.get(zone), floor)
+                               self._file_serials.get(zone), served_floor=floor, limits=self._read_limits())
             return plan, commit(journal, plan, zone_cfg, self.served)
 
         d = threads.deferToThread(plan_and_commit)
         d.addCallbacks(lambda r: self._publish(zone, r[0], r[1], started),
                        lambda f: self._rejected(zone, current, f))
         return d
+
+    def _read_limits(self) -> ReadLimits:
+        """What one load may read, its deadline counted from now (the worker thread's start)."""
+        limits = self.config.limits
+        return ReadLimits(max_bytes=limits.max_zone_file_bytes, max_records=limits.max_zone_records,
+                          include_roots=self.config.include_roots,
+                          deadline=self.clock.monotonic() + limits.reload_timeout_s,
+                          timeout_s=limits.reload_timeout_s, clock=self.clock)
 
     def _publish(self, zone: dns.name.Name, plan: ReloadPlan, info, started: float, why: str = "reload") -> dict:
         self._journal_info[zone] = info

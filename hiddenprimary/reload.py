@@ -7,15 +7,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import dns.rdatatype
+
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import denial, zone_signer
 from hiddenprimary.dnssec.keys import SigningKey
 from hiddenprimary.dnssec.zone_signer import SigningPolicy, SignStats
-from hiddenprimary.errors import HiddenPrimaryError, SerialError, Severity, ZoneProblem
+from hiddenprimary.errors import HiddenPrimaryError, SerialError, Severity, ZoneProblem, ZoneRejected
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff, diff, diff_at
 from hiddenprimary.zone.load import load_zone
+from hiddenprimary.zone.source import ReadLimits
 from hiddenprimary.zone.version import ZoneVersion
 
 
@@ -56,16 +59,71 @@ class ReloadPlan:
         return None if version is None else version.serial
 
 
+class ReloadTimeout(HiddenPrimaryError):
+    """The reload ran past limits.reload_timeout_s; nothing of it is published."""
+
+
 def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
                 signing: Signing | None = None, memo=None, last_file_serial: int | None = None,
-                served_floor: int | None = None) -> ReloadPlan:
+                served_floor: int | None = None, limits: ReadLimits | None = None) -> ReloadPlan:
     """Load `zone_cfg.file` and plan the version that follows `current` (see `_plan_reload`).
     `memo`, the previous plan's, lets the load skip records whose text did not change, and hands
     back their RRsets as the very objects `current` holds. `served_floor`, for a first version
-    (nothing restored), is the highest serial ever served: the first version goes above it."""
-    loaded = load_zone(zone_cfg.file, zone_cfg.name, memo)
-    plan = _plan_reload(current, loaded, zone_cfg, clock, signing, last_file_serial, served_floor)
-    return dataclasses.replace(_indexed(plan), memo=loaded.memo)
+    (nothing restored), is the highest serial ever served: the first version goes above it.
+    `limits` bound what the load reads and when it must be done: past the deadline, the load
+    stops (ZoneRejected, file:line) or the finished plan is dropped (ReloadTimeout), so a plan is
+    never handed on late."""
+    loaded = load_zone(zone_cfg.file, zone_cfg.name, memo, limits)
+    if signing is not None and zone_cfg.dnssec is not None:
+        _check_resign_margin(loaded, zone_cfg)
+    plan = _indexed(_plan_reload(current, loaded, zone_cfg, clock, signing, last_file_serial, served_floor))
+    if limits is not None and limits.expired():  # signing a big zone can take long too
+        raise ReloadTimeout(f"zone {plan.zone}: {limits.timeout_text()}; nothing published")
+    return dataclasses.replace(plan, memo=loaded.memo)
+
+
+def _check_resign_margin(loaded, zone_cfg: ZoneConfig) -> None:
+    """A signature is re-signed when `refresh` of its validity is left. Until then a secondary may
+    still serve the old one for `propagation_delay`, and a cache keep it for the RRset's TTL, so
+    every signed RRset's TTL must fit in refresh - propagation_delay (Knot warns "rrsig-refresh too
+    low to prevent expired RRSIGs in resolver caches"; we refuse). The config checks the rest.
+    Raises ZoneRejected at the RRset with the largest TTL over it. Records the signer makes or
+    leaves unsigned do not count: RRSIG/NSEC/NSEC3, our apex DNSKEY/CDS/CDNSKEY/NSEC3PARAM, and
+    what sits at or below a delegation (NS, glue), DS aside."""
+    dnssec = zone_cfg.dnssec
+    room = dnssec.refresh - dnssec.propagation_delay
+    origin = zone_cfg.name
+    over = [(rds.ttl, owner, rdtype) for owner, node in loaded.rdatasets.items()
+            for (rdtype, _), rds in node.items() if rds.ttl > room]
+    if not over:
+        return
+    cuts = {owner for owner, _, _ in loaded.ns_records if owner != origin}
+    over = [(ttl, owner, rdtype) for ttl, owner, rdtype in over
+            if rdtype not in zone_signer.SIGNER_TYPES
+            and not (owner == origin and rdtype in zone_signer.SIGNER_APEX_TYPES)
+            and not (owner in cuts and rdtype != dns.rdatatype.DS) and not _below_a_cut(owner, origin, cuts)]
+    if not over:
+        return
+    ttl, owner, rdtype = max(over, key=lambda o: o[0])
+    key_path = f"zones.{origin.to_text(omit_final_dot=True)}.dnssec"
+    more = f" ({len(over) - 1} more RRsets over it)" if len(over) > 1 else ""
+    message = (f"{owner} {dns.rdatatype.to_text(rdtype)}: TTL {ttl} is longer than {key_path}.refresh "
+               f"({dnssec.refresh}s) minus propagation_delay ({dnssec.propagation_delay}s): its cached "
+               f"signatures could expire before re-signed ones replace them; lower the TTL or raise "
+               f"refresh{more}")
+    problem = ZoneProblem("ttl-over-resign-margin", Severity.ERROR, message, loaded.location(owner, rdtype),
+                          owner.to_text())
+    raise ZoneRejected(origin.to_text(omit_final_dot=True), [problem, *loaded.warnings])
+
+
+def _below_a_cut(owner, origin, cuts: set) -> bool:
+    """`owner` is strictly below a delegation (glue: served unsigned)."""
+    name = owner
+    while name != origin and len(name) > len(origin):
+        name = name.parent()
+        if name in cuts:
+            return True
+    return False
 
 
 def _indexed(plan: ReloadPlan) -> ReloadPlan:

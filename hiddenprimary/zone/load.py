@@ -36,10 +36,18 @@ Semantics, as dnspython's `dns.zone.from_file` unless said otherwise (tests comp
   (dnspython keeps the last one silently); it is kept in `LoadedZone.dropped` for `zone.checks`,
   which reports `multiple-soa`, `multiple-cname`, ...
 
+Input bounds (issue 11; `zone.source` reads the bytes): only regular files are read; an
+`$INCLUDE` must resolve inside the zone file's folder or an `include_roots` folder; the files of
+one zone share one byte budget, its records one count, and the load one deadline. Crossing any
+of these stops the load at once with one error naming where. A NUL byte, or a record whose rdata
+is over 65,535 octets on the wire (RFC 1035 §3.2.1 RDLENGTH), is an error on its line. Messages
+repeat at most ~100 characters of any token (`zone.source.clip`).
+
 Problem codes found here (all ERROR unless noted): `syntax` (anything the text, a directive, a
 TTL, a type or an rdata gets wrong), `file-unreadable`, `include-unreadable`, `include-loop`,
-`too-many-problems` (more than MAX_PROBLEMS); warnings `out-of-zone`, `ttl-mismatch`,
-`ttl-out-of-range`, `default-ttl-from-soa`. `zone.checks` adds the semantic ones.
+`include-outside-root`, `nul-byte`, `rdata-too-long`, `too-large`, `too-many-records`,
+`reload-timeout`, `too-many-problems` (more than MAX_PROBLEMS); warnings `out-of-zone`,
+`ttl-mismatch`, `ttl-out-of-range`, `default-ttl-from-soa`. `zone.checks` adds the semantic ones.
 """
 
 from __future__ import annotations
@@ -62,7 +70,8 @@ import dns.zonefile
 
 from hiddenprimary.errors import Location, Severity, ZoneProblem, ZoneRejected
 from hiddenprimary.zone import checks
-from hiddenprimary.zone.scan import Item, RawRecord, raw_text, scan
+from hiddenprimary.zone.scan import Item, RawRecord, raw_text, scan, split_lines
+from hiddenprimary.zone.source import LimitCrossed, ReadLimits, Source, Unreadable, clip
 
 RdatasetKey = tuple[int, int]  # (rdtype, covers)
 
@@ -70,6 +79,12 @@ MAX_PROBLEMS = 1000  # per severity; past this, one `too-many-problems` entry sa
 MAX_INCLUDE_DEPTH = 20
 MAX_GENERATE = 1_000_000  # records one $GENERATE line may make
 MAX_TTL = 2**31 - 1  # RFC 2181 §8: larger values are treated as 0
+MAX_RDATA = 65535  # RFC 1035 §3.2.1: RDLENGTH is 16 bits
+# A token adds at most ~128 octets of wire per character of text (a 1-character relative name
+# becomes up to 255 octets with the origin), so rdata of up to this much text cannot exceed
+# MAX_RDATA and is not rendered to check.
+_SHORT_RDATA_TEXT = MAX_RDATA // 128
+_DEADLINE_EVERY = 1024  # records between two looks at the clock
 _RDATA_CACHE_SIZE = 10_000_000  # distinct rdata texts remembered per load (and in its memo)
 _NAME_CACHE_SIZE = 1_000_000  # per origin
 
@@ -163,7 +178,9 @@ class ZoneMemo:
         self.rdatasets = rdatasets
 
 
-def load_zone(path: str, origin: dns.name.Name, memo: ZoneMemo | None = None) -> LoadedZone:
+def load_zone(
+    path: str, origin: dns.name.Name, memo: ZoneMemo | None = None, limits: ReadLimits | None = None
+) -> LoadedZone:
     """Parse and check the zone file at `path` for the zone `origin` (class IN).
 
     `memo` is the `memo` of the previous successful load of this zone: records whose text did
@@ -175,13 +192,15 @@ def load_zone(path: str, origin: dns.name.Name, memo: ZoneMemo | None = None) ->
     the file (syntax and semantic ones, each with file:line) and the warnings, not only the first.
     A relative `$INCLUDE` path is resolved against the folder of the file holding the `$INCLUDE`
     (not the working directory), so a zone and its includes can move together.
+    `limits`: what the load may read (bytes, records, include folders, deadline); the defaults
+    without it.
     """
     if not origin.is_absolute():
         raise ValueError(f"zone origin {origin} must be absolute")
     if memo is not None and memo.origin.labels != origin.labels:
         memo = None
     loader = _Loader(origin, memo)
-    loader.load_file(path)
+    loader.load_file(path, limits)
     loader.settle()
     zone = LoadedZone(
         origin=origin,
@@ -193,9 +212,11 @@ def load_zone(path: str, origin: dns.name.Name, memo: ZoneMemo | None = None) ->
         failed=loader.failed,
         ns_records=loader.ns_records,
     )
-    if loader.read_ok:  # an unreadable file has no records to check
+    if loader.read_ok:  # an unreadable or partly read file has no records to check
         for problem in checks.check(zone):
             loader.report(problem)
+        if loader.source.limits.expired():  # checks are bounded by the record count; say so
+            loader.error("reload-timeout", f"{loader.source.limits.timeout_text()} (zone checks)", path)
     problems = loader.finish()
     if any(p.severity is Severity.ERROR for p in problems):
         raise ZoneRejected(origin.to_text(omit_final_dot=True), problems)
@@ -354,6 +375,11 @@ def _word(item: Item) -> str | None:
     return item.value if item.ttype == _IDENTIFIER else None  # type: ignore[union-attr]
 
 
+def _text_length(items: list[Item], start: int) -> int:
+    """Characters of the rdata tokens from `start` on, separators counted."""
+    return sum(len(item if item.__class__ is str else item.value) + 1 for item in items[start:])  # type: ignore[union-attr]
+
+
 def _detail(exc: BaseException, hint: str | None = None) -> str:
     """What went wrong, in words: dnspython's message, or, when it is only the generic
     "Text input is malformed.", `hint` or the message of the exception underneath."""
@@ -365,7 +391,14 @@ def _detail(exc: BaseException, hint: str | None = None) -> str:
         if context is not None and str(context) and str(context) != _MALFORMED:
             return str(context)
         return "malformed"
-    return text
+    return clip(text)  # dnspython may repeat the token it choked on
+
+
+def _locate(exc: LimitCrossed, where: Location) -> LimitCrossed:
+    """Give `exc` the place it happened, unless a deeper include already did."""
+    if exc.where is None:
+        exc.where = where
+    return exc
 
 
 class _Loader:
@@ -403,6 +436,10 @@ class _Loader:
             self._prev_rdatasets = memo.rdatasets
             self._prev_nodes = {id(name): node for name, node in memo.rdatasets.items()}
         self._include_stack: list[str] = []
+        self.source = Source("", None)  # replaced by load_file
+        self.read_ok = False
+        self.records = 0  # records met, $GENERATEd ones included
+        self.max_records = 0  # limits.max_records, set by load_file
         # Reader state, as dnspython's zonefile.Reader keeps it.
         self.current_origin = origin
         self.origin_in_zone = True  # current_origin is at or below the zone origin
@@ -451,39 +488,63 @@ class _Loader:
 
     # -- files ------------------------------------------------------------------------------
 
-    def load_file(self, path: str) -> None:
-        text = self._read(path, None)
-        self.read_ok = text is not None
-        if text is not None:
-            self._include_stack.append(os.path.realpath(path))
-            self._read_records(text, path)
-            self._include_stack.pop()
-
-    def _read(self, path: str, include_at: Location | None) -> str | None:
+    def load_file(self, path: str, limits: ReadLimits | None = None) -> None:
+        self.source = Source(path, limits)
+        self.max_records = self.source.limits.max_records
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
+            text = self._read(path, None)
+            self.read_ok = text is not None
+            if text is not None:
+                self._include_stack.append(os.path.realpath(path))
+                self._read_records(text, path)
+                self._include_stack.pop()
+        except LimitCrossed as exc:  # the whole load stops: one error where it happened
+            where = exc.where if isinstance(exc.where, Location) else Location(path)
+            self.error(exc.code, exc.message, where.path, where.line)
+            self.read_ok = False
+
+    def _read(self, path: str, include_at: Location | None, shown: str | None = None) -> str | None:
+        """The text of `path` (None if unreadable). `shown`: the path as written, for messages
+        and locations, when `path` is its resolved form (read that, so what was checked is what
+        is read)."""
+        name = shown or path
+        try:
+            data = self.source.read(path)
+        except Unreadable as exc:
             if include_at is None:
-                self.error("file-unreadable", f"cannot read zone file {path}: {reason}", path)
+                self.error("file-unreadable", f"cannot read zone file {clip(name)}: {exc}", name)
             else:
                 self.error(
                     "include-unreadable",
-                    f"cannot read $INCLUDE file {path}: {reason}",
+                    f"cannot read $INCLUDE file {clip(name)}: {exc}",
                     include_at.path,
                     include_at.line,
                 )
             return None
+        except LimitCrossed as exc:
+            raise _locate(exc, include_at or Location(name)) from None
         try:
-            return data.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = data.count(b"\n", 0, exc.start) + 1
-            self.error("syntax", f"text is not UTF-8 (byte 0x{data[exc.start]:02x})", path, line)
-            return data.decode("utf-8", "replace")
+            self.error("syntax", f"text is not UTF-8 (byte 0x{data[exc.start]:02x})", name, line)
+            text = data.decode("utf-8", "replace")
+        nul = text.find("\0")
+        if nul >= 0:  # a name or string with a NUL is never what was meant (named-checkzone refuses)
+            line = len(split_lines(text[:nul]))
+            self.error("nul-byte", "NUL byte in the text (a zone file is text)", name, line)
+        return text
 
     def _read_records(self, text: str, path: str) -> None:
+        countdown = _DEADLINE_EVERY
         for rec in scan(text):
+            countdown -= 1
+            if not countdown:
+                countdown = _DEADLINE_EVERY
+                try:
+                    self.source.check_deadline()
+                except LimitCrossed as exc:
+                    raise _locate(exc, Location(path, rec.line)) from None
             if rec.error is not None:
                 line, message = rec.error
                 self.error("syntax", f"{message} (RFC 1035 §5.1)", path, line)
@@ -511,7 +572,7 @@ class _Loader:
                 self.default_ttl = self._checked_ttl(dns.ttl.from_text(value), path, line)
             except dns.ttl.BadTTL as exc:
                 self.error(
-                    "syntax", f"bad $TTL '{value}': {_detail(exc)} (RFC 2308 §4)", path, line
+                    "syntax", f"bad $TTL '{clip(value)}': {_detail(exc)} (RFC 2308 §4)", path, line
                 )
                 return
             self.default_ttl_known = True
@@ -524,7 +585,7 @@ class _Loader:
             try:
                 origin = dns.name.from_text(value, self.current_origin)
             except dns.exception.DNSException as exc:
-                self.error("syntax", f"bad $ORIGIN '{value}': {_detail(exc)}", path, line)
+                self.error("syntax", f"bad $ORIGIN '{clip(value)}': {_detail(exc)}", path, line)
                 return
             self._set_origin(origin)
         elif word == "$INCLUDE":
@@ -534,7 +595,7 @@ class _Loader:
         else:
             self.error(
                 "syntax",
-                f"unknown directive {word} (known: $ORIGIN, $INCLUDE, $TTL, $GENERATE)",
+                f"unknown directive {clip(word)} (known: $ORIGIN, $INCLUDE, $TTL, $GENERATE)",
                 path,
                 line,
             )
@@ -555,6 +616,8 @@ class _Loader:
             )
             return
         filename = items[1].value if not isinstance(items[1], str) else items[1]
+        if "\0" in filename:  # reported as nul-byte already; no path can hold one
+            return
         origin = self.current_origin
         if len(items) == 3:
             value = _word(items[2])
@@ -565,7 +628,7 @@ class _Loader:
             except dns.exception.DNSException as exc:
                 self.error(
                     "syntax",
-                    f"bad $INCLUDE origin '{raw_text(items[2])}': {_detail(exc)}",
+                    f"bad $INCLUDE origin '{clip(raw_text(items[2]))}': {_detail(exc)}",
                     path,
                     line,
                 )
@@ -573,18 +636,25 @@ class _Loader:
         # Relative to the folder of the file that holds the $INCLUDE (see the module docstring).
         target = os.path.normpath(os.path.join(os.path.dirname(path), filename))
         real = os.path.realpath(target)
+        try:
+            self.source.check_include(real)
+        except Unreadable as exc:
+            self.error("include-outside-root", f"$INCLUDE {clip(target)} refused: {exc}", path, line)
+            return
         if real in self._include_stack:
-            self.error("include-loop", f"$INCLUDE {target} would include itself again", path, line)
+            self.error(
+                "include-loop", f"$INCLUDE {clip(target)} would include itself again", path, line
+            )
             return
         if len(self._include_stack) >= MAX_INCLUDE_DEPTH:
             self.error(
                 "include-loop",
-                f"$INCLUDE {target}: more than {MAX_INCLUDE_DEPTH} nested includes",
+                f"$INCLUDE {clip(target)}: more than {MAX_INCLUDE_DEPTH} nested includes",
                 path,
                 line,
             )
             return
-        text = self._read(target, Location(path, line))
+        text = self._read(real, Location(path, line), target)
         if text is None:
             return
         saved = {attr: getattr(self, attr) for attr in _INCLUDE_SCOPED}
@@ -602,20 +672,24 @@ class _Loader:
 
         As in BIND, an explicit TTL here becomes the last TTL, but the generated names do not
         become the owner of a following blank-owner line (dnspython makes the last one it)."""
+        counted = False
         if len(rec.items) > 1 and (word := _word(rec.items[1])) is not None:
             try:
                 start, stop, step = dns.grange.from_text(word)
             except Exception:
                 pass  # dnspython's reader reports it below
             else:
-                if (stop - start) // max(step, 1) + 1 > MAX_GENERATE:
+                count = (stop - start) // max(step, 1) + 1
+                if count > MAX_GENERATE:
                     self.error(
                         "syntax",
-                        f"$GENERATE range {word} makes more than {MAX_GENERATE} records",
+                        f"$GENERATE range {clip(word)} makes more than {MAX_GENERATE} records",
                         path,
                         rec.line,
                     )
                     return
+                self._count(max(count, 0), path, rec.line)  # before expanding, not after
+                counted = True
         text = " ".join(raw_text(item) for item in rec.items)
         txn = _GenerateTxn()
         reader = dns.zonefile.Reader(
@@ -638,7 +712,16 @@ class _Loader:
             return
         self.last_ttl = self._checked_ttl(reader.last_ttl, path, rec.line)
         self.last_ttl_known = reader.last_ttl_known
+        if not counted:
+            self._count(len(txn.added), path, rec.line)
+        try:
+            self.source.check_deadline()  # dnspython's expansion of up to MAX_GENERATE records
+        except LimitCrossed as exc:
+            raise _locate(exc, Location(path, rec.line)) from None
+        long_text = len(text) > _SHORT_RDATA_TEXT
         for name, ttl, rdata in txn.added:
+            if long_text and self._rdata_too_long(rdata, path, rec.line):
+                continue
             if name.is_subdomain(self.zone_origin):
                 self._add(name, 0 if ttl > MAX_TTL else ttl, rdata, path, rec.line)  # warned above
             else:
@@ -673,10 +756,26 @@ class _Loader:
             self._words[word] = found
         return found
 
+    def _count(self, records: int, path: str, line: int) -> None:
+        """Count `records` more toward limits.max_records; past it the load stops here."""
+        self.records += records
+        if self.records > self.max_records:
+            raise _locate(
+                LimitCrossed(
+                    "too-many-records",
+                    f"the zone has more than limits.max_zone_records "
+                    f"({self.max_records}) records; stopped reading here",
+                ),
+                Location(path, line),
+            )
+
     def _record(self, rec: RawRecord, path: str) -> None:
         items = rec.items
         n = len(items)
         line = rec.line
+        self.records += 1
+        if self.records > self.max_records:
+            self._count(0, path, line)
         # Owner (RFC 1035 §5.1: a blank owner is the previous record's owner).
         if rec.blank_owner:
             owner = self.last_name
@@ -699,7 +798,10 @@ class _Loader:
                 owner = self._tokens.name(text, self.current_origin)
             except dns.exception.DNSException as exc:
                 self.error(
-                    "syntax", f"bad owner name '{raw_text(items[0])}': {_detail(exc)}", path, line
+                    "syntax",
+                    f"bad owner name '{clip(raw_text(items[0]))}': {_detail(exc)}",
+                    path,
+                    line,
                 )
                 self.last_name = None
                 self.no_owner_yet = False
@@ -744,7 +846,7 @@ class _Loader:
             if i >= n:
                 self.error("syntax", "record has no type (RFC 1035 §5.1)", path, where)
             elif kind == _BAD_TTL:
-                self.error("syntax", f"bad TTL '{word}': {value} (RFC 2181 §8)", path, where)
+                self.error("syntax", f"bad TTL '{clip(word)}': {value} (RFC 2181 §8)", path, where)
             elif kind == _META:
                 self.error(
                     "syntax",
@@ -753,7 +855,7 @@ class _Loader:
                     where,
                 )
             else:
-                self.error("syntax", f"unknown type '{raw_text(items[i])}'", path, where)
+                self.error("syntax", f"unknown type '{clip(raw_text(items[i]))}'", path, where)
             return
         rdtype = value
         i += 1
@@ -783,6 +885,12 @@ class _Loader:
                 self.failed.add((owner, rdtype))
                 if rdtype == _SOA:
                     self.soa_failed = True
+                return
+            length = len(key) if key is not None else _text_length(items, i)
+            if length > _SHORT_RDATA_TEXT and self._rdata_too_long(
+                rdata, path, rec.line_of(i)
+            ):
+                self.failed.add((owner, rdtype))
                 return
             if key is not None and len(self._rdata_cache) < _RDATA_CACHE_SIZE:
                 self._rdata_cache[key] = rdata
@@ -848,6 +956,21 @@ class _Loader:
             return rdata
         return dns.rdata.from_text(_IN, rdtype, tokens, self.current_origin, False)
 
+    def _rdata_too_long(self, rdata: dns.rdata.Rdata, path: str, line: int) -> bool:
+        """Report rdata over 65,535 octets of wire (no message could carry it; the journal
+        could not store it)."""
+        size = len(rdata.to_wire())
+        if size <= MAX_RDATA:
+            return False
+        self.error(
+            "rdata-too-long",
+            f"{dns.rdatatype.to_text(rdata.rdtype)} rdata is {size} octets on the wire, more than "
+            f"{MAX_RDATA} (RFC 1035 §3.2.1: RDLENGTH is 16 bits)",
+            path,
+            line,
+        )
+        return True
+
     def _checked_ttl(self, ttl: int, path: str, line: int) -> int:
         """RFC 2181 §8: a TTL above 2^31-1 is treated as 0 (BIND does the same); say so."""
         if ttl <= MAX_TTL:
@@ -884,7 +1007,7 @@ class _Loader:
             consumed = start - 1  # the type's own line
         elif detail.startswith("expected EOL or EOF"):
             extra = raw_text(rec.items[min(consumed, len(rec.items) - 1)])
-            detail = f"unexpected '{extra}' after the rdata"
+            detail = f"unexpected '{clip(extra)}' after the rdata"
             message = f"bad {type_text} rdata '{rdata_text}': {detail} ({rfc})"
         else:
             consumed = max(start, consumed)
@@ -911,7 +1034,7 @@ class _Loader:
     def _out_of_zone(self, owner: dns.name.Name, path: str, line: int) -> None:
         self.warning(
             "out-of-zone",
-            f"ignoring out-of-zone data ({owner} is not in {self.zone_origin})",
+            f"ignoring out-of-zone data ({clip(owner.to_text())} is not in {self.zone_origin})",
             path,
             line,
             owner.to_text(),

@@ -41,12 +41,15 @@ ns.sub A 192.0.2.200
 """
 
 
-def text(serial, extra="", www="192.0.2.10"):
-    return TEXT.format(serial=serial, extra=extra, ds="ab" * 32).replace("192.0.2.10", www)
+def text(serial, extra="", www="192.0.2.10", ttl=None):
+    """The zone; with `ttl`, every TTL is that one (a zone re-signed every few seconds needs TTLs
+    shorter than its refresh: a cache could otherwise outlive the signatures)."""
+    zone = TEXT.format(serial=serial, extra=extra, ds="ab" * 32).replace("192.0.2.10", www)
+    return zone if ttl is None else zone.replace("$TTL 300", f"$TTL {ttl}").replace(" 3600 ", f" {ttl} ")
 
 
-def signed_daemon(tmp_path, dnssec: str, serial_policy="keep") -> Daemon:
-    return Daemon(tmp_path / "d", {ZONE: text(1)},
+def signed_daemon(tmp_path, dnssec: str, serial_policy="keep", ttl=None) -> Daemon:
+    return Daemon(tmp_path / "d", {ZONE: text(1, ttl=ttl)},
                   extra_zone_config={ZONE: {"secondaries": "[lab]", "dnssec": dnssec, "serial": serial_policy}},
                   extra_config="secondaries:\n  lab: {allow: [127.0.0.1/32]}\n")
 
@@ -177,7 +180,8 @@ def _journal_entries(d: Daemon) -> int:
 def test_resign_timer_bumps_the_serial_before_expiry(tmp_path):
     """Signatures valid 40 s, refreshed 20 s before expiry: the timer re-signs by itself, the
     serial goes up by one, the IXFR carries the new signatures, and the zone still verifies."""
-    d = signed_daemon(tmp_path, "{signature_validity: 40, refresh: 20}")
+    # Secondaries are on loopback (propagation_delay 5 s) and TTLs 10 s: 10 + 5 <= refresh 20.
+    d = signed_daemon(tmp_path, "{signature_validity: 40, refresh: 20, propagation_delay: 5}", ttl=10)
     d.start(wait_zones=[ZONE])
     try:
         first = axfr(d)
@@ -335,5 +339,24 @@ def test_lost_key_directory_is_never_replaced_by_new_keys(tmp_path):
         served = {rd.key_tag for rrset in d.query("www.example.com", "A", want_dnssec=True).answer
                   if rrset.rdtype == T.RRSIG for rd in rrset}
         assert served == tags
+    finally:
+        d.stop()
+
+
+def test_a_ttl_the_resign_margin_cannot_cover_fails_the_reload(tmp_path):
+    """refresh 2h minus propagation_delay 1h leaves room for TTLs up to 1h: a record cached for 2h
+    could outlive its signatures, so the reload is refused at its line and the signed version
+    keeps serving."""
+    d = signed_daemon(tmp_path, "{signature_validity: 3d, refresh: 2h}")
+    d.start(wait_zones=[ZONE])
+    try:
+        zone = text(2, extra='slow 7200 TXT "cached for two hours"')
+        d.write_zone(ZONE, zone)
+        out = d.hpctl("reload", ZONE)
+        assert out.returncode == 1, out.stdout + out.stderr
+        line = zone.splitlines().index('slow 7200 TXT "cached for two hours"') + 1
+        assert f"{ZONE}.zone:{line}: slow.example.com. TXT: TTL 7200 is longer than " \
+               "zones.example.com.dnssec.refresh (7200s) minus propagation_delay (3600s)" in out.stderr, out.stderr
+        assert serial(d) == 1
     finally:
         d.stop()

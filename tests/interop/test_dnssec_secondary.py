@@ -17,11 +17,13 @@ from tests.integration.harness import Daemon
 from tests.interop.peers import require_tool
 
 ZONE = "example.com"
+# TTLs of 30 s: signatures re-signed 40 s before they expire must outlive a cached copy (30 s)
+# plus the propagation_delay (5 s, loopback) the config says.
 TEXT = """\
 $ORIGIN example.com.
-$TTL 300
-@ 3600 SOA ns1 hostmaster {serial} 7200 3600 1209600 300
-@ 3600 NS ns1
+$TTL 30
+@ 30 SOA ns1 hostmaster {serial} 7200 3600 1209600 300
+@ 30 NS ns1
 @ MX 10 mail
 ns1 A 127.0.0.1
 www A 192.0.2.10
@@ -80,7 +82,8 @@ def test_bind_secondary_of_a_signed_zone_validates_and_follows_edits_and_resigns
         tmp_path, bind_secondary, tsig_key):
     # Signatures valid 60 s, re-signed 40 s before expiry: the timer fires ~15-20 s after start.
     d, bind = start(tmp_path, bind_secondary, tsig_key,
-                    "{algorithm: ECDSAP256SHA256, denial: nsec3, signature_validity: 60, refresh: 40}")
+                    "{algorithm: ECDSAP256SHA256, denial: nsec3, signature_validity: 60, refresh: 40, "
+                    "propagation_delay: 5}")
     try:
         bind.wait_serial(ZONE, 1, timeout=20)
         bind_copy(bind, tsig_key, tmp_path / "copy1.zone")

@@ -164,6 +164,28 @@ def test_empty_values_mean_defaults(tmp_path):
     assert cfg.control == str(tmp_path / "var" / "hpctl.sock")
 
 
+def test_dnssec_propagation_delay(tmp_path):
+    def dnssec(spec: str) -> Dnssec:
+        text = f'listen: ["127.0.0.1:53"]\nzones:\n  example.com: {{file: a, dnssec: {spec}}}\n'
+        return parse_config(text, str(tmp_path / "hp.yaml")).zones[dns.name.from_text("example.com.")].dnssec
+
+    assert dnssec("{}").propagation_delay == 3600  # Knot's default
+    short = dnssec("{signature_validity: 40, refresh: 20, propagation_delay: 0}")  # a loopback lab
+    assert (short.signature_validity, short.refresh, short.propagation_delay) == (40, 20, 0)
+    assert dnssec("{refresh: 2h, signature_validity: 3h, propagation_delay: 2h}").propagation_delay == 7200
+
+
+def test_zone_input_limits_and_include_roots(tmp_path):
+    text = ('listen: ["127.0.0.1:53"]\ninclude_roots: [common, /etc/dns/shared/]\n'
+            "limits: {max_zone_file_bytes: 1048576, max_zone_records: 5000}\n")
+    cfg = parse_config(text, str(tmp_path / "hp.yaml"))
+    assert cfg.include_roots == (str(tmp_path / "common"), "/etc/dns/shared")  # resolved like every path
+    assert (cfg.limits.max_zone_file_bytes, cfg.limits.max_zone_records) == (1048576, 5000)
+    default = parse_config('listen: ["127.0.0.1:53"]\n', str(tmp_path / "hp.yaml"))
+    assert default.include_roots == ()
+    assert (default.limits.max_zone_file_bytes, default.limits.max_zone_records) == (1024**3, 10_000_000)
+
+
 def test_parse_config_resolves_against_given_path(tmp_path):
     cfg = parse_config('listen: ["127.0.0.1:53"]\ndata_dir: d\n', str(tmp_path / "x" / "hp.yaml"))
     assert cfg.data_dir == str(tmp_path / "x" / "d")
@@ -513,6 +535,25 @@ BAD = [
         "must be shorter than signature_validity",
     ),
     (
+        "dnssec-refresh-under-propagation-delay",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      signature_validity: 2h\n"
+        "      refresh: 30m  # <-\n",
+        "zones.example.com.dnssec.refresh",
+        "refresh (1800s) must be at least propagation_delay (3600s) plus the zone's largest TTL",
+    ),
+    (
+        "dnssec-propagation-delay-over-default-refresh",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      propagation_delay: 8d  # <-\n",
+        "zones.example.com.dnssec.propagation_delay",
+        "refresh (604800s) must be at least propagation_delay (691200s)",
+    ),
+    (
+        "dnssec-propagation-delay-negative",
+        L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      propagation_delay: -5  # <-\n",
+        "zones.example.com.dnssec.propagation_delay",
+        "must be a duration, not -5",
+    ),
+    (
         "dnssec-opt-out-needs-nsec3",
         L + "zones:\n  example.com:\n    file: a\n    dnssec:\n      nsec3_opt_out: true  # <-\n",
         "zones.example.com.dnssec.nsec3_opt_out",
@@ -666,6 +707,36 @@ BAD = [
         L + "limits: {reload_timeout_s: .nan}  # <-\n",
         "limits.reload_timeout_s",
         "positive number",
+    ),
+    (
+        "limits-zone-file-bytes-zero",
+        L + "limits:\n  max_zone_file_bytes: 0  # <-\n",
+        "limits.max_zone_file_bytes",
+        "must be at least 1",
+    ),
+    (
+        "limits-zone-records-text",
+        L + "limits:\n  max_zone_records: lots  # <-\n",
+        "limits.max_zone_records",
+        "must be a whole number",
+    ),
+    (
+        "include-roots-not-list",
+        L + "include_roots: /etc/dns  # <-\n",
+        "include_roots",
+        "must be a list of folders",
+    ),
+    (
+        "include-roots-not-string",
+        L + "include_roots:\n  - 5  # <-\n",
+        "include_roots[0]",
+        "must be a path (a string)",
+    ),
+    (
+        "include-roots-duplicate",
+        L + "include_roots: [common, ./common]  # <-\n",
+        "include_roots[1]",
+        "duplicate folder './common' (same as include_roots[0])",
     ),
 ]
 

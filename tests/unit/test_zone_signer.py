@@ -19,7 +19,7 @@ from hiddenprimary.config import Dnssec, ZoneConfig
 from hiddenprimary.dnssec import zone_signer
 from hiddenprimary.dnssec.keys import ZONE_FLAG
 from hiddenprimary.dnssec.parallel import ParallelSigner
-from hiddenprimary.errors import SerialError
+from hiddenprimary.errors import Location, SerialError, ZoneRejected
 from hiddenprimary.reload import Signing, plan_reload, plan_resign
 from hiddenprimary.zone.diff import apply, diff, nodes_equal
 from tests.unit.test_dnssec_sign import make_key
@@ -59,11 +59,12 @@ def n(text):
 
 class Setup:
     def __init__(self, tmp_path, denial="nsec", algorithm=13, policy="keep", validity=14 * 86400,
-                 refresh=7 * 86400, split=False):
+                 refresh=7 * 86400, split=False, propagation=3600):
         self.path = tmp_path / "example.com.zone"
         alg = {13: "ECDSAP256SHA256", 15: "ED25519"}[algorithm]
         self.cfg = ZoneConfig(ORIGIN, str(self.path), (), policy,
-                              Dnssec(algorithm=alg, denial=denial, signature_validity=validity, refresh=refresh))
+                              Dnssec(algorithm=alg, denial=denial, signature_validity=validity, refresh=refresh,
+                                     propagation_delay=propagation))
         if split:
             self.keys = (make_key(algorithm, signs_zone=False), make_key(algorithm, flags=ZONE_FLAG, signs_keys=False))
         else:
@@ -265,6 +266,37 @@ def test_resign_replaces_due_signatures_and_still_verifies(tmp_path):
     verify(plan.new, tmp_path, at=s.clock.wall())
     with pytest.raises(AssertionError):  # the old version's signatures are expired by then
         verify(first, tmp_path, at=earliest + 1)
+
+
+def test_a_ttl_longer_than_refresh_minus_propagation_is_refused_at_its_line(tmp_path):
+    """Checklist row "signature validity minus refresh": re-signing starts when `refresh` of a
+    signature's life is left; a secondary may lag by propagation_delay and a cache keeps the
+    RRset for its TTL, so a longer TTL would let cached signatures expire (Knot warns)."""
+    record = 'long 86400 TXT "cached for a day"'
+    text = zone_text(extra=record)
+    s = Setup(tmp_path, validity=3 * 86400, refresh=86400)  # room: 86400 - 3600 s
+    s.path.write_text(text)
+    with pytest.raises(ZoneRejected) as info:
+        plan_reload(None, s.cfg, s.clock, s.signing())
+    [problem] = info.value.errors
+    assert problem.code == "ttl-over-resign-margin"
+    assert problem.location == Location(str(s.path), text.splitlines().index(record) + 1)
+    assert ("long.example.com. TXT: TTL 86400 is longer than zones.example.com.dnssec.refresh (86400s) "
+            "minus propagation_delay (3600s)") in problem.message
+    fits = Setup(tmp_path, validity=3 * 86400, refresh=86400, propagation=0)  # exactly fits
+    assert plan_reload(None, fits.cfg, fits.clock, fits.signing()).new is not None
+    unsigned_cfg = ZoneConfig(ORIGIN, str(s.path), (), "keep", None)  # the rule is about signatures
+    assert plan_reload(None, unsigned_cfg, s.clock).new is not None
+
+
+def test_unsigned_delegation_records_do_not_count_but_a_ds_does(tmp_path):
+    delegation = "far 604800 NS ns.far\nns.far 604800 A 192.0.2.7"
+    s = Setup(tmp_path, validity=3 * 86400, refresh=86400)
+    s.path.write_text(zone_text(extra=delegation))
+    assert plan_reload(None, s.cfg, s.clock, s.signing()).new is not None  # NS and glue: unsigned
+    s.path.write_text(zone_text(extra=delegation + "\nfar 604800 DS 12345 13 2 " + "cd" * 32))
+    with pytest.raises(ZoneRejected, match="far.example.com. DS: TTL 604800"):
+        plan_reload(None, s.cfg, s.clock, s.signing())
 
 
 def test_expirations_are_spread_by_jitter(tmp_path):

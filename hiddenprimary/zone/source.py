@@ -1,0 +1,145 @@
+"""The bytes of a zone's files, read defensively (issue 11): only regular files, only inside the
+allowed folders, within one byte budget for the zone file and all its `$INCLUDE`s, and never past
+the reload's deadline. `zone.load` turns what this raises into `file:line` problems.
+
+Why each rule: a FIFO blocks `open()` and `read()` forever and a device like /dev/zero never
+ends, so a file is opened with O_NONBLOCK and checked with fstat before a single byte is read; a
+size known up front is refused before reading; reading stops as soon as the budget is crossed (a
+file may grow while read). `$INCLUDE /etc/shadow` would put a secret in error messages and in
+served data, so an include must resolve (symlinks followed) inside the zone file's folder or a
+configured include root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+
+from hiddenprimary.clock import Clock, SystemClock
+from hiddenprimary.config import DEFAULT_MAX_ZONE_FILE_BYTES, DEFAULT_MAX_ZONE_RECORDS
+
+MAX_ECHO = 100  # characters of a token or path an error message repeats
+_CHUNK = 1 << 20  # bytes per read(): the deadline is checked between reads
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def clip(text: str, limit: int = MAX_ECHO) -> str:
+    """`text` cut to `limit` characters, with "..." when cut: what a message may repeat of input."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadLimits:
+    """What one load may read. `deadline` is a `clock.monotonic()` value (None: no deadline)."""
+
+    max_bytes: int = DEFAULT_MAX_ZONE_FILE_BYTES  # the zone file and every $INCLUDE together
+    max_records: int = DEFAULT_MAX_ZONE_RECORDS
+    include_roots: tuple[str, ...] = ()  # folders $INCLUDE may read besides the zone file's own
+    deadline: float | None = None
+    timeout_s: float | None = None  # what the deadline came from, for the message
+    clock: Clock = dataclasses.field(default_factory=SystemClock)
+
+    def expired(self) -> bool:
+        return self.deadline is not None and self.clock.monotonic() > self.deadline
+
+    def timeout_text(self) -> str:
+        seconds = "" if self.timeout_s is None else f" ({self.timeout_s:g}s)"
+        return f"the reload took longer than limits.reload_timeout_s{seconds}"
+
+
+class Unreadable(Exception):
+    """This one file cannot be read (missing, not a regular file, outside the allowed folders);
+    the load reports it and goes on without it."""
+
+
+class LimitCrossed(Exception):
+    """A limit of the whole load was crossed (size, records, deadline): the load stops here."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.where: object = None  # zone.load's Location of where it happened
+
+
+class Source:
+    """Reads the files of one load, keeping the byte budget and the deadline across them."""
+
+    def __init__(self, zone_path: str, limits: ReadLimits | None = None):
+        self.limits = limits or ReadLimits()
+        self.used = 0  # bytes read so far, includes counted
+        folder = os.path.dirname(os.path.abspath(zone_path))
+        self.roots = tuple(os.path.realpath(p) for p in (folder, *self.limits.include_roots))
+
+    def check_deadline(self) -> None:
+        if self.limits.expired():
+            raise LimitCrossed("reload-timeout", f"{self.limits.timeout_text()}; stopped reading here")
+
+    def check_include(self, real: str) -> None:
+        """Raise Unreadable unless the resolved path `real` is inside an allowed folder."""
+        for root in self.roots:
+            if os.path.commonpath((real, root)) == root:
+                return
+        raise Unreadable(
+            f"outside the zone file's folder {clip(self.roots[0])} (resolves to {clip(real)}); "
+            "add its folder to include_roots in the config to allow it"
+        )
+
+    def read(self, path: str) -> bytes:
+        """The whole content of the regular file at `path`, counted against the byte budget."""
+        try:
+            kind = _kind(os.stat(path).st_mode)  # refuse before open(): opening some devices acts
+        except OSError as exc:
+            raise Unreadable(exc.strerror or str(exc)) from None
+        if kind is not None:
+            raise Unreadable(f"not a regular file ({kind})")
+        try:
+            fd = os.open(path, _OPEN_FLAGS)  # O_NONBLOCK: a FIFO swapped in now cannot block
+        except OSError as exc:
+            raise Unreadable(exc.strerror or str(exc)) from None
+        try:
+            info = os.fstat(fd)
+            kind = _kind(info.st_mode)
+            if kind is not None:
+                raise Unreadable(f"not a regular file ({kind})")
+            budget = self.limits.max_bytes - self.used
+            if info.st_size > budget:
+                raise self._too_big()
+            chunks: list[bytes] = []
+            got = 0
+            while True:  # ends at EOF or one byte past the budget: at most budget/_CHUNK + 2 reads
+                self.check_deadline()
+                try:
+                    chunk = os.read(fd, min(_CHUNK, budget - got + 1))
+                except OSError as exc:
+                    raise Unreadable(exc.strerror or str(exc)) from None
+                if not chunk:
+                    break
+                got += len(chunk)
+                if got > budget:  # the file grew while read
+                    raise self._too_big()
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        self.used += got
+        return b"".join(chunks)
+
+    def _too_big(self) -> LimitCrossed:
+        return LimitCrossed(
+            "too-large",
+            f"the zone file and its includes are larger than limits.max_zone_file_bytes "
+            f"({self.limits.max_bytes} bytes); stopped reading here",
+        )
+
+
+def _kind(mode: int) -> str | None:
+    """None for a regular file, else what it is, in words."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "an unknown kind of file"
