@@ -17,6 +17,9 @@ from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HiddenPrimary
 DEFAULT_CONFIG = os.environ.get("HIDDENPRIMARY_CONFIG", "conf/hiddenprimary.yaml")
 
 
+HPCTL_TIMEOUT_MARGIN_S = 10.0
+
+
 def _load(prog: str, path: str) -> Config | int:
     try:
         return load_config(path)
@@ -178,7 +181,7 @@ def _hpctl(argv: list[str] | None) -> int:
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
     # A string, checked below: argparse would print its usage over several lines for a bad one.
     parser.add_argument("--timeout", default=None, metavar="SECONDS",
-                        help="seconds to wait for the daemon (default: the config's limits.reload_timeout_s)")
+                        help="seconds to wait for the daemon (default: the config's limits.reload_timeout_s + 10)")
     sub = parser.add_subparsers(dest="command", required=True)
     p_reload = sub.add_parser("reload", help="re-read zone files and publish what changed")
     p_reload.add_argument("zones", nargs="*", help="zones to reload (default: all)")
@@ -209,7 +212,9 @@ def _hpctl(argv: list[str] | None) -> int:
     if isinstance(config, int):
         return config
     if timeout is None:
-        timeout = config.limits.reload_timeout_s
+        # A little past the daemon's own deadline (which starts when its reload does), so the
+        # daemon's "took longer than limits.reload_timeout_s" reaches the operator, not ours.
+        timeout = config.limits.reload_timeout_s + HPCTL_TIMEOUT_MARGIN_S
     try:
         options = {"check": {"deep": getattr(args, "deep", False)},
                    "ds": {"digest": getattr(args, "digest", None)},

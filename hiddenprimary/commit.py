@@ -13,7 +13,7 @@ import dns.name
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import denial
-from hiddenprimary.journal import Journal, JournalCorrupt, JournalInfo, JournalUnavailable, journal_path
+from hiddenprimary.journal import Journal, JournalCorrupt, JournalError, JournalInfo, JournalUnavailable, journal_path
 from hiddenprimary.logs import event
 from hiddenprimary.reload import ReloadPlan
 from hiddenprimary.served_serials import ServedSerials
@@ -47,12 +47,17 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSeri
     A damaged journal is moved aside (never deleted: it may hold the only copy of history) and a
     fresh one started; a journal that is locked past `lock_wait` or cannot be opened is left
     untouched and nothing is restored (the zone answers SERVFAIL until a reload opens it). A
-    journal whose version is older than a serial already served is not served (it would send
-    the zone backwards): the next load starts above the served serial."""
+    journal older than a serial already served (a backup put back) would send the zone
+    backwards: it is moved aside too, and the next load starts above the served serial."""
     path = journal_path(data_dir, zone)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    floor = served.get(zone)
     kwargs = {} if lock_wait is None else {"lock_wait": lock_wait}
+    try:
+        floor = served.get(zone)
+    except JournalError as e:
+        event(log, "served_serial.unreadable", logging.ERROR, zone=zone, error=e)
+        return Restored(None, None, None, (), str(e))
+    journal = None
     try:
         journal = Journal(path, zone, **kwargs)
         version = journal.load()
@@ -60,36 +65,61 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSeri
         history = tuple(journal.diffs()) if version is not None else ()
         info = journal.info()
     except JournalUnavailable as e:
+        if journal is not None:
+            journal.close()
         event(log, "journal.unavailable", logging.ERROR, zone=zone, error=e)
-        return Restored(None, None, None, (), str(e), served_floor=floor)
+        return Restored(None, None, None, (), str(e))
     except JournalCorrupt as e:
-        aside = f"{path}.corrupt-{int(clock.wall())}"
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.replace(path + suffix, aside + suffix)
+        if journal is not None:
+            journal.close()
+        aside = _move_aside(path, "corrupt", clock)
         event(log, "journal.corrupt", logging.ERROR, zone=zone, error=e, moved_to=aside, served_serial=floor)
         journal = Journal(path, zone)
         return Restored(journal, None, journal.info(), (), f"{e}; moved to {aside}", served_floor=floor)
     if version is not None and floor is not None and serials.compare(version.serial, floor) is serials.Order.LESS:
+        journal.close()
+        aside = _move_aside(path, "behind", clock)
         problem = (f"{path}: the journal's serial {version.serial} is below the served serial {floor} "
-                   f"(an older copy?); not served, the zone file is loaded above {floor}")
-        event(log, "journal.behind", logging.ERROR, zone=zone, journal_serial=version.serial, served_serial=floor)
-        return Restored(journal, None, info, (), problem, file_serial, floor)
+                   f"(an older copy?); moved to {aside}, the zone file is loaded above {floor}")
+        event(log, "journal.behind", logging.ERROR, zone=zone, journal_serial=version.serial, served_serial=floor,
+              moved_to=aside)
+        journal = Journal(path, zone)
+        return Restored(journal, None, journal.info(), (), problem, None, floor)
     if version is not None:
-        served.record(zone, version.serial)  # a data_dir from before the served-serial file
+        _record_served(served, zone, version.serial)  # a crash between commit and record, or an old data_dir
         denial.prepare(version)  # the proof index, here rather than on the reactor thread
     return Restored(journal, version, info, history, None, file_serial, floor)
+
+
+def _move_aside(path: str, why: str, clock: Clock) -> str:
+    """Rename the journal (and its sqlite side files) to `<path>.<why>-<time>`: never deleted."""
+    aside = f"{path}.{why}-{int(clock.wall())}"
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.replace(path + suffix, aside + suffix)
+    return aside
+
+
+def _record_served(served: ServedSerials, zone: dns.name.Name, serial: int) -> None:
+    """Raise the served-serial floor; a failure is logged, not fatal: the journal, already
+    committed, is what a restart restores, and it holds this serial too."""
+    try:
+        served.record(zone, serial)
+    except JournalError as e:
+        event(log, "served_serial.not_recorded", logging.ERROR, zone=zone, serial=serial, error=e)
 
 
 def commit(journal: Journal, plan: ReloadPlan, zone_cfg: ZoneConfig, served: ServedSerials) -> JournalInfo:
     """Make `plan` durable. After this returns, a crash restarts with `plan.new`."""
     if plan.new is not None:
         _fault("journal.before_commit")
-        served.record(zone_cfg.name, plan.new.serial)  # first: the floor is never below what is served
         if plan.diff is None:
             journal.save_first(plan.new, plan.file_serial)
         else:
             journal.append(plan.diff, plan.new, max_entries=zone_cfg.journal_max_entries,
                            max_bytes=zone_cfg.journal_max_bytes, file_serial=plan.file_serial)
         _fault("journal.after_commit")
+        # After the journal, before publishing: a failed commit never raises the floor above what
+        # is served, and what is published is always covered by the floor or the journal.
+        _record_served(served, zone_cfg.name, plan.new.serial)
     return journal.info()

@@ -275,9 +275,11 @@ class Server:
             event(log, "data_dir.not_private", logging.WARNING, problem=problem)
         self._listen_control()  # first: a second daemon on this config stops here, having changed nothing
         try:
-            self.served = ServedSerials(self.config.data_dir)
+            self.served = ServedSerials(self.config.data_dir, self.clock.wall())
         except JournalError as e:
             raise StartupError(str(e)) from e
+        if self.served.problem is not None:
+            event(log, "served_serial.corrupt", logging.ERROR, error=self.served.problem)
         opening = "activity.sqlite"
         try:
             self.activity = Activity(self.config.data_dir)

@@ -285,7 +285,10 @@ class _Transaction:
         self._path = path
 
     def __enter__(self):
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:  # locked by another process past the busy wait, read-only, I/O
+            raise JournalError(f"{self._path}: cannot write the journal: {e}") from e
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:

@@ -124,6 +124,9 @@ def answer(zone: ZoneVersion, request: dns.message.Message, *, minimal_any: bool
     return response
 
 
+_DENIAL_TYPES = frozenset({dns.rdatatype.NSEC, dns.rdatatype.NSEC3})
+
+
 def _rdtype(rds: dns.rdataset.Rdataset) -> int:
     return rds.rdtype
 
@@ -249,7 +252,10 @@ class _Answer:
             self.nodata(name, source)
             return
         if self.minimal_any:
-            rrsets = [min(rrsets, key=_rdtype)]  # RFC 8482 4.1: one RRset, the lowest type
+            # RFC 8482 4.1: one RRset, the lowest type; not the signer's NSEC/NSEC3 where the
+            # name holds data of its own (useless to the asker).
+            data = [rds for rds in rrsets if rds.rdtype not in _DENIAL_TYPES] or rrsets
+            rrsets = [min(data, key=_rdtype)]
         for rds in rrsets:
             self.add(self.response.answer, name, rds, source)
         self.wildcard_proof(name, source)

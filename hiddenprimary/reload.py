@@ -176,6 +176,8 @@ def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, cloc
             return unchanged
         if zone_signer.is_signed(current):
             return _plan_unsigning(current, candidate, zone_cfg, clock, warnings, last_file_serial)
+        if last_file_serial is not None and last_file_serial != current.serial:
+            return _plan_keep_raised(current, candidate, zone_cfg, clock, warnings, last_file_serial)
         # Raises unless the file's serial went up (RFC 1982), naming the case.
         serials.next_serial(zone_text, policy, current.serial, file_serial, clock.wall())
         return ReloadPlan(zone_text, current, candidate, changes, warnings, file_serial)
@@ -198,6 +200,20 @@ def _plan_unsigning(current: ZoneVersion, candidate: ZoneVersion, zone_cfg: Zone
     last_file = current.serial if last_file_serial is None else last_file_serial
     edited = _file_edited(zone_signer.unsigned_changes(current, candidate), zone_cfg.name, current, candidate)
     new = candidate.with_serial(_keep_serial(zone_text, current, file_serial, last_file, edited, clock.wall()))
+    return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial)
+
+
+def _plan_keep_raised(current: ZoneVersion, candidate: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock,
+                      warnings: tuple, last_file: int) -> ReloadPlan:
+    """`keep`, but the served serial is above the file's (raised over a lost journal's served
+    serial): the file is compared with its own last serial, as for a signed zone, so an unchanged
+    file stays a no-op and an edit needs the file's serial to go above its last one; the served
+    serial is then max(file serial, served + 1) until the file's catches up."""
+    zone_text = zone_cfg.name.to_text(omit_final_dot=True)
+    file_serial = candidate.serial
+    if file_serial == last_file and diff(current, candidate.with_serial(current.serial)).is_empty():
+        return ReloadPlan(zone_text, current, None, None, warnings, file_serial)
+    new = candidate.with_serial(_keep_serial(zone_text, current, file_serial, last_file, True, clock.wall()))
     return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial)
 
 

@@ -1,7 +1,9 @@
 """The highest serial each zone was about to serve, kept apart from the journals (one small sqlite
 file for all zones, synchronous=FULL) so that even a lost or damaged journal cannot send a zone's
 serial backwards across a restart: secondaries holding a higher serial would ignore the zone for
-ever (RFC 1982). Written before the journal commit, so it is never below what was served."""
+ever (RFC 1982). Written right after each journal commit, before the version is published: a
+failed commit never raises it, and a crash in between leaves the journal ahead, which restoring
+it records."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import sqlite3
 
 import dns.name
 
-from hiddenprimary.journal import JournalError, classify
+from hiddenprimary.journal import JournalCorrupt, JournalError, classify
 from hiddenprimary.zone import serial as serials
 
 FILENAME = "served_serials.sqlite"
@@ -18,18 +20,28 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS served (zone TEXT PRIMARY KEY, serial INTE
 
 
 class ServedSerials:
-    def __init__(self, data_dir: str):
+    def __init__(self, data_dir: str, now: float):
+        """Open (or create) the file. A damaged one is moved aside (`.corrupt-<now>`) and started
+        afresh: the journals still hold each zone's serial, and restoring one records it again.
+        Raises JournalUnavailable when the file is out of reach (locked, permissions)."""
         self.path = os.path.join(data_dir, FILENAME)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as e:
-            raise classify(self.path, e, "open") from e
+            self._db = _open(self.path)
+        except JournalCorrupt as e:
+            aside = f"{self.path}.corrupt-{int(now)}"
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(self.path + suffix):
+                    os.replace(self.path + suffix, aside + suffix)
+            self.problem = f"{e}; moved to {aside}"
+            self._db = _open(self.path)
+        else:
+            self.problem = None
 
     def get(self, zone: dns.name.Name) -> int | None:
-        row = self._db.execute("SELECT serial FROM served WHERE zone = ?", (_key(zone),)).fetchone()
+        try:
+            row = self._db.execute("SELECT serial FROM served WHERE zone = ?", (_key(zone),)).fetchone()
+        except sqlite3.Error as e:
+            raise classify(self.path, e, "read") from e
         return None if row is None else row[0]
 
     def record(self, zone: dns.name.Name, serial: int) -> None:
@@ -46,6 +58,28 @@ class ServedSerials:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _open(path: str) -> sqlite3.Connection:
+    db = None
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise JournalCorrupt(f"{path}: the served-serial file is damaged")
+        db.executescript(_SCHEMA)
+        return db
+    except sqlite3.Error as e:
+        if db is not None:
+            db.close()
+        error = classify(path, e, "open")
+        if isinstance(error, JournalCorrupt):
+            raise JournalCorrupt(f"{path}: the served-serial file is damaged ({e})") from e
+        raise error from e
+    except JournalCorrupt:
+        db.close()
+        raise
 
 
 def _key(zone: dns.name.Name) -> str:

@@ -26,11 +26,12 @@ import dns.rrset
 from hiddenprimary.request import reply_skeleton
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff
+from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
 from hiddenprimary.zone.version import ZoneVersion
 
 MESSAGE_SIZE = 16 * 1024  # per transfer message (RFC 5936 allows 65535); small keeps each render short
-MAX_MESSAGE = 65535  # a record too big for MESSAGE_SIZE gets a message of its own up to this (as BIND)
-TSIG_RESERVE = 512  # room left in every message for the TSIG record added per transfer
+# A record too big for MESSAGE_SIZE gets a message of its own of up to MAX_MESSAGE (as BIND); the
+# loader refuses records that would not fit even there (zone.limits).
 _FLAGS = dns.flags.QR | dns.flags.AA
 _ANSWER = dns.renderer.ANSWER
 
@@ -67,14 +68,16 @@ class Rendering:
                 raise RenderingFailed(self.error)
             try:
                 self._render_next()
-            except RenderingFailed as e:
-                self.error = str(e)  # sticky: no later reader may skip past the record
-                raise
+            except Exception as e:
+                # Sticky, whatever went wrong: no later reader may go on past a record that was
+                # taken from the iterator but not rendered.
+                self.error = str(e) if isinstance(e, RenderingFailed) else f"{type(e).__name__}: {e}"
+                raise RenderingFailed(self.error) from e
         return self.messages[index] if index < len(self.messages) else None
 
     def render_all(self) -> list[bytes]:
-        while not self.done:
-            self._render_next()
+        while self.message(len(self.messages)) is not None:
+            pass
         return self.messages
 
     def _render_next(self) -> None:

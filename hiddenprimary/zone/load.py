@@ -70,6 +70,7 @@ import dns.zonefile
 
 from hiddenprimary.errors import Location, Severity, ZoneProblem, ZoneRejected
 from hiddenprimary.zone import checks
+from hiddenprimary.zone.limits import MAX_MESSAGE, MAX_RDATA, TSIG_RESERVE, max_transferable_rdata
 from hiddenprimary.zone.scan import Item, RawRecord, raw_text, scan, split_lines
 from hiddenprimary.zone.source import LimitCrossed, ReadLimits, Source, Unreadable, clip
 
@@ -79,11 +80,10 @@ MAX_PROBLEMS = 1000  # per severity; past this, one `too-many-problems` entry sa
 MAX_INCLUDE_DEPTH = 20
 MAX_GENERATE = 1_000_000  # records one $GENERATE line may make
 MAX_TTL = 2**31 - 1  # RFC 2181 §8: larger values are treated as 0
-MAX_RDATA = 65535  # RFC 1035 §3.2.1: RDLENGTH is 16 bits
 # A token adds at most ~128 octets of wire per character of text (a 1-character relative name
-# becomes up to 255 octets with the origin), so rdata of up to this much text cannot exceed
-# MAX_RDATA and is not rendered to check.
-_SHORT_RDATA_TEXT = MAX_RDATA // 128
+# becomes up to 255 octets with the origin), so rdata of up to this much text cannot exceed what
+# a record may carry at any owner (names of 255 octets) and is not rendered to check.
+_SHORT_RDATA_TEXT = (MAX_MESSAGE - TSIG_RESERVE - 1024) // 128
 _DEADLINE_EVERY = 1024  # records between two looks at the clock
 _RDATA_CACHE_SIZE = 10_000_000  # distinct rdata texts remembered per load (and in its memo)
 _NAME_CACHE_SIZE = 1_000_000  # per origin
@@ -536,15 +536,18 @@ class _Loader:
         return text
 
     def _read_records(self, text: str, path: str) -> None:
+        def deadline(line: int) -> None:
+            try:
+                self.source.check_deadline()
+            except LimitCrossed as exc:
+                raise _locate(exc, Location(path, line)) from None
+
         countdown = _DEADLINE_EVERY
-        for rec in scan(text):
+        for rec in scan(text, tick=deadline):
             countdown -= 1
             if not countdown:
                 countdown = _DEADLINE_EVERY
-                try:
-                    self.source.check_deadline()
-                except LimitCrossed as exc:
-                    raise _locate(exc, Location(path, rec.line)) from None
+                deadline(rec.line)
             if rec.error is not None:
                 line, message = rec.error
                 self.error("syntax", f"{message} (RFC 1035 §5.1)", path, line)
@@ -720,7 +723,7 @@ class _Loader:
             raise _locate(exc, Location(path, rec.line)) from None
         long_text = len(text) > _SHORT_RDATA_TEXT
         for name, ttl, rdata in txn.added:
-            if long_text and self._rdata_too_long(rdata, path, rec.line):
+            if long_text and self._rdata_too_long(name, rdata, path, rec.line):
                 continue
             if name.is_subdomain(self.zone_origin):
                 self._add(name, 0 if ttl > MAX_TTL else ttl, rdata, path, rec.line)  # warned above
@@ -888,7 +891,7 @@ class _Loader:
                 return
             length = len(key) if key is not None else _text_length(items, i)
             if length > _SHORT_RDATA_TEXT and self._rdata_too_long(
-                rdata, path, rec.line_of(i)
+                owner, rdata, path, rec.line_of(i)
             ):
                 self.failed.add((owner, rdtype))
                 return
@@ -956,19 +959,18 @@ class _Loader:
             return rdata
         return dns.rdata.from_text(_IN, rdtype, tokens, self.current_origin, False)
 
-    def _rdata_too_long(self, rdata: dns.rdata.Rdata, path: str, line: int) -> bool:
-        """Report rdata over 65,535 octets of wire (no message could carry it; the journal
-        could not store it)."""
+    def _rdata_too_long(self, owner: dns.name.Name, rdata: dns.rdata.Rdata, path: str, line: int) -> bool:
+        """Report rdata over 65,535 octets of wire (RDLENGTH; the journal could not store it), or
+        too large for any zone-transfer message with its owner (it would load and answer, but
+        no secondary could ever get it)."""
         size = len(rdata.to_wire())
-        if size <= MAX_RDATA:
+        if size <= max_transferable_rdata(self.zone_origin, owner):
             return False
-        self.error(
-            "rdata-too-long",
-            f"{dns.rdatatype.to_text(rdata.rdtype)} rdata is {size} octets on the wire, more than "
-            f"{MAX_RDATA} (RFC 1035 §3.2.1: RDLENGTH is 16 bits)",
-            path,
-            line,
-        )
+        why = (f"more than {MAX_RDATA} (RFC 1035 §3.2.1: RDLENGTH is 16 bits)" if size > MAX_RDATA else
+               f"too large for a zone-transfer message (at most {max_transferable_rdata(self.zone_origin, owner)} "
+               f"octets at this owner, RFC 5936 2.2)")
+        self.error("rdata-too-long", f"{dns.rdatatype.to_text(rdata.rdtype)} rdata is {size} octets on the wire, {why}",
+                   path, line)
         return True
 
     def _checked_ttl(self, ttl: int, path: str, line: int) -> int:

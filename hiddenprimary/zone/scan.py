@@ -25,7 +25,7 @@ quotes), and a lone carriage return inside a quoted string ends the line like ev
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from dns.tokenizer import IDENTIFIER, QUOTED_STRING, Token
 
@@ -96,8 +96,27 @@ def split_lines(text: str) -> list[str]:
     return text.split("\n")
 
 
-def scan(text: str) -> Iterator[RawRecord]:
-    """Yield the logical records of `text` in order. Empty and comment-only lines yield nothing."""
+# More tokens than any record can need (rdata is at most 65,535 octets: `\\# 65535` and one token
+# per octet, or an NSEC bitmap of every type): past this a record is an error and its tokens are
+# no longer kept, so one "(" never closed cannot make the scan hold the whole file in memory.
+MAX_RECORD_ITEMS = 131_072
+
+
+def _too_long(rec: RawRecord, depth: int, open_line: int) -> None:
+    hint = f" (the '(' of line {open_line} is never closed?)" if depth else ""
+    rec.error = (rec.line, f"record has more than {MAX_RECORD_ITEMS} tokens{hint}")
+    rec.items.clear()
+    if rec.item_lines is not None:
+        rec.item_lines.clear()
+
+
+TICK_EVERY = 65_536  # physical lines between two calls of scan's `tick`
+
+
+def scan(text: str, tick: Callable[[int], None] | None = None) -> Iterator[RawRecord]:
+    """Yield the logical records of `text` in order. Empty and comment-only lines yield nothing.
+    `tick(line)` is called every TICK_EVERY lines, inside a record too (a deadline check that
+    one long record cannot hold off)."""
     not_simple = _NOT_SIMPLE.search
     token = _TOKEN.match
     depth = 0  # open parentheses of the current record
@@ -105,6 +124,8 @@ def scan(text: str) -> Iterator[RawRecord]:
     open_line = 0  # where the outermost "(" of `rec` was
     for index, line in enumerate(split_lines(text)):
         lineno = index + 1
+        if tick is not None and not lineno % TICK_EVERY:
+            tick(lineno)
         if rec is None:
             if not not_simple(line):
                 cut = line.find(";")
@@ -129,6 +150,8 @@ def scan(text: str) -> Iterator[RawRecord]:
                 if rec.error is None:
                     items.append(Token(IDENTIFIER, value, True) if "\\" in value else value)
                     lines.append(lineno)
+                    if len(items) > MAX_RECORD_ITEMS:
+                        _too_long(rec, depth, open_line)
             elif group == 1:  # comment: the rest of the line
                 break
             elif group == 4 or group == 5:  # quoted string
@@ -148,6 +171,8 @@ def scan(text: str) -> Iterator[RawRecord]:
                 if rec.error is None:
                     items.append(Token(QUOTED_STRING, value, "\\" in value))
                     lines.append(lineno)
+                    if len(items) > MAX_RECORD_ITEMS:
+                        _too_long(rec, depth, open_line)
             elif group == 2:
                 if depth == 0:
                     open_line = lineno

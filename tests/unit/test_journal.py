@@ -1,13 +1,20 @@
 """The journal: what goes in comes back out, across reopen, trimming and damage."""
 
+import dataclasses
 import os
+import sqlite3
 
 import dns.name
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hiddenprimary.journal import Journal, JournalCorrupt, journal_path
+from hiddenprimary.clock import SystemClock
+from hiddenprimary.commit import commit, restore
+from hiddenprimary.config import ZoneConfig
+from hiddenprimary.journal import Journal, JournalCorrupt, JournalError, JournalUnavailable, journal_path
+from hiddenprimary.reload import ReloadPlan
+from hiddenprimary.served_serials import ServedSerials
 from hiddenprimary.zone.diff import apply, diff, nodes_equal
 from tests.unit.test_diff import ORIGIN, make_version, records
 
@@ -109,10 +116,7 @@ def _fingerprint(path) -> bytes:
 
 
 def test_a_locked_journal_is_waited_for_then_unavailable_and_left_untouched(tmp_path):
-    import sqlite3
     import time
-
-    from hiddenprimary.journal import JournalUnavailable
 
     path = str(tmp_path / "j.journal")
     j = Journal(path, ORIGIN)
@@ -135,8 +139,6 @@ def test_a_locked_journal_is_waited_for_then_unavailable_and_left_untouched(tmp_
 
 
 def test_a_journal_that_cannot_be_opened_is_unavailable_not_corrupt(tmp_path):
-    from hiddenprimary.journal import JournalUnavailable
-
     path = tmp_path / "j.journal"
     path.mkdir()  # what sqlite reports as "unable to open database file", like a permission problem
     with pytest.raises(JournalUnavailable, match="unable to open"):
@@ -144,23 +146,29 @@ def test_a_journal_that_cannot_be_opened_is_unavailable_not_corrupt(tmp_path):
     assert path.is_dir()
 
 
-def test_restore_moves_nothing_when_the_journal_is_locked(tmp_path):
-    import sqlite3
-
-    from hiddenprimary.clock import SystemClock
-    from hiddenprimary.commit import restore
-    from hiddenprimary.served_serials import ServedSerials
-
-    data_dir = str(tmp_path)
+def journal_at(data_dir: str, serial: int) -> str:
+    """A zone journal under `data_dir` whose last version has `serial`; its path."""
     path = journal_path(data_dir, ORIGIN)
-    os.makedirs(os.path.dirname(path))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     j = Journal(path, ORIGIN)
-    j.save_first(make_version(4, {}))
+    j.save_first(make_version(serial, {}))
     j.close()
-    served = ServedSerials(data_dir)
+    return path
+
+
+def exclusive_lock(path: str):
+    """Another process's lock as the sqlite3 CLI or a backup tool may hold it."""
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("PRAGMA journal_mode=DELETE")
     holder.execute("BEGIN EXCLUSIVE")
+    return holder
+
+
+def test_restore_moves_nothing_when_the_journal_is_locked(tmp_path):
+    data_dir = str(tmp_path)
+    path = journal_at(data_dir, 4)
+    served = ServedSerials(data_dir, 0)
+    holder = exclusive_lock(path)
     r = restore(data_dir, ORIGIN, SystemClock(), served, lock_wait=0.3)
     assert r.journal is None and r.version is None and "locked" in r.problem
     assert sorted(os.listdir(os.path.dirname(path))) == ["example.com.journal"]
@@ -170,30 +178,54 @@ def test_restore_moves_nothing_when_the_journal_is_locked(tmp_path):
     assert r.version.serial == 4 and r.problem is None and served.get(ORIGIN) == 4
 
 
-def test_a_journal_behind_the_served_serial_is_not_served(tmp_path):
-    from hiddenprimary.clock import SystemClock
-    from hiddenprimary.commit import restore
-    from hiddenprimary.served_serials import ServedSerials
-
+def test_a_journal_behind_the_served_serial_is_moved_aside_not_served(tmp_path):
     data_dir = str(tmp_path)
-    path = journal_path(data_dir, ORIGIN)
-    os.makedirs(os.path.dirname(path))
-    j = Journal(path, ORIGIN)
-    j.save_first(make_version(3, {}))
-    j.close()
-    served = ServedSerials(data_dir)
+    path = journal_at(data_dir, 3)
+    served = ServedSerials(data_dir, 0)
     served.record(ORIGIN, 7)  # an older copy of the journal was put back
     r = restore(data_dir, ORIGIN, SystemClock(), served)
-    assert r.version is None and r.journal is not None and r.served_floor == 7 and "below the served" in r.problem
+    assert r.version is None and r.served_floor == 7 and "below the served" in r.problem
+    assert r.journal.load() is None  # a fresh journal; the old copy kept beside it
+    assert [n for n in os.listdir(os.path.dirname(path)) if ".behind-" in n] != []
+
+
+def test_a_failed_commit_never_raises_the_served_floor(tmp_path):
+    """Review finding: a commit that fails (locked, disk full) must not leave the floor above the
+    journal, or the next start would throw the good journal and its history away."""
+    data_dir = str(tmp_path)
+    path = journal_at(data_dir, 2)
+    served = ServedSerials(data_dir, 0)
+    r = restore(data_dir, ORIGIN, SystemClock(), served)
+    assert served.get(ORIGIN) == 2
+    cfg = ZoneConfig(ORIGIN, "unused", (), "increment", None)
+    new = make_version(3, {("www", "A"): (60, ("192.0.2.3",))})
+    plan = ReloadPlan("example.com", r.version, new, diff(r.version, new), ())
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the journal past our busy wait
+    r.journal._db.execute("PRAGMA busy_timeout=100")
+    with pytest.raises(JournalError, match="locked"):
+        commit(r.journal, plan, cfg, served)
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert served.get(ORIGIN) == 2
+    again = restore(data_dir, ORIGIN, SystemClock(), served)
+    assert again.version.serial == 2 and again.problem is None
+    commit(again.journal, dataclasses.replace(plan, old=again.version), cfg, served)
+    assert served.get(ORIGIN) == 3
 
 
 def test_served_serials_only_go_up_in_rfc1982_terms(tmp_path):
-    from hiddenprimary.served_serials import ServedSerials
-
-    served = ServedSerials(str(tmp_path))
+    served = ServedSerials(str(tmp_path), 0)
     assert served.get(ORIGIN) is None
     served.record(ORIGIN, 4294967290)
     served.record(ORIGIN, 5)  # wrapped: greater
     served.record(ORIGIN, 4294967295)  # behind 5: ignored
     served.close()
-    assert ServedSerials(str(tmp_path)).get(ORIGIN) == 5
+    assert ServedSerials(str(tmp_path), 0).get(ORIGIN) == 5
+
+
+def test_a_damaged_served_serial_file_is_moved_aside_and_started_afresh(tmp_path):
+    (tmp_path / "served_serials.sqlite").write_bytes(b"not a database" * 100)
+    served = ServedSerials(str(tmp_path), 1234)
+    assert "damaged" in served.problem and served.get(ORIGIN) is None
+    assert (tmp_path / "served_serials.sqlite.corrupt-1234").exists()

@@ -543,3 +543,10 @@ def test_answer_leaves_request_and_version_untouched(zone):
     answer(zone, query)
     assert query.to_text() == before
     assert zone.rr_count == rr_count and zone.get(dns.name.from_text("www.example.com."), 1).ttl == 3600
+
+
+def test_minimal_any_skips_the_nsec_where_the_name_holds_data():
+    """Review finding: at a name whose types are all above NSEC (47), "lowest type" gave the NSEC."""
+    zone = version_from_text(SIGNED_TEXT + "tls CAA 0 issue \"ca.example\"\n"
+                             "tls NSEC www.example.com. CAA RRSIG NSEC\n")
+    assert names_types(ask_minimal(zone, "tls").answer) == [("tls.example.com.", "CAA")]

@@ -168,3 +168,29 @@ def test_question_with_a_compression_pointer_is_copied_uncompressed():
     parsed = dns.message.from_wire(compressed_axfr_query())
     assert parsed.question[0].name == dns.name.from_text("example.com.")
     assert xfr.question_bytes(parsed) == b"\x07ExAmPlE\x03CoM\x00\x00\xfc\x00\x01"
+
+
+def test_every_record_the_loader_allows_fits_in_a_transfer_message():
+    from hiddenprimary.zone.limits import max_transferable_rdata
+
+    for label in ("a", ".".join(["x" * 63] * 3)):
+        owner = dns.name.from_text(label, ORIGIN)
+        v = make_version(1, {(label, "TXT"): (60, (huge_txt(max_transferable_rdata(ORIGIN, owner)),))})
+        messages = xfr.axfr_rendering(v).render_all()
+        got = receive(dns.zone.Zone(ORIGIN, relativize=False), dns.rdatatype.AXFR, messages)
+        assert zone_nodes(got) == zone_nodes(to_dnspython_zone(v))
+
+
+def test_any_failure_while_rendering_is_sticky():
+    def items():
+        yield from big_version(hosts=5).iter_rdatasets()
+        raise RuntimeError("boom")
+
+    rendering = xfr.Rendering(ORIGIN, dns.rdatatype.AXFR, items())
+    for _ in range(2):
+        try:
+            rendering.render_all()
+        except xfr.RenderingFailed as e:
+            assert "boom" in str(e)
+        else:
+            raise AssertionError("a rendering that failed completed")

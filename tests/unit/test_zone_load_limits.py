@@ -212,11 +212,20 @@ def txt(octets: int) -> str:
     return " ".join(parts)
 
 
-def test_txt_of_65535_octets_loads(tmp_path):
-    path = write_zone(tmp_path, f"big TXT {txt(65535)}\n")
+def test_the_largest_transferable_txt_loads_and_one_octet_more_is_refused(tmp_path):
+    """Rdata may be up to 65,535 octets (RDLENGTH), but a record must also fit in one transfer
+    message with its owner and the question: the loader allows exactly what a secondary can get."""
+    from hiddenprimary.zone.limits import max_transferable_rdata
+
+    limit = max_transferable_rdata(dns.name.from_text("example."), dns.name.from_text("big.example."))
+    assert 64_900 < limit < 65_535
+    path = write_zone(tmp_path, f"big TXT {txt(limit)}\n")
     zone = load_in_thread(path)
     [rdataset] = zone.rdatasets[dns.name.from_text("big.example.")].values()
-    assert len(rdataset[0].to_wire()) == 65535
+    assert len(rdataset[0].to_wire()) == limit
+    path = write_zone(tmp_path, f"big TXT {txt(limit + 1)}\n")
+    [(code, _, _, message)] = errors_of(load_in_thread(path))
+    assert code == "rdata-too-long" and "too large for a zone-transfer message" in message
 
 
 @pytest.mark.parametrize("rdtype,rdata", [("TXT", txt(65536)), ("TXT", txt(300 * 251)),
@@ -295,3 +304,26 @@ def test_a_plan_finished_past_the_deadline_is_dropped(tmp_path, monkeypatch):
     monkeypatch.setattr(reload, "_plan_reload", slow_plan)
     with pytest.raises(reload.ReloadTimeout, match=r"limits.reload_timeout_s \(10s\); nothing published"):
         reload.plan_reload(None, cfg, clock, limits=limits)
+
+
+def test_a_paren_never_closed_does_not_make_one_record_of_the_whole_file(tmp_path):
+    """Review finding: one unclosed "(" made every later token part of one record, held in memory
+    and parsed at the end. Past MAX_RECORD_ITEMS tokens the record is an error and its tokens go."""
+    from hiddenprimary.zone.scan import MAX_RECORD_ITEMS, scan
+
+    body = "broken TXT (\n" + "".join(f"h{i} A 192.0.2.{i % 250}\n" for i in range(MAX_RECORD_ITEMS // 3 + 10))
+    records = list(scan(body))
+    assert len(records) == 1 and records[0].items == [] and "more than" in records[0].error[1]
+    assert "never closed" in records[0].error[1]
+    path = write_zone(tmp_path, body)
+    [(code, _, line, message)] = errors_of(load_in_thread(path))
+    assert line == HEADER_LINES + 1 and "never closed" in message
+
+
+def test_the_deadline_is_checked_inside_one_long_record(tmp_path):
+    from hiddenprimary.zone.scan import TICK_EVERY
+
+    path = write_zone(tmp_path, "broken TXT (\n" + '"a"\n' * (TICK_EVERY + 10))
+    limits = ReadLimits(deadline=2.5, timeout_s=30, clock=TickingClock())  # past it once the text is read
+    [(code, _, line, _)] = errors_of(load_in_thread(path, limits))
+    assert code == "reload-timeout" and line == TICK_EVERY  # not after the whole record

@@ -486,3 +486,22 @@ def test_a_first_version_goes_above_the_last_served_serial(tmp_path, policy):
     assert signed.new.serial == (floor + 1) % 2**32 and zone_signer.is_signed(signed.new)
     # A file already above the floor is left alone, with no warning.
     assert plan_reload(None, cfg, s.clock, served_floor=0).warnings == ()
+
+
+def test_keep_after_a_raise_over_the_served_serial_compares_the_file_with_its_own_last_serial(tmp_path):
+    """Review finding: once the first version went above the served serial (file 1, served 5),
+    reloading the unchanged file must stay a no-op, not fail as 'serial went backwards'."""
+    s = Setup(tmp_path)
+    cfg = ZoneConfig(ORIGIN, str(s.path), (), "keep", None)
+    s.path.write_text(zone_text(serial=1))
+    first = plan_reload(None, cfg, s.clock, served_floor=4).new
+    assert first.serial == 5
+    again = plan_reload(first, cfg, s.clock, last_file_serial=1)
+    assert again.new is None  # unchanged: no serial error, no new version
+    s.path.write_text(zone_text(serial=1, extra="new A 192.0.2.99\n"))
+    with pytest.raises(SerialError):  # an edit still needs the file's serial to go up
+        plan_reload(first, cfg, s.clock, last_file_serial=1)
+    s.path.write_text(zone_text(serial=2, extra="new A 192.0.2.99\n"))
+    assert plan_reload(first, cfg, s.clock, last_file_serial=1).new.serial == 6  # max(2, 5 + 1)
+    s.path.write_text(zone_text(serial=9, extra="new A 192.0.2.99\n"))
+    assert plan_reload(first, cfg, s.clock, last_file_serial=1).new.serial == 9  # the file's, once above
