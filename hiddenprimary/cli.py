@@ -11,7 +11,7 @@ import os
 import sys
 
 from hiddenprimary.config import Config, load_config
-from hiddenprimary.control_client import call
+from hiddenprimary.control.client import call
 from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HiddenPrimaryError
 
 DEFAULT_CONFIG = os.environ.get("HIDDENPRIMARY_CONFIG", "conf/hiddenprimary.yaml")
@@ -104,7 +104,7 @@ def _when(epoch: float | None) -> str:
 def _secondary_line(zone: str, s: dict) -> str:
     """`example.com <- lab: serial 5 by IXFR at ..., behind; NOTIFY 127.0.0.2:53 acked`"""
     if s.get("kind") == "api":
-        from hiddenprimary.api_report import status_line
+        from hiddenprimary.providers.api_report import status_line
 
         return status_line(zone, s, _when)
     last = s["last_transfer"]
@@ -238,7 +238,7 @@ def _hpctl(argv: list[str] | None) -> int:
             print("\n".join(z["ds"]))
         return EXIT_OK
     if args.command == "check":
-        from hiddenprimary.consistency import exit_status, format_report
+        from hiddenprimary.transfer.consistency import exit_status, format_report
 
         if args.json:
             print(json.dumps(result, indent=2))
@@ -247,7 +247,7 @@ def _hpctl(argv: list[str] | None) -> int:
                 print(format_report(report))
         return exit_status(result["zones"])
     if args.command == "plan" and not args.json:
-        from hiddenprimary.api_report import format_plan
+        from hiddenprimary.providers.api_report import format_plan
 
         print(format_plan(result))
         return EXIT_OK

@@ -16,30 +16,32 @@ from twisted.internet import defer, task, threads
 from twisted.internet.error import CannotListenError
 from twisted.python.threadpool import ThreadPool
 
-from hiddenprimary import acl, control, data_dir, fd_budget, logs, metrics
-from hiddenprimary.activity import Activity
-from hiddenprimary.api_sync import ApiSync
+from hiddenprimary import data_dir, fd_budget, logs, metrics
+from hiddenprimary.transfer import acl
+from hiddenprimary.control import server as control
+from hiddenprimary.transfer.activity import Activity
+from hiddenprimary.providers.api_sync import ApiSync
 from hiddenprimary.clock import Clock, SystemClock
-from hiddenprimary.commit import commit, restore
+from hiddenprimary.reload.commit import commit, restore
 from hiddenprimary.config import Config
-from hiddenprimary.control import ControlFactory
+from hiddenprimary.control.server import ControlFactory
 from hiddenprimary.dnssec import zone_signer
 from hiddenprimary.dnssec.keys import DnssecKeyError, ds_records, load_or_create_keys
 from hiddenprimary.dnssec.parallel import ParallelSigner
 from hiddenprimary.errors import HiddenPrimaryError, Severity, UsageError, ZoneRejected
-from hiddenprimary.events import ZoneEvents
-from hiddenprimary.journal import JournalError
+from hiddenprimary.reload.events import ZoneEvents
+from hiddenprimary.reload.journal import JournalError
 from hiddenprimary.logs import event
 from hiddenprimary.metrics import Metrics
 from hiddenprimary.net import accept_errors
 from hiddenprimary.net.tcp import DnsStreamFactory
 from hiddenprimary.net.udp import DnsDatagramProtocol
-from hiddenprimary.notify import Notifier
-from hiddenprimary.reload import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
-from hiddenprimary.responder import NOTIFY_LOG_INTERVAL_S, respond
-from hiddenprimary.served_serials import ServedSerials
-from hiddenprimary.store import Store
-from hiddenprimary.transfers import Transfers
+from hiddenprimary.transfer.notify import Notifier
+from hiddenprimary.reload.plan import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
+from hiddenprimary.serve.responder import NOTIFY_LOG_INTERVAL_S, respond
+from hiddenprimary.reload.served_serials import ServedSerials
+from hiddenprimary.zone.store import Store
+from hiddenprimary.transfer.transfers import Transfers
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.source import ReadLimits
 
@@ -552,9 +554,7 @@ class Server:
     def check(self, names: list[str], options: dict | None = None) -> defer.Deferred:
         """`hpctl check`: ask every notify target of each zone for its serial (and with `deep`,
         compare content); blocking queries run in a worker thread."""
-        from hiddenprimary import (
-            consistency,  # loaded on first use: only `hpctl check` needs it
-        )
+        from hiddenprimary.transfer import consistency  # loaded on first use: only `hpctl check` needs it
 
         deep = bool((options or {}).get("deep"))
         jobs = []

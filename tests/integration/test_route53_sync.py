@@ -23,7 +23,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.zone
 
-from hiddenprimary.control_client import call
+from hiddenprimary.control.client import call
 from tests.integration.harness import Daemon, free_port
 from tests.integration.test_metrics import scrape
 from tests.r53_peer import ENV, FaultProxy, client, create_hosted_zone, moto_server

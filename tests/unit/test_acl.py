@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hiddenprimary import acl, tsig
-from hiddenprimary.acl import Allow, Deny
+from hiddenprimary.transfer import acl
+from hiddenprimary.transfer import tsig
+from hiddenprimary.transfer.acl import Allow, Deny
 from hiddenprimary.config import parse_config
-from hiddenprimary.request import parse_request
+from hiddenprimary.serve.request import parse_request
 
 N = dns.name.from_text
 XFR_SECRET = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="

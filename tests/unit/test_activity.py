@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from hiddenprimary.activity import Activity
+from hiddenprimary.transfer.activity import Activity
 
 
 class _NoSqlite:

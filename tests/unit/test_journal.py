@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hiddenprimary.clock import SystemClock
-from hiddenprimary.commit import commit, restore
+from hiddenprimary.reload.commit import commit, restore
 from hiddenprimary.config import ZoneConfig
-from hiddenprimary.journal import Journal, JournalCorrupt, JournalError, JournalUnavailable, journal_path
-from hiddenprimary.reload import ReloadPlan
-from hiddenprimary.served_serials import ServedSerials
+from hiddenprimary.reload.journal import Journal, JournalCorrupt, JournalError, JournalUnavailable, journal_path
+from hiddenprimary.reload.plan import ReloadPlan
+from hiddenprimary.reload.served_serials import ServedSerials
 from hiddenprimary.zone.diff import apply, diff, nodes_equal
 from tests.unit.test_diff import ORIGIN, make_version, records
 

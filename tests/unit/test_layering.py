@@ -10,15 +10,16 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "hiddenprimary"
 
 TIERS = {
     "errors": 0, "clock": 0, "logs": 0,
+    "reload": 0, "serve": 0, "transfer": 0, "control": 0,  # package docstrings
     "config": 1, "zone.serial": 1,
-    "zone.version": 2, "zone.codec": 2, "zone.load": 2, "zone.checks": 2, "zone.scan": 2, "zone.source": 2, "zone.limits": 2, "zone.diff": 2, "journal": 2, "served_serials": 2, "activity": 2, "state_db": 2, "fd_budget": 2, "data_dir": 2,
+    "zone.version": 2, "zone.codec": 2, "zone.load": 2, "zone.checks": 2, "zone.scan": 2, "zone.source": 2, "zone.limits": 2, "zone.diff": 2, "reload.journal": 2, "reload.served_serials": 2, "transfer.activity": 2, "state_db": 2, "fd_budget": 2, "data_dir": 2,
     "dnssec.keys": 2, "dnssec.nsec": 2, "dnssec.sign": 2, "dnssec.nsec3": 2,
     "dnssec.zone_signer": 2, "dnssec.parallel": 2, "dnssec.denial": 2,
     "providers.base": 3, "providers.route53": 3, "providers.incremental": 3, "providers.registry": 3,
-    "api_state": 2, "api_report": 4, "api_sync": 5,
-    "store": 3, "reload": 3, "commit": 3, "tsig": 3, "acl": 3, "request": 3,
-    "query": 4, "xfr": 4, "transfers": 4, "consistency": 4, "answer_cache": 4, "responder": 4,
-    "events": 5, "net.udp": 5, "net.tcp": 5, "net.accept_errors": 5, "notify": 5, "control": 5, "control_client": 5, "metrics": 5,
+    "providers.api_state": 2, "providers.api_report": 4, "providers.api_sync": 5,
+    "zone.store": 3, "reload.plan": 3, "reload.commit": 3, "transfer.tsig": 3, "transfer.acl": 3, "serve.request": 3,
+    "serve.query": 4, "transfer.xfr": 4, "transfer.transfers": 4, "transfer.consistency": 4, "serve.answer_cache": 4, "serve.responder": 4,
+    "reload.events": 5, "net.udp": 5, "net.tcp": 5, "net.accept_errors": 5, "transfer.notify": 5, "control.server": 5, "control.client": 5, "metrics": 5,
     "daemon": 6, "cli": 6, "__main__": 7,
 }
 EDGE_ONLY = ("twisted", "zope", "socket", "threading", "signal")

@@ -11,7 +11,7 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from hiddenprimary.query import MAX_CNAME_CHAIN, answer, negative_soa
+from hiddenprimary.serve.query import MAX_CNAME_CHAIN, answer, negative_soa
 from hiddenprimary.zone.version import ZoneVersion
 
 ORIGIN = "example.com."

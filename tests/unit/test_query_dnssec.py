@@ -25,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hiddenprimary.dnssec import denial
-from hiddenprimary.query import answer
+from hiddenprimary.serve.query import answer
 from hiddenprimary.zone.load import load_zone
 from hiddenprimary.zone.version import ZoneVersion
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hiddenprimary.request import (
+from hiddenprimary.serve.request import (
     PARSE_ERRORS,
     Drop,
     ParseAction,

@@ -21,11 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hiddenprimary import answer_cache, logs, responder
+from hiddenprimary import logs
+from hiddenprimary.serve import answer_cache
+from hiddenprimary.serve import responder
 from hiddenprimary.clock import FixedClock
-from hiddenprimary.request import parse_request
-from hiddenprimary.responder import respond
-from hiddenprimary.store import Store
+from hiddenprimary.serve.request import parse_request
+from hiddenprimary.serve.responder import respond
+from hiddenprimary.zone.store import Store
 from tests.unit.test_query import ZONE_TEXT, version_from_text
 
 ORIGIN = dns.name.from_text("example.com.")

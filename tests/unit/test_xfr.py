@@ -9,7 +9,7 @@ import dns.zone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hiddenprimary import xfr
+from hiddenprimary.transfer import xfr
 from hiddenprimary.zone.diff import diff
 from hiddenprimary.zone.version import ZoneVersion
 from tests.unit.test_diff import ORIGIN, make_version, records

@@ -20,7 +20,7 @@ from hiddenprimary.dnssec import zone_signer
 from hiddenprimary.dnssec.keys import ZONE_FLAG
 from hiddenprimary.dnssec.parallel import ParallelSigner
 from hiddenprimary.errors import Location, SerialError, ZoneRejected
-from hiddenprimary.reload import Signing, plan_reload, plan_resign
+from hiddenprimary.reload.plan import Signing, plan_reload, plan_resign
 from hiddenprimary.zone.diff import apply, diff, nodes_equal
 from tests.unit.test_dnssec_sign import make_key
 
@@ -424,7 +424,7 @@ def test_resign_timer_never_signs_with_keys_or_denial_the_served_zone_does_not_c
     """Review finding: new keys or NSEC -> NSEC3 in the config, and the reload that would take
     them in was rejected: the timer must not publish a zone signed by a key missing from its
     DNSKEY set, or an NSEC3 chain without NSEC3PARAM. It waits for a reload, which then works."""
-    from hiddenprimary.reload import SigningChanged
+    from hiddenprimary.reload.plan import SigningChanged
 
     s = Setup(tmp_path, validity=3 * 86400, refresh=86400)
     served = s.load(zone_text(serial=1)).new

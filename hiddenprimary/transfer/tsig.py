@@ -44,7 +44,7 @@ import dns.wire
 
 from hiddenprimary.config import TSIG_DIGEST_SIZES, Config
 from hiddenprimary.logs import event
-from hiddenprimary.request import reply_skeleton
+from hiddenprimary.serve.request import reply_skeleton
 
 log = logging.getLogger("hiddenprimary.tsig")
 

@@ -43,9 +43,11 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
-from hiddenprimary import answer_cache, logs, tsig
-from hiddenprimary.query import answer
-from hiddenprimary.request import (
+from hiddenprimary import logs
+from hiddenprimary.serve import answer_cache
+from hiddenprimary.transfer import tsig
+from hiddenprimary.serve.query import answer
+from hiddenprimary.serve.request import (
     Drop,
     Reply,
     Request,
@@ -53,7 +55,7 @@ from hiddenprimary.request import (
     parse_request,
     reply_skeleton,
 )
-from hiddenprimary.store import Store
+from hiddenprimary.zone.store import Store
 from hiddenprimary.zone.version import ZoneVersion
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ import dns.rcode
 import dns.tsig
 
 from hiddenprimary.config import Config, IPNetwork, Secondary, ZoneConfig
-from hiddenprimary.tsig import TsigVerdict
+from hiddenprimary.transfer.tsig import TsigVerdict
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -31,8 +31,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.internet import defer, threads
 from twisted.python.threadpool import ThreadPool
 
-from hiddenprimary import api_report
-from hiddenprimary.api_state import ApiState, PairState
+from hiddenprimary.providers import api_report
+from hiddenprimary.providers.api_state import ApiState, PairState
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import Config, Secondary
 from hiddenprimary.errors import HiddenPrimaryError, UsageError

@@ -12,7 +12,7 @@ import sqlite3
 
 import dns.name
 
-from hiddenprimary.journal import JournalCorrupt, JournalError, classify
+from hiddenprimary.reload.journal import JournalCorrupt, JournalError, classify
 from hiddenprimary.zone import serial as serials
 
 FILENAME = "served_serials.sqlite"

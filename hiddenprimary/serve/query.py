@@ -63,7 +63,7 @@ import dns.rdatatype
 import dns.rrset
 
 from hiddenprimary.dnssec import denial
-from hiddenprimary.request import reply_skeleton
+from hiddenprimary.serve.request import reply_skeleton
 from hiddenprimary.zone.version import ZoneVersion
 
 MAX_CNAME_CHAIN = 16  # CNAME hops followed inside one zone (BIND's max-restarts is 11, Knot's 20)

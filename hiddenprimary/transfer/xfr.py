@@ -23,7 +23,7 @@ import dns.rdatatype
 import dns.renderer
 import dns.rrset
 
-from hiddenprimary.request import reply_skeleton
+from hiddenprimary.serve.request import reply_skeleton
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff
 from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE

@@ -18,7 +18,7 @@ from typing import Any
 import dns.name
 
 from hiddenprimary.clock import Clock
-from hiddenprimary.consistency import BEHIND, DRIFTED, IN_SYNC, MAX_DIFFERENCES, STATE_EXIT, UNKNOWN, UNREACHABLE
+from hiddenprimary.transfer.consistency import BEHIND, DRIFTED, IN_SYNC, MAX_DIFFERENCES, STATE_EXIT, UNKNOWN, UNREACHABLE
 from hiddenprimary.providers.base import Plan, Provider, RRsetKey, RRsets, RRsetValue, name_text
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.version import ZoneVersion

@@ -19,11 +19,13 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-from hiddenprimary import acl, tsig, xfr
+from hiddenprimary.transfer import acl
+from hiddenprimary.transfer import tsig
+from hiddenprimary.transfer import xfr
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import Config
 from hiddenprimary.logs import event
-from hiddenprimary.request import Request, reply_skeleton
+from hiddenprimary.serve.request import Request, reply_skeleton
 from hiddenprimary.zone.diff import Diff
 from hiddenprimary.zone.version import ZoneVersion
 

@@ -39,7 +39,7 @@ import weakref
 
 import dns.name
 
-from hiddenprimary.store import Store
+from hiddenprimary.zone.store import Store
 from hiddenprimary.zone.version import ZoneVersion
 
 CACHE_SLOT = "answers"  # the key of this cache in ZoneVersion.cache

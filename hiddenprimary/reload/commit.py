@@ -13,10 +13,10 @@ import dns.name
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import denial
-from hiddenprimary.journal import Journal, JournalCorrupt, JournalError, JournalInfo, JournalUnavailable, journal_path
+from hiddenprimary.reload.journal import Journal, JournalCorrupt, JournalError, JournalInfo, JournalUnavailable, journal_path
 from hiddenprimary.logs import event
-from hiddenprimary.reload import ReloadPlan
-from hiddenprimary.served_serials import ServedSerials
+from hiddenprimary.reload.plan import ReloadPlan
+from hiddenprimary.reload.served_serials import ServedSerials
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.version import ZoneVersion
 
