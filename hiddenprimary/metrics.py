@@ -35,7 +35,6 @@ class Metrics:
         self.transfers: Counter = Counter()  # (zone, secondary, kind, outcome)
         self.transfer_bytes: Counter = Counter()  # (zone, kind)
         self.notify: Counter = Counter()  # (zone, secondary, what) what: sent | retries | acked | failed
-        self.reloads: dict[str, list[float]] = {}  # zone -> durations (bucketed at scrape)
         self._reload_buckets: dict[str, list[int]] = {}
         self._reload_sum: Counter = Counter()
         # Set by the daemon: zone -> serial, and (zone, secondary) -> (last transferred serial, lag).

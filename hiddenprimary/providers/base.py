@@ -81,14 +81,6 @@ class Plan:
             "skipped": len(self.skipped),
         }
 
-    def describe(self) -> list[str]:
-        """One line per change, like a Terraform/octoDNS plan."""
-        lines = [f"- {c}" for c in self.deletes]
-        lines += [f"~ {c}" for c in self.upserts]
-        lines += [f"+ {c}" for c in self.creates]
-        lines += [f"= {s} (skipped)" for s in self.skipped]
-        return lines
-
 
 @dataclasses.dataclass
 class ApplyStats:

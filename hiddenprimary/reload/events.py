@@ -17,7 +17,3 @@ class ZoneEvents:
         """Run `work` after every earlier event of `zone` has finished; fires with its result."""
         lock = self._locks.setdefault(zone, defer.DeferredLock())
         return lock.run(work)
-
-    def busy(self, zone: dns.name.Name) -> bool:
-        lock = self._locks.get(zone)
-        return lock is not None and lock.locked
