@@ -121,8 +121,8 @@ class Server:
                 last = self.activity.secondary_view(_zone_text(zone), name)["last_transfer"]
                 if last is None or version is None:
                     continue
-                lag = (version.serial - last["serial_to"]) % serials.MOD
-                yield _zone_text(zone), name, last["serial_to"], lag if lag < serials.HALF else 0
+                # Ahead or incomparable shows as 0 here (a gauge); `hpctl check` tells those apart.
+                yield _zone_text(zone), name, last["serial_to"], serials.lag(version.serial, last["serial_to"]) or 0
 
     # -- what each secondary did (hpctl status) ----------------------------------------------------
 

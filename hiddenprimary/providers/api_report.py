@@ -67,10 +67,10 @@ def check_row(provider: Provider, secondary: str, target: str, zone: dns.name.Na
     deep = compare(ours, current, owned)
     deep["skipped"] = 0
     row["deep"] = deep
-    lag = None if applied is None else (version.serial - applied) % serials.MOD
+    lag = None if applied is None else serials.lag(version.serial, applied)
     if not deep["differing"]:
         row.update(state=IN_SYNC, lag=0)
-    elif applied is None or (lag and lag < serials.HALF):
+    elif applied is None or lag:
         row.update(state=BEHIND, lag=lag, error=_differ_text(deep["differing"]) + " (sync pending or failing)")
     else:
         row.update(state=DRIFTED, lag=0 if lag == 0 else None,

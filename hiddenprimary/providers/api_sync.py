@@ -312,8 +312,7 @@ class ApiSync:
         lag = behind = None
         if version is not None:
             if st.serial is not None:
-                distance = (version.serial - st.serial) % serials.MOD
-                lag = distance if distance < serials.HALF else None
+                lag = serials.lag(version.serial, st.serial)
             behind = st.serial != version.serial or st.error is not None
         retry_in = None
         if pair.retry is not None and pair.retry.active():

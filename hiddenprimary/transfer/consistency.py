@@ -201,9 +201,9 @@ def _check_target(config: Config, zone: dns.name.Name, version: ZoneVersion | No
     if order is serials.Order.EQUAL:
         row.update(state=IN_SYNC, lag=0)
     elif order is serials.Order.LESS:
-        row.update(state=BEHIND, lag=(ours - their_serial) % serials.MOD)
+        row.update(state=BEHIND, lag=serials.lag(ours, their_serial))
     elif order is serials.Order.GREATER:
-        ahead = (their_serial - ours) % serials.MOD
+        ahead = serials.lag(their_serial, ours)
         row.update(state=DRIFTED, lag=-ahead, error=f"ahead of ours by {ahead}")
     else:
         row.update(state=DRIFTED, error="serial incomparable with ours (RFC 1982)")

@@ -29,6 +29,13 @@ def compare(s1: int, s2: int) -> Order:
     return Order.LESS if d < HALF else Order.GREATER
 
 
+def lag(ours: int, theirs: int) -> int | None:
+    """How many serials `theirs` is behind `ours` (RFC 1982): 0 when equal, None when `theirs` is
+    ahead or incomparable. The one definition of a secondary's lag (status, metrics, check)."""
+    d = (ours - theirs) % MOD
+    return d if d < HALF else None
+
+
 def add(serial: int, n: int) -> int:
     """RFC 1982 3.1: n must be in 0..2^31-1."""
     if not 0 <= n < HALF:

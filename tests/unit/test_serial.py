@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hiddenprimary.errors import SerialError
-from hiddenprimary.zone.serial import (HALF, MOD, Order, add, compare, dateserial_base, first_serial,
+from hiddenprimary.zone.serial import (HALF, MOD, Order, add, compare, dateserial_base, first_serial, lag,
                                        next_serial)
 
 serials = st.integers(0, MOD - 1)
@@ -99,3 +99,11 @@ def test_first_serial_never_goes_below_the_file():
     assert first_serial("unixtime", 42, 1_800_000_000) == 1_800_000_000
     assert first_serial("unixtime", 1_900_000_000, 1_800_000_000) == 1_900_000_000
     assert first_serial("dateserial", 1, 1_800_000_000) == dateserial_base(1_800_000_000)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**31 - 1))
+def test_lag_is_the_rfc1982_distance_behind(ours, behind):
+    theirs = (ours - behind) % MOD
+    assert lag(ours, theirs) == behind
+    assert lag(theirs, ours) is None or behind == 0  # ahead: no lag
+    assert lag(ours, (ours + HALF) % MOD) is None  # incomparable
