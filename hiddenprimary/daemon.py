@@ -14,7 +14,6 @@ import sys
 import dns.name
 from twisted.internet import defer, task, threads
 from twisted.internet.error import CannotListenError
-from twisted.python.threadpool import ThreadPool
 
 from hiddenprimary import data_dir, fd_budget, logs, metrics
 from hiddenprimary.transfer import acl
@@ -34,6 +33,7 @@ from hiddenprimary.reload.journal import JournalError
 from hiddenprimary.logs import event
 from hiddenprimary.metrics import Metrics
 from hiddenprimary.net import accept_errors
+from hiddenprimary.net.pools import LazyPool
 from hiddenprimary.net.tcp import DnsStreamFactory
 from hiddenprimary.net.udp import DnsDatagramProtocol
 from hiddenprimary.transfer.notify import Notifier
@@ -87,7 +87,7 @@ class Server:
         self._load_memos: dict = {}  # per zone: zone.load's memo of the last good load of its file
         self._ports: list = []
         self._roles: dict[str, list] = {}
-        self._checks: ThreadPool | None = None
+        self._checks = LazyPool(reactor, "hpctl-check", 2)  # checks wait on slow or dead secondaries
         self.metrics = Metrics()
         self.metrics.zone_serials = self._zone_serials
         self.metrics.secondary_serials = self._secondary_serials
@@ -560,7 +560,7 @@ class Server:
         jobs = []
         for zone in self._resolve(names):
             version = self.store.current(zone)
-            d = threads.deferToThreadPool(self.reactor, self._check_pool(), consistency.check_zone,
+            d = threads.deferToThreadPool(self.reactor, self._checks.get(), consistency.check_zone,
                                           self.config, zone, version, self.transfers.keyring, self.clock, deep)
             jobs.append(self.api_sync.extend_check(d, zone, version))
         return defer.gatherResults(jobs, consumeErrors=True).addCallback(lambda reports: {"zones": reports})
@@ -568,14 +568,6 @@ class Server:
     def plan(self, names: list[str], options: dict | None = None) -> defer.Deferred:
         """`hpctl plan ZONE --secondary NAME`: what a sync to an API secondary would change."""
         return self.api_sync.plan(self._resolve(names) if names else [], options or {})
-
-    def _check_pool(self) -> ThreadPool:
-        """Checks wait on slow or dead secondaries: their own threads, so reloads never queue behind."""
-        if self._checks is None:
-            self._checks = ThreadPool(0, 2, name="hpctl-check")
-            self._checks.start()
-            self.reactor.addSystemEventTrigger("during", "shutdown", self._checks.stop)
-        return self._checks
 
     def status(self, names: list[str], options: dict | None = None) -> dict:
         zones = []

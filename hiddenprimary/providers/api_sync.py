@@ -40,6 +40,7 @@ from hiddenprimary.logs import event
 from hiddenprimary.metrics import counter_family
 from hiddenprimary.providers.base import ApplyStats, Plan, Provider, RRsetKey, name_text
 from hiddenprimary.providers.incremental import DiffsDoNotFit, chain, plan_from_diffs
+from hiddenprimary.net.pools import LazyPool
 from hiddenprimary.providers.registry import make_provider, target_text
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.version import ZoneVersion
@@ -92,7 +93,8 @@ class ApiSync:
         self._providers_lock = threading.Lock()
         self._stop = threading.Event()
         self._pool: ThreadPool | None = None
-        self._check_pool: ThreadPool | None = None
+        # `hpctl plan` and `check` read hosted zones on their own threads: never behind a long sync.
+        self._check_pool = LazyPool(reactor, "api-check", 2)
         self._state: ApiState | None = None
         self.errors: dict[tuple[str, str, str], int] = {}  # (zone, secondary, code) -> count
         self.changes: dict[tuple[str, str, str], int] = {}  # (zone, secondary, action) -> RRsets
@@ -322,14 +324,6 @@ class ApiSync:
                 "syncing": pair.running, "last_sync": st.last_sync, "error": st.error, "failures": st.failures,
                 "retry_in_s": retry_in, "skipped": st.skipped}
 
-    def _checks(self) -> ThreadPool:
-        """`hpctl plan` and `check` read hosted zones on their own threads: never behind a long sync."""
-        if self._check_pool is None:
-            self._check_pool = ThreadPool(0, 2, name="api-check")
-            self._check_pool.start()
-            self.reactor.addSystemEventTrigger("during", "shutdown", self._check_pool.stop)
-        return self._check_pool
-
     def plan(self, zones: list[dns.name.Name], options: dict) -> defer.Deferred:
         """`hpctl plan ZONE [--secondary NAME]`: what a sync would change, nothing applied."""
         if len(zones) != 1:
@@ -351,7 +345,7 @@ class ApiSync:
         if version is None:
             raise UsageError(f"zone {zone_text} is not loaded: nothing to plan from")
         pair = self.pairs[(zone, wanted)]
-        return threads.deferToThreadPool(self.reactor, self._checks(), self._plan, pair, version)
+        return threads.deferToThreadPool(self.reactor, self._check_pool.get(), self._plan, pair, version)
 
     def _plan(self, pair: _Pair, version: ZoneVersion) -> dict:
         try:
@@ -365,7 +359,7 @@ class ApiSync:
         pairs = [p for (z, _), p in self.pairs.items() if z == zone]
         if not pairs:
             return d
-        rows = [threads.deferToThreadPool(self.reactor, self._checks(), self._check_row, p, version) for p in pairs]
+        rows = [threads.deferToThreadPool(self.reactor, self._check_pool.get(), self._check_row, p, version) for p in pairs]
         both = defer.gatherResults([d, defer.gatherResults(rows, consumeErrors=True)], consumeErrors=True)
         return both.addCallback(lambda r: api_report.merge_check(r[0], r[1]))
 

@@ -19,7 +19,7 @@ TIERS = {
     "providers.api_state": 2, "providers.api_report": 4, "providers.api_sync": 5,
     "zone.store": 3, "reload.plan": 3, "reload.commit": 3, "transfer.tsig": 3, "transfer.acl": 3, "serve.request": 3,
     "serve.query": 4, "transfer.xfr": 4, "transfer.transfers": 4, "transfer.consistency": 4, "serve.answer_cache": 4, "serve.responder": 4,
-    "reload.events": 5, "net.udp": 5, "net.tcp": 5, "net.accept_errors": 5, "transfer.notify": 5, "control.server": 5, "control.client": 5, "metrics": 5,
+    "reload.events": 5, "net.udp": 5, "net.tcp": 5, "net.accept_errors": 5, "net.pools": 5, "transfer.notify": 5, "control.server": 5, "control.client": 5, "metrics": 5,
     "daemon": 6, "cli": 6, "__main__": 7,
 }
 EDGE_ONLY = ("twisted", "zope", "socket", "threading", "signal")
