@@ -36,6 +36,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from hiddenprimary import data_dir as paths
 from hiddenprimary.errors import HiddenPrimaryError
 
 ZONE_FLAG = 0x0100  # RFC 4034 2.1.1
@@ -52,7 +53,7 @@ ROLES = (ROLE_CSK, ROLE_KSK, ROLE_ZSK)
 # config name -> DNSSEC algorithm number (RFC 8624)
 ALGORITHMS = {"ECDSAP256SHA256": 13, "ED25519": 15}
 
-KEYS_DIR = "keys"
+KEYS_DIR = paths.KEYS_DIR
 STATE_FILE = "state.json"
 STATE_FORMAT = 1
 DIR_MODE = 0o700
@@ -156,22 +157,7 @@ def cdnskey_rdataset(keys: Iterable[SigningKey], ttl: int) -> dns.rdataset.Rdata
 # Storage
 
 
-def key_directory(data_dir: str, zone: dns.name.Name) -> str:
-    """`data_dir/keys/<zone>/`; the zone in lower case with its final dot (`root-zone` for `.`),
-    with `/`, `%` and control characters escaped as `%XX` so no zone name can leave the dir."""
-    return os.path.join(data_dir, KEYS_DIR, _zone_dirname(zone))
-
-
-def _zone_dirname(zone: dns.name.Name) -> str:
-    if not zone.is_absolute():
-        raise ValueError(f"zone name must be absolute: {zone}")
-    if zone == dns.name.root:
-        return "root-zone"  # every other name ends in ".", so this cannot collide
-    text = zone.to_text().lower()
-    return "".join(
-        f"%{ord(c):02X}" if (c in "/%" or ord(c) < 0x20 or ord(c) == 0x7F) else c
-        for c in text
-    )
+key_directory = paths.key_directory  # `data_dir/keys/<zone>/`: the one zone -> file-name rule
 
 
 def load_or_create_keys(

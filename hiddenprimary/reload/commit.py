@@ -10,6 +10,7 @@ import os
 
 import dns.name
 
+from hiddenprimary import data_dir as paths
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import denial
@@ -51,6 +52,9 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSeri
     backwards: it is moved aside too, and the next load starts above the served serial."""
     path = journal_path(data_dir, zone)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    legacy = paths.adopt_legacy_journal(data_dir, zone)
+    if legacy is not None:
+        event(log, "journal.renamed", zone=zone, old=legacy, new=path)
     kwargs = {} if lock_wait is None else {"lock_wait": lock_wait}
     try:
         floor = served.get(zone)

@@ -15,6 +15,7 @@ import time
 
 import dns.name
 
+from hiddenprimary import data_dir
 from hiddenprimary.errors import HiddenPrimaryError
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.diff import Diff, apply
@@ -310,6 +311,4 @@ class _Transaction:
             pass
 
 
-def journal_path(data_dir: str, origin: dns.name.Name) -> str:
-    name = origin.to_text(omit_final_dot=True).lower() or "root"
-    return os.path.join(data_dir, "zones", f"{name}.journal")
+journal_path = data_dir.journal_path  # the one zone -> file-name rule, for the journal's users

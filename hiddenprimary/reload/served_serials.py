@@ -12,10 +12,11 @@ import sqlite3
 
 import dns.name
 
+from hiddenprimary import data_dir as paths
 from hiddenprimary.reload.journal import JournalCorrupt, JournalError, classify
 from hiddenprimary.zone import serial as serials
 
-FILENAME = "served_serials.sqlite"
+FILENAME = paths.SERVED_SERIALS
 _SCHEMA = "CREATE TABLE IF NOT EXISTS served (zone TEXT PRIMARY KEY, serial INTEGER NOT NULL);"
 
 

@@ -229,3 +229,38 @@ def test_a_damaged_served_serial_file_is_moved_aside_and_started_afresh(tmp_path
     served = ServedSerials(str(tmp_path), 1234)
     assert "damaged" in served.problem and served.get(ORIGIN) is None
     assert (tmp_path / "served_serials.sqlite.corrupt-1234").exists()
+
+
+def test_one_zone_to_file_name_rule_for_journals_and_keys():
+    from hiddenprimary import data_dir as paths
+
+    for zone, journal, keys in [("Example.COM.", "example.com.journal", "example.com."),
+                                (".", "root-zone.journal", "root-zone"),
+                                (r"a\/b.example.", "a%2Fb.example.journal", "a%2Fb.example.")]:
+        name = dns.name.from_text(zone)
+        assert paths.journal_path("/d", name) == os.path.join("/d", "zones", journal)
+        assert paths.key_directory("/d", name) == os.path.join("/d", "keys", keys)
+
+
+def test_a_journal_under_the_old_name_is_adopted(tmp_path):
+    from hiddenprimary import data_dir as paths
+
+    (tmp_path / "zones").mkdir()
+    old = tmp_path / "zones" / "..journal"  # the root zone's journal before one rule
+    j = Journal(str(old), dns.name.root)
+    j.save_first(_root_version(7))
+    j.close()
+    r = restore(str(tmp_path), dns.name.root, SystemClock(), ServedSerials(str(tmp_path), 0))
+    assert r.problem is None, r.problem
+    assert r.version.serial == 7 and not old.exists()
+    assert os.path.exists(paths.journal_path(str(tmp_path), dns.name.root))
+
+
+def _root_version(serial):
+    import dns.rdataset
+
+    from hiddenprimary.zone.version import ZoneVersion
+
+    soa = dns.rdataset.from_text("IN", "SOA", 3600, f"a.root. h.root. {serial} 1 2 3 4")
+    ns = dns.rdataset.from_text("IN", "NS", 3600, "a.root.")
+    return ZoneVersion(dns.name.root, {dns.name.root: {(6, 0): soa, (2, 0): ns}})
