@@ -12,7 +12,8 @@ import pytest
 
 from tests.integration.conftest import NET_ZONE, example_com
 from tests.integration.harness import Daemon
-from tests.integration.test_restart import serial_of, status_of, wait_for
+from tests.helpers import wait_for
+from tests.integration.test_restart import serial_of, status_of
 
 
 def net_at_serial_4(tmp_path, extra_config: str = "") -> Daemon:

@@ -12,6 +12,7 @@ import dns.rcode
 import pytest
 
 from tests.integration.conftest import example_com
+from tests.helpers import wait_for
 from tests.integration.harness import Daemon, free_port
 from tests.integration.test_transfers import KEYRING, SECRET
 
@@ -98,22 +99,15 @@ def notify_setup(tmp_path, request):
     target.close()
 
 
-def wait_until(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("notify_setup", ["silent"], indirect=True)
 def test_unanswered_notify_is_retried_with_growing_intervals_then_given_up(notify_setup):
     d, target = notify_setup
-    wait_until(lambda: "notify.failed" in d.log())  # the start-up NOTIFY ran its course
+    wait_for(lambda: "notify.failed" in d.log())  # the start-up NOTIFY ran its course
     target.arrivals.clear()
     d.write_zone("example.com", example_com(serial=2026112702, www="192.0.2.11"))
     started = time.monotonic()
     assert d.hpctl("reload").returncode == 0
-    wait_until(lambda: len(target.arrivals) >= 4)
+    wait_for(lambda: len(target.arrivals) >= 4)
     time.sleep(sum(RETRIES))  # nothing more comes after the last try
     assert len(target.arrivals) == 4 and target.serials() == [2026112702] * 4
     times = [t for t, _ in target.arrivals]
@@ -143,7 +137,7 @@ def test_a_newer_serial_supersedes_a_pending_notify(notify_setup):
 @pytest.mark.parametrize("notify_setup", ["ack"], indirect=True)
 def test_a_signed_ack_stops_the_retries(notify_setup):
     d, target = notify_setup
-    wait_until(lambda: "notify.acked" in d.log())
+    wait_for(lambda: "notify.acked" in d.log())
     count = len(target.arrivals)
     time.sleep(sum(RETRIES) + 0.5)
     assert len(target.arrivals) == count == 1
@@ -152,13 +146,13 @@ def test_a_signed_ack_stops_the_retries(notify_setup):
 @pytest.mark.parametrize("notify_setup", ["ack-unsigned"], indirect=True)
 def test_an_unsigned_answer_is_not_an_ack(notify_setup):
     d, target = notify_setup
-    wait_until(lambda: len(target.arrivals) >= 3)
+    wait_for(lambda: len(target.arrivals) >= 3)
     assert "notify.acked" not in d.log()
 
 
 @pytest.mark.parametrize("notify_setup", ["tcp-only"], indirect=True)
 def test_after_the_udp_tries_a_tcp_try_can_be_acknowledged(notify_setup):
     d, target = notify_setup
-    wait_until(lambda: "notify.acked" in d.log())
+    wait_for(lambda: "notify.acked" in d.log())
     assert len(target.arrivals) == 1 + len(RETRIES) and len(target.tcp_arrivals) == 1
     assert target.tcp_arrivals[0].had_tsig and target.tcp_arrivals[0].answer[0][0].serial == 2026112701

@@ -2,21 +2,14 @@
 a file edited while the daemon was down is picked up as a reload."""
 
 import json
-import time
 
 from tests.integration.conftest import NET_ZONE, example_com
+from tests.helpers import wait_for
 from tests.integration.harness import Daemon
 
 
 def serial_of(d, zone):
     return d.query(zone, "SOA").answer[0][0].serial
-
-
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def status_of(d, zone):

@@ -4,10 +4,10 @@ target. In sync -> exit 0; one left behind (its allowlist entry removed before a
 exit 1; one stopped -> exit 2; `--deep` lists the RRset the hand-edited copy changed."""
 
 import json
-import time
 
 import pytest
 
+from tests.helpers import wait_for
 from tests.integration.harness import Daemon
 from tests.interop.fed import ZONE, make_daemon, start_fed
 
@@ -37,13 +37,6 @@ def check_json(d: Daemon, *args: str) -> tuple[int, dict]:
     result = json.loads(out.stdout)
     assert len(result["zones"]) == 1
     return out.returncode, result["zones"][0]
-
-
-def wait_for(condition, d: Daemon, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, d.log()[-3000:]
-        time.sleep(0.05)
 
 
 def rows(report: dict) -> dict:
@@ -83,7 +76,8 @@ def test_in_sync_then_one_behind_then_one_unreachable(fed):
     d.write_zone(ZONE, zone_text(2, www="192.0.2.11"))
     d.start(wait_zones=[ZONE])
     bind.wait_serial(ZONE, 2, timeout=20)
-    wait_for(lambda: "xfr.refused zone=example.com peer=127.0.0.3" in d.log(), d)  # Knot tried
+    wait_for(lambda: "xfr.refused zone=example.com peer=127.0.0.3" in d.log(), timeout=20.0,
+             explain=lambda: d.log()[-3000:])  # Knot tried
     assert knot.serial(ZONE) == 1
     out = check(d)
     assert out.returncode == 1, out.stdout + out.stderr
