@@ -71,7 +71,7 @@ class Server:
         self.clock = clock or SystemClock()
         self.store = Store(config.zones)
         self.events = ZoneEvents()
-        self.transfers = Transfers(config, self.clock)
+        self.transfers = Transfers(config, self.clock, self.store)
         self.notifier = Notifier(config, reactor, self.clock, self.transfers.keyring)
         self.notify_log = logs.Throttle(NOTIFY_LOG_INTERVAL_S, self.clock.monotonic)  # incoming NOTIFYs
         self._by_text = {_zone_text(z).lower(): z for z in config.zones}
@@ -102,7 +102,7 @@ class Server:
         roles = self._secondary_roles(peer[0])
         soa_seen = (lambda qname, key: self._note_soa_query(roles, peer[0], qname, key)) if roles else None
         reply = respond(wire, transport=transport, store=self.store,
-                        max_udp_payload=self.config.limits.udp_max_payload, peer=peer, transfer=self._transfer,
+                        max_udp_payload=self.config.limits.udp_max_payload, peer=peer, transfer=self.transfers.handle,
                         keyring=self.transfers.keyring, now=self.clock.wall, notify_log=self.notify_log,
                         soa_seen=soa_seen)
         self.metrics.query_answered(transport, reply)
@@ -205,9 +205,6 @@ class Server:
                 behind = serials.compare(last["serial_to"], version.serial) is serials.Order.LESS
             out.append({"secondary": name, **view, "behind": behind})
         return out
-
-    def _transfer(self, request, zone, version, transport, peer):
-        return self.transfers.handle(request, zone, version, self.store.history(zone), transport, peer)
 
     # -- start and stop -------------------------------------------------------------------------
 

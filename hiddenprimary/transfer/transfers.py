@@ -26,7 +26,7 @@ from hiddenprimary.clock import Clock
 from hiddenprimary.config import Config
 from hiddenprimary.logs import event
 from hiddenprimary.serve.request import Request, reply_skeleton
-from hiddenprimary.zone.diff import Diff
+from hiddenprimary.zone.store import Store
 from hiddenprimary.zone.version import ZoneVersion
 
 log = logging.getLogger("hiddenprimary.xfr")
@@ -116,15 +116,18 @@ def _opt_for(request: dns.message.Message, payload: int) -> bytes | None:
 
 
 class Transfers:
-    def __init__(self, config: Config, clock: Clock):
+    def __init__(self, config: Config, clock: Clock, store: Store):
         self.config = config
         self.clock = clock
+        self.store = store  # the journal's diffs in memory, for IXFR
         self.keyring = tsig.keyring_from_config(config)
         self.active: set[TransferStream] = set()
         self.on_done: Callable[[TransferRecord], None] | None = None  # told of every finished transfer
 
-    def handle(self, req: Request, zone: dns.name.Name, version: ZoneVersion, history: tuple[Diff, ...],
-               transport: str, peer: tuple[str, int]) -> bytes | TransferStream:
+    def handle(self, req: Request, zone: dns.name.Name, version: ZoneVersion, transport: str,
+               peer: tuple[str, int]) -> bytes | TransferStream:
+        """The responder's transfer hook: `version` is the zone's current one, which the store's
+        history leads to (both read in this reactor turn)."""
         msg = req.message
         now = self.clock.wall()
         qtype = msg.question[0].rdtype
@@ -161,7 +164,7 @@ class Transfers:
                 event(log, "xfr.up_to_date", zone=zone_text, peer=peer[0], serial=serial_from,
                       ours=version.serial, transport=transport)
                 return signed(xfr.soa_only(msg, version))
-            diffs = xfr.diffs_since(history, serial_from, version)
+            diffs = xfr.diffs_since(self.store.history(zone), serial_from, version)
             incremental = diffs is not None and xfr.worth_incremental(diffs, version)
             if transport == "udp":
                 # RFC 1995 2: the diff when it fits in one datagram, else a single SOA (TCP retry).
