@@ -40,6 +40,7 @@ from hiddenprimary.transfer.notify import Notifier
 from hiddenprimary.reload.plan import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
 from hiddenprimary.serve.responder import NOTIFY_LOG_INTERVAL_S, respond
 from hiddenprimary.reload.served_serials import ServedSerials
+from hiddenprimary.reload.zone_state import ZoneState
 from hiddenprimary.zone.store import Store
 from hiddenprimary.transfer.transfers import Transfers
 from hiddenprimary.zone import serial as serials
@@ -75,16 +76,7 @@ class Server:
         self.notifier = Notifier(config, reactor, self.clock, self.transfers.keyring)
         self.notify_log = logs.Throttle(NOTIFY_LOG_INTERVAL_S, self.clock.monotonic)  # incoming NOTIFYs
         self._by_text = {_zone_text(z).lower(): z for z in config.zones}
-        self._last: dict[dns.name.Name, dict] = {z: {} for z in config.zones}
-        self._journals: dict = {}
-        self._journal_info: dict = {}
-        self._served_floors: dict = {}  # the served-serial floor read at restore, for a first version
-        self._file_serials: dict[dns.name.Name, int | None] = {}  # the zone file's serial at the last commit
-        self._keys: dict[dns.name.Name, tuple] = {}  # signing keys of signed zones
-        self._key_errors: dict[dns.name.Name, DnssecKeyError] = {}  # why a signed zone has no keys
-        self._resign_at: dict[dns.name.Name, int | None] = {}  # when the re-sign timer fires (POSIX)
-        self._resign_calls: dict = {}
-        self._load_memos: dict = {}  # per zone: zone.load's memo of the last good load of its file
+        self._zones = {z: ZoneState() for z in config.zones}  # per-zone runtime state
         self._ports: list = []
         self._roles: dict[str, list] = {}
         self._checks = LazyPool(reactor, "hpctl-check", 2)  # checks wait on slow or dead secondaries
@@ -310,13 +302,12 @@ class Server:
 
         def restored(result) -> None:
             r, expires = result
-            self._served_floors[zone] = r.served_floor
+            state = self._zones[zone]
+            state.served_floor = r.served_floor
             if r.journal is None:  # locked or unreadable: nothing restored, nothing moved
-                self._last[zone] = {"when": self._now_text(), "ok": False, "error": r.problem}
+                state.last = {"when": self._now_text(), "ok": False, "error": r.problem}
                 return
-            self._journals[zone] = r.journal
-            self._journal_info[zone] = r.info
-            self._file_serials[zone] = r.file_serial
+            state.journal, state.journal_info, state.file_serial = r.journal, r.info, r.file_serial
             if r.version is not None:
                 self.store.publish(zone, r.version, r.history)
                 gc.freeze()
@@ -325,11 +316,11 @@ class Server:
                 event(log, "zone.restored", zone=_zone_text(zone), serial=r.version.serial)
                 self._schedule_resign(zone, expires)
             if r.problem:
-                self._last[zone] = {"when": self._now_text(), "ok": False, "error": r.problem}
+                state.last = {"when": self._now_text(), "ok": False, "error": r.problem}
 
         def failed(f) -> None:
             log.error("zone.restore_failed zone=%s error=%s", _zone_text(zone), f.getErrorMessage())
-            self._last[zone] = {"when": self._now_text(), "ok": False, "error": f.getErrorMessage()}
+            self._zones[zone].last = {"when": self._now_text(), "ok": False, "error": f.getErrorMessage()}
 
         return d.addCallbacks(restored, failed)
 
@@ -341,10 +332,10 @@ class Server:
         try:
             keys = load_or_create_keys(self.config.data_dir, zone, dnssec_cfg, self.clock.wall(), create)
         except DnssecKeyError as e:
-            self._key_errors[zone] = e
+            self._zones[zone].key_error = e
             event(log, "dnssec.keys_failed", logging.ERROR, zone=_zone_text(zone), error=e)
             return
-        self._keys[zone] = tuple(keys)
+        self._zones[zone].keys = tuple(keys)
         event(log, "dnssec.keys", zone=_zone_text(zone),
               keys=",".join(f"{k.role}:{k.key_tag}/{k.algorithm}" for k in keys))
 
@@ -354,34 +345,35 @@ class Server:
         dnssec_cfg = self.config.zones[zone].dnssec
         if dnssec_cfg is None:
             return None
-        keys = self._keys.get(zone)
+        keys = self._zones[zone].keys
         if keys is None:
-            raise self._key_errors.get(zone) or DnssecKeyError(self.config.data_dir, "the zone's keys are not loaded")
-        return Signing(keys, zone_signer.SigningPolicy.from_config(dnssec_cfg), self._file_serials.get(zone),
+            raise self._zones[zone].key_error or DnssecKeyError(self.config.data_dir, "the zone's keys are not loaded")
+        return Signing(keys, zone_signer.SigningPolicy.from_config(dnssec_cfg), self._zones[zone].file_serial,
                        sign_batch=ParallelSigner(keys))
 
     def _schedule_resign(self, zone: dns.name.Name, earliest_expiration: int | None) -> None:
         """Arm the re-sign timer `refresh` before the zone's earliest signature expires."""
         dnssec_cfg = self.config.zones[zone].dnssec
-        pending = self._resign_calls.pop(zone, None)
+        state = self._zones[zone]
+        pending, state.resign_call = state.resign_call, None
         if pending is not None and pending.active():
             pending.cancel()
         if dnssec_cfg is None or earliest_expiration is None:
-            self._resign_at[zone] = None
+            state.resign_at = None
             return
         due = earliest_expiration - dnssec_cfg.refresh
-        self._resign_at[zone] = due
+        state.resign_at = due
         delay = min(max(1.0, due - self.clock.wall()), 86400.0)  # re-check at least daily
-        self._resign_calls[zone] = self.reactor.callLater(delay, self._resign_timer, zone)
+        state.resign_call = self.reactor.callLater(delay, self._resign_timer, zone)
 
     def _resign_timer(self, zone: dns.name.Name) -> None:
-        self._resign_calls.pop(zone, None)
+        self._zones[zone].resign_call = None
         self.events.run(zone, lambda: self._resign_one(zone))
 
     def _resign_one(self, zone: dns.name.Name) -> defer.Deferred:
         zone_cfg = self.config.zones[zone]
         current = self.store.current(zone)
-        journal = self._journals.get(zone)
+        journal = self._zones[zone].journal
         if current is None or journal is None or zone_cfg.dnssec is None:
             return defer.succeed(None)
         started = self.clock.monotonic()
@@ -405,9 +397,9 @@ class Server:
         return d
 
     def stop(self) -> defer.Deferred:
-        for call in self._resign_calls.values():
-            if call.active():
-                call.cancel()
+        for state in self._zones.values():
+            if state.resign_call is not None and state.resign_call.active():
+                state.resign_call.cancel()
         self.notifier.stop()
         self.api_sync.stop()
         if self._soa_flush_loop is not None and self._soa_flush_loop.running:
@@ -441,7 +433,7 @@ class Server:
                                     for z in zones], consumeErrors=True)
 
     def _reload_or_restore(self, zone: dns.name.Name, retry_restore: bool) -> defer.Deferred:
-        if self._journals.get(zone) is not None or not retry_restore:
+        if self._zones[zone].journal is not None or not retry_restore:
             return self._reload_one(zone)
         return self._restore(zone).addCallback(lambda _: self._reload_one(zone))
 
@@ -449,16 +441,17 @@ class Server:
         zone_cfg = self.config.zones[zone]
         current = self.store.current(zone)
         started = self.clock.monotonic()
-        journal = self._journals.get(zone)
+        state = self._zones[zone]
+        journal = state.journal
         if journal is None:
-            why = (self._last.get(zone) or {}).get("error") or "the zone's journal could not be opened"
+            why = state.last.get("error") or "the zone's journal could not be opened"
             return defer.succeed(self._rejected(zone, current, None, why))
         # Only a first version needs the floor: later ones follow `current`, which is above it.
-        floor = self._served_floors.get(zone) if current is None else None
+        floor = state.served_floor if current is None else None
 
         def plan_and_commit():  # in a worker thread: parse, check, diff, sign, then the durable write
-            plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), self._load_memos.get(zone),
-                               self._file_serials.get(zone), served_floor=floor, limits=self._read_limits())
+            plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), state.load_memo,
+                               state.file_serial, served_floor=floor, limits=self._read_limits())
             return plan, commit(journal, plan, zone_cfg, self.served)
 
         d = threads.deferToThread(plan_and_commit)
@@ -475,11 +468,12 @@ class Server:
                           timeout_s=limits.reload_timeout_s, clock=self.clock)
 
     def _publish(self, zone: dns.name.Name, plan: ReloadPlan, info, started: float, why: str = "reload") -> dict:
-        self._journal_info[zone] = info
+        state = self._zones[zone]
+        state.journal_info = info
         if plan.file_serial is not None:
-            self._file_serials[zone] = plan.file_serial
+            state.file_serial = plan.file_serial
         if plan.memo is not None:
-            self._load_memos[zone] = plan.memo
+            state.load_memo = plan.memo
         if plan.signed is not None:  # a signing run (even one that changed nothing) knows the next due time
             self._schedule_resign(zone, plan.signed.earliest_expiration)
         if plan.new is not None:
@@ -508,7 +502,7 @@ class Server:
         if plan.signed is not None:
             result["signatures_made"] = plan.signed.signed
             result["signatures_kept"] = plan.signed.reused
-        self._last[zone] = {"when": self._now_text(), "ok": True, "error": None}
+        self._zones[zone].last = {"when": self._now_text(), "ok": True, "error": None}
         for w in plan.warnings:
             event(log, "zone.warning", logging.WARNING, zone=plan.zone, problem=str(w))
         event(log, f"{why}.ok" if plan.changed else f"{why}.unchanged", zone=plan.zone,
@@ -532,7 +526,7 @@ class Server:
             errors, warnings = [f"internal error: {failure.getErrorMessage()}"], []
         for e in errors:
             event(log, "reload.rejected", logging.ERROR, zone=text, serving=serving, problem=e)
-        self._last[zone] = {"when": self._now_text(), "ok": False, "error": errors[0] if errors else None}
+        self._zones[zone].last = {"when": self._now_text(), "ok": False, "error": errors[0] if errors else None}
         return {"zone": text, "ok": False, "changed": False, "old_serial": serving, "new_serial": serving,
                 "errors": errors, "warnings": warnings}
 
@@ -570,7 +564,7 @@ class Server:
         zones = []
         for zone in self._resolve(names):
             version = self.store.current(zone)
-            last = self._last[zone]
+            last = self._zones[zone].last
             zones.append({
                 "zone": _zone_text(zone),
                 "loaded": version is not None,
@@ -590,11 +584,12 @@ class Server:
         dnssec_cfg = self.config.zones[zone].dnssec
         if dnssec_cfg is None:
             return None
-        keys = self._keys.get(zone, ())
-        due = self._resign_at.get(zone)
+        state = self._zones[zone]
+        keys = state.keys or ()
+        due = state.resign_at
         return {"algorithm": dnssec_cfg.algorithm, "denial": dnssec_cfg.denial,
                 "keys": [{"tag": k.key_tag, "role": k.role, "algorithm": k.algorithm} for k in keys],
-                "key_error": str(self._key_errors[zone]) if zone in self._key_errors else None,
+                "key_error": str(state.key_error) if state.key_error is not None else None,
                 "next_resign": None if due is None else self._time_text(due)}
 
     def ds(self, names: list[str], options: dict | None = None) -> dict:
@@ -603,16 +598,16 @@ class Server:
         for zone in self._resolve(names):
             if self.config.zones[zone].dnssec is None:
                 raise UsageError(f"zone {_zone_text(zone)} is not signed (no dnssec: in the config)")
-            keys = self._keys.get(zone)
+            keys = self._zones[zone].keys
             if keys is None:
-                raise UsageError(f"zone {_zone_text(zone)} has no keys: {self._key_errors.get(zone, 'not loaded yet')}")
+                raise UsageError(f"zone {_zone_text(zone)} has no keys: {self._zones[zone].key_error or 'not loaded yet'}")
             digests = (options or {}).get("digest") or "SHA256"
             records = [f"{zone.to_text()} IN DS {ds.to_text()}" for ds in ds_records(keys, digests)]
             out.append({"zone": _zone_text(zone), "ds": records})
         return {"zones": out}
 
     def _journal_status(self, zone: dns.name.Name) -> dict | None:
-        info = self._journal_info.get(zone)
+        info = self._zones[zone].journal_info
         if info is None:
             return None
         return {"first_serial": info.first_serial, "last_serial": info.last_serial,
