@@ -75,12 +75,12 @@ def _is_lock(e: sqlite3.Error) -> bool:
     return code is not None and code & 0xFF in _LOCK_CODES
 
 
-def classify(path: str, e: sqlite3.Error, doing: str) -> JournalError:
-    """The journal error for sqlite's `e`: unavailable (access) or corrupt (damage)."""
+def classify(path: str, e: sqlite3.Error, doing: str, what: str = "journal") -> JournalError:
+    """The error for sqlite's `e` on a state file (`what`): unavailable (access) or corrupt (damage)."""
     if is_access_problem(e):
-        return JournalUnavailable(f"{path}: cannot {doing} the journal: {e} "
+        return JournalUnavailable(f"{path}: cannot {doing} the {what}: {e} "
                                   "(the file was left as it is; fix access and reload)")
-    return JournalCorrupt(f"{path}: journal is damaged or not a journal ({e})")
+    return JournalCorrupt(f"{path}: {what} is damaged or not a {what} ({e})")
 
 
 @dataclasses.dataclass(frozen=True)

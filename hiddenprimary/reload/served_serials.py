@@ -17,6 +17,7 @@ from hiddenprimary.reload.journal import JournalCorrupt, JournalError, classify
 from hiddenprimary.zone import serial as serials
 
 FILENAME = paths.SERVED_SERIALS
+_WHAT = "served-serial file"
 _SCHEMA = "CREATE TABLE IF NOT EXISTS served (zone TEXT PRIMARY KEY, serial INTEGER NOT NULL);"
 
 
@@ -42,7 +43,7 @@ class ServedSerials:
         try:
             row = self._db.execute("SELECT serial FROM served WHERE zone = ?", (_key(zone),)).fetchone()
         except sqlite3.Error as e:
-            raise classify(self.path, e, "read") from e
+            raise classify(self.path, e, "read", _WHAT) from e
         return None if row is None else row[0]
 
     def record(self, zone: dns.name.Name, serial: int) -> None:
@@ -68,16 +69,13 @@ def _open(path: str) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-            raise JournalCorrupt(f"{path}: the served-serial file is damaged")
+            raise JournalCorrupt(f"{path}: the {_WHAT} is damaged")
         db.executescript(_SCHEMA)
         return db
     except sqlite3.Error as e:
         if db is not None:
             db.close()
-        error = classify(path, e, "open")
-        if isinstance(error, JournalCorrupt):
-            raise JournalCorrupt(f"{path}: the served-serial file is damaged ({e})") from e
-        raise error from e
+        raise classify(path, e, "open", _WHAT) from e
     except JournalCorrupt:
         db.close()
         raise
