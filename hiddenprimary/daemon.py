@@ -16,35 +16,34 @@ from twisted.internet import defer, task, threads
 from twisted.internet.error import CannotListenError
 
 from hiddenprimary import data_dir, fd_budget, logs, metrics
-from hiddenprimary.transfer import acl
-from hiddenprimary.control import server as control
-from hiddenprimary.transfer.activity import Activity
-from hiddenprimary.providers.api_sync import ApiSync
 from hiddenprimary.clock import Clock, SystemClock
-from hiddenprimary.reload.commit import commit, restore
 from hiddenprimary.config import Config
+from hiddenprimary.control import server as control
 from hiddenprimary.control.server import ControlFactory
 from hiddenprimary.dnssec import zone_signer
 from hiddenprimary.dnssec.keys import DnssecKeyError, ds_records, load_or_create_keys
 from hiddenprimary.dnssec.parallel import ParallelSigner
 from hiddenprimary.errors import HiddenPrimaryError, Severity, UsageError, ZoneRejected
-from hiddenprimary.reload.events import ZoneEvents
-from hiddenprimary.reload.journal import JournalError
 from hiddenprimary.logs import event
 from hiddenprimary.metrics import Metrics
 from hiddenprimary.net import accept_errors
 from hiddenprimary.net.pools import LazyPool
 from hiddenprimary.net.tcp import DnsStreamFactory
 from hiddenprimary.net.udp import DnsDatagramProtocol
-from hiddenprimary.transfer.notify import Notifier
+from hiddenprimary.providers.api_sync import ApiSync
+from hiddenprimary.reload.commit import commit, restore
+from hiddenprimary.reload.events import ZoneEvents
 from hiddenprimary.reload.plan import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
-from hiddenprimary.serve.responder import NOTIFY_LOG_INTERVAL_S, respond
 from hiddenprimary.reload.served_serials import ServedSerials
 from hiddenprimary.reload.zone_state import ZoneState
-from hiddenprimary.zone.store import Store
+from hiddenprimary.serve.responder import NOTIFY_LOG_INTERVAL_S, respond
+from hiddenprimary.transfer import acl
+from hiddenprimary.transfer.activity import Activity
+from hiddenprimary.transfer.notify import Notifier
 from hiddenprimary.transfer.transfers import Transfers
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.source import ReadLimits
+from hiddenprimary.zone.store import Store
 
 log = logging.getLogger("hiddenprimary.daemon")
 
@@ -84,6 +83,7 @@ class Server:
         self.metrics.zone_serials = self._zone_serials
         self.metrics.secondary_serials = self._secondary_serials
         self.activity: Activity | None = None
+        self.served: ServedSerials | None = None  # opened at start, in data_dir
         self._soa_flush_loop: task.LoopingCall | None = None
         self.api_sync = ApiSync(config, reactor, self.clock, self.store)  # API secondaries (Route 53)
         self.metrics.collectors.append(self.api_sync.collect)
@@ -265,10 +265,7 @@ class Server:
         if problem is not None:
             event(log, "data_dir.not_private", logging.WARNING, problem=problem)
         self._listen_control()  # first: a second daemon on this config stops here, having changed nothing
-        try:
-            self.served = ServedSerials(self.config.data_dir, self.clock.wall())
-        except JournalError as e:
-            raise StartupError(str(e)) from e
+        self.served = ServedSerials(self.config.data_dir, self.clock.wall())  # JournalError: one line, exit 1
         if self.served.problem is not None:
             event(log, "served_serial.corrupt", logging.ERROR, error=self.served.problem)
         opening = "activity.sqlite"

@@ -31,16 +31,16 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.internet import defer, threads
 from twisted.python.threadpool import ThreadPool
 
-from hiddenprimary.providers import api_report
-from hiddenprimary.providers.api_state import ApiState, PairState
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import Config, Secondary
 from hiddenprimary.errors import HiddenPrimaryError, UsageError
 from hiddenprimary.logs import event
 from hiddenprimary.metrics import counter_family
+from hiddenprimary.net.pools import LazyPool
+from hiddenprimary.providers import api_report
+from hiddenprimary.providers.api_state import ApiState, PairState
 from hiddenprimary.providers.base import ApplyStats, Plan, Provider, RRsetKey, name_text
 from hiddenprimary.providers.incremental import DiffsDoNotFit, chain, plan_from_diffs
-from hiddenprimary.net.pools import LazyPool
 from hiddenprimary.providers.registry import make_provider, target_text
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.version import ZoneVersion

@@ -13,7 +13,7 @@ from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import denial, zone_signer
 from hiddenprimary.dnssec.keys import SigningKey
-from hiddenprimary.dnssec.zone_signer import SigningPolicy, SignStats
+from hiddenprimary.dnssec.zone_signer import SignStats, SigningPolicy
 from hiddenprimary.errors import HiddenPrimaryError, SerialError, Severity, ZoneProblem, ZoneRejected
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff, diff, diff_at
@@ -134,7 +134,7 @@ def _indexed(plan: ReloadPlan) -> ReloadPlan:
     return plan
 
 
-def _first_serial(zone_text: str, policy: str, file_serial: int, wall: float,
+def _first_serial(policy: str, file_serial: int, wall: float,
                   served_floor: int | None) -> tuple[int, tuple[ZoneProblem, ...]]:
     """A first version's serial, raised above any serial served before (a lost, damaged or older
     journal must not send secondaries backwards), with a warning when it had to be raised."""
@@ -165,19 +165,20 @@ def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, cloc
     unchanged = ReloadPlan(zone_text, current, None, None, warnings, file_serial)
 
     if current is None:
-        first, raised = _first_serial(zone_text, policy, file_serial, clock.wall(), served_floor)
+        first, raised = _first_serial(policy, file_serial, clock.wall(), served_floor)
         new = candidate if first == file_serial else candidate.with_serial(first)
         warnings += raised
         return ReloadPlan(zone_text, None, new, None, warnings, file_serial)
 
     if policy == "keep":
+        signed = zone_signer.is_signed(current)
+        if not signed and last_file_serial is not None and last_file_serial != current.serial:
+            return _plan_keep_raised(current, candidate, zone_cfg, clock, warnings, last_file_serial)
         changes = diff(current, candidate)
         if changes.is_empty():
             return unchanged
-        if zone_signer.is_signed(current):
+        if signed:
             return _plan_unsigning(current, candidate, zone_cfg, clock, warnings, last_file_serial)
-        if last_file_serial is not None and last_file_serial != current.serial:
-            return _plan_keep_raised(current, candidate, zone_cfg, clock, warnings, last_file_serial)
         # Raises unless the file's serial went up (RFC 1982), naming the case.
         serials.next_serial(zone_text, policy, current.serial, file_serial, clock.wall())
         return ReloadPlan(zone_text, current, candidate, changes, warnings, file_serial)
@@ -244,7 +245,7 @@ def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: 
     unsigned = zone_signer.signer_input(candidate, signing.keys, signing.policy)
 
     if current is None:
-        first, raised = _first_serial(zone_text, policy, file_serial, wall, served_floor)
+        first, raised = _first_serial(policy, file_serial, wall, served_floor)
         warnings += raised
         new, stats = zone_signer.sign_zone(unsigned.with_serial(first), signing.keys, signing.policy, int(wall),
                                            sign_batch=signing.sign_batch)

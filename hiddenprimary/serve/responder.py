@@ -45,8 +45,8 @@ import dns.rdatatype
 
 from hiddenprimary import logs
 from hiddenprimary.serve import answer_cache
-from hiddenprimary.transfer import tsig
 from hiddenprimary.serve.query import answer
+from hiddenprimary.transfer import tsig
 from hiddenprimary.serve.request import (
     Drop,
     Reply,

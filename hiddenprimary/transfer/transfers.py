@@ -19,13 +19,11 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-from hiddenprimary.transfer import acl
-from hiddenprimary.transfer import tsig
-from hiddenprimary.transfer import xfr
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import Config
 from hiddenprimary.logs import event
 from hiddenprimary.serve.request import Request, reply_skeleton
+from hiddenprimary.transfer import acl, tsig, xfr
 from hiddenprimary.zone.store import Store
 from hiddenprimary.zone.version import ZoneVersion
 

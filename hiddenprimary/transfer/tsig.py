@@ -42,7 +42,7 @@ import dns.rdtypes.ANY.TSIG
 import dns.tsig
 import dns.wire
 
-from hiddenprimary.config import TSIG_DIGEST_SIZES, Config
+from hiddenprimary.config import Config, TSIG_DIGEST_SIZES
 from hiddenprimary.logs import event
 from hiddenprimary.serve.request import reply_skeleton
 

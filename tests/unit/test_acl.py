@@ -12,11 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hiddenprimary.transfer import acl
-from hiddenprimary.transfer import tsig
-from hiddenprimary.transfer.acl import Allow, Deny
 from hiddenprimary.config import parse_config
 from hiddenprimary.serve.request import parse_request
+from hiddenprimary.transfer import acl, tsig
+from hiddenprimary.transfer.acl import Allow, Deny
 
 N = dns.name.from_text
 XFR_SECRET = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="

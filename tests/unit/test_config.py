@@ -23,7 +23,7 @@ from hiddenprimary.config import (
     load_config,
     parse_config,
 )
-from hiddenprimary.errors import EXIT_USAGE, ConfigError, Location
+from hiddenprimary.errors import ConfigError, EXIT_USAGE, Location
 
 SECRET = base64.b64encode(bytes(range(32))).decode()
 REPO = Path(__file__).resolve().parents[2]

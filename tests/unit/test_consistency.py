@@ -22,9 +22,9 @@ import dns.tsig
 import dns.zone
 import pytest
 
-from hiddenprimary.transfer import consistency
 from hiddenprimary.clock import FixedClock, SystemClock
 from hiddenprimary.config import parse_config
+from hiddenprimary.transfer import consistency
 from hiddenprimary.transfer.tsig import keyring_from_config
 from hiddenprimary.zone.version import ZoneVersion
 from tests.integration.harness import free_port

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hiddenprimary.clock import SystemClock
-from hiddenprimary.reload.commit import commit, restore
 from hiddenprimary.config import ZoneConfig
+from hiddenprimary.reload.commit import commit, restore
 from hiddenprimary.reload.journal import Journal, JournalCorrupt, JournalError, JournalUnavailable, journal_path
 from hiddenprimary.reload.plan import ReloadPlan
 from hiddenprimary.reload.served_serials import ServedSerials

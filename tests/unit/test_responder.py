@@ -22,9 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hiddenprimary import logs
-from hiddenprimary.serve import answer_cache
-from hiddenprimary.serve import responder
 from hiddenprimary.clock import FixedClock
+from hiddenprimary.serve import answer_cache, responder
 from hiddenprimary.serve.request import parse_request
 from hiddenprimary.serve.responder import respond
 from hiddenprimary.zone.store import Store

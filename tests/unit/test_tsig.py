@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from hiddenprimary.transfer import tsig
 from hiddenprimary.config import parse_config
 from hiddenprimary.serve.request import Request, parse_request
+from hiddenprimary.transfer import tsig
 
 N = dns.name.from_text
 NOW = 1_700_000_000

@@ -56,18 +56,23 @@ def write_zone(folder: pathlib.Path, body: str, name: str = "zone.db") -> pathli
 
 # -- only regular files (item 3) --------------------------------------------------------------
 
-def test_include_of_a_fifo_is_refused_at_once_with_its_line(tmp_path):
-    fifo = tmp_path / "fifo.inc"
-    os.mkfifo(fifo)
-    path = write_zone(tmp_path, "$INCLUDE fifo.inc\n")
+def load_beside_fifo(path: pathlib.Path, fifo: pathlib.Path):
+    """Load `path` (which reads the FIFO `fifo`), then release a reader blocked in open() (the
+    bug): a writer's open unblocks it, so a failing test never hangs."""
     try:
-        result = load_in_thread(path)
+        return load_in_thread(path)
     finally:
-        # Release a reader blocked in open() (the bug): a writer's open unblocks it.
         try:
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         except OSError:
             pass
+
+
+def test_include_of_a_fifo_is_refused_at_once_with_its_line(tmp_path):
+    fifo = tmp_path / "fifo.inc"
+    os.mkfifo(fifo)
+    path = write_zone(tmp_path, "$INCLUDE fifo.inc\n")
+    result = load_beside_fifo(path, fifo)
     [(code, where, line, message)] = errors_of(result)
     assert (code, where, line) == ("include-unreadable", str(path), HEADER_LINES + 1)
     assert "not a regular file (a FIFO)" in message and str(fifo) in message
@@ -76,13 +81,7 @@ def test_include_of_a_fifo_is_refused_at_once_with_its_line(tmp_path):
 def test_zone_file_that_is_a_fifo_is_refused(tmp_path):
     fifo = tmp_path / "zone.db"
     os.mkfifo(fifo)
-    try:
-        result = load_in_thread(fifo)
-    finally:
-        try:
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
-            pass
+    result = load_beside_fifo(fifo, fifo)
     [(code, _, _, message)] = errors_of(result)
     assert code == "file-unreadable" and "not a regular file (a FIFO)" in message
 
