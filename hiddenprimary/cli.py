@@ -10,6 +10,7 @@ import math
 import os
 import sys
 
+from hiddenprimary.clock import utc_text
 from hiddenprimary.config import Config, load_config
 from hiddenprimary.control.client import call
 from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HiddenPrimaryError
@@ -96,9 +97,7 @@ def _journal_text(journal: dict | None) -> str:
 def _when(epoch: float | None) -> str:
     if epoch is None:
         return "never"
-    import datetime
-
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat(timespec="seconds")
+    return utc_text(epoch)
 
 
 def _secondary_line(zone: str, s: dict) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import Protocol
 
@@ -41,3 +42,8 @@ class FixedClock:
 
     def set_wall(self, wall: float) -> None:
         self._wall = wall
+
+
+def utc_text(seconds: float) -> str:
+    """POSIX seconds as the ISO 8601 UTC text `hpctl` shows (2026-01-02T03:04:05+00:00)."""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat(timespec="seconds")

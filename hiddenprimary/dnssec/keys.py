@@ -247,6 +247,12 @@ def _key_matches_algorithm(private_key, algorithm: int) -> bool:
     return False
 
 
+def _signing_key(zone: dns.name.Name, dnskey, private_key, role: str) -> SigningKey:
+    """A key as the signer uses it: a KSK or CSK signs the DNSKEY RRset, a ZSK or CSK the rest."""
+    return SigningKey(zone=zone, dnskey=dnskey, private_key=private_key,
+                      signs_keys=role in (ROLE_CSK, ROLE_KSK), signs_zone=role in (ROLE_CSK, ROLE_ZSK))
+
+
 def _new_key(
     zone: dns.name.Name, algorithm: int, role: str, avoid_tags: set[int]
 ) -> SigningKey:
@@ -258,13 +264,7 @@ def _new_key(
         dnskey = dns.dnssec.make_dnskey(private_key.public_key(), algorithm, flags)
         if dns.dnssec.key_id(dnskey) not in avoid_tags:
             break
-    return SigningKey(
-        zone=zone,
-        dnskey=dnskey,
-        private_key=private_key,
-        signs_keys=role in (ROLE_CSK, ROLE_KSK),
-        signs_zone=role in (ROLE_CSK, ROLE_ZSK),
-    )
+    return _signing_key(zone, dnskey, private_key, role)
 
 
 def _create_keys(
@@ -461,13 +461,7 @@ def _load_key(directory: str, zone: dns.name.Name, entry: dict) -> SigningKey:
         raise DnssecKeyError(
             path, f"private key does not match {what} listed in {STATE_FILE}"
         )
-    return SigningKey(
-        zone=zone,
-        dnskey=dnskey,
-        private_key=private_key,
-        signs_keys=role in (ROLE_CSK, ROLE_KSK),
-        signs_zone=role in (ROLE_CSK, ROLE_ZSK),
-    )
+    return _signing_key(zone, dnskey, private_key, role)
 
 
 def _make_private_dir(data_dir: str, path: str) -> None:

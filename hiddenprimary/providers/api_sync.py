@@ -157,6 +157,7 @@ class ApiSync:
         """In a worker thread: plan and apply, return what happened (never raises but _Stopping)."""
         started = self.clock.monotonic()
         out = _Outcome(serial=version.serial)
+        provider = None
         try:
             provider = self._provider(pair)
             steps = None if applied is None or full else chain(history, applied, version.serial)
@@ -181,7 +182,7 @@ class ApiSync:
             return None
         except Exception as e:  # noqa: BLE001 - every failure is recorded and retried, never lost
             out.error = _error(e)
-            if not isinstance(e, _KNOWN_ERRORS):
+            if not isinstance(e, (provider or Provider).known_errors):
                 log.exception("api.sync.crashed zone=%s secondary=%s", pair.zone_text, pair.secondary)
         out.seconds = round(self.clock.monotonic() - started, 3)
         return out
@@ -407,20 +408,6 @@ class ApiSync:
                              ["zone", "secondary", "action"], self.changes)
         yield counter_family("hiddenprimary_api_syncs", "Successful syncs, full (read+plan) or incremental",
                              ["zone", "secondary", "mode"], self.syncs)
-
-
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from hiddenprimary.providers.base import ProviderError
-
-    try:
-        import botocore.exceptions
-
-        return (ProviderError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, OSError)
-    except ImportError:  # pragma: no cover - boto3 is a dependency
-        return (ProviderError, OSError)
-
-
-_KNOWN_ERRORS = _known_errors()
 
 
 def _error(e: BaseException) -> dict:

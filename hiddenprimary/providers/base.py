@@ -117,6 +117,9 @@ class Provider(abc.ABC):
     """A hosted-zone API. Subclasses set `supported_types` and implement read/apply."""
 
     supported_types: frozenset[str] = frozenset()
+    # Failures that are the provider's or the network's, not our bug: recorded and retried
+    # without a traceback. A provider adds its SDK's errors.
+    known_errors: tuple[type[BaseException], ...] = (ProviderError, OSError)
 
     @abc.abstractmethod
     def read(self, zone: str) -> RRsets:

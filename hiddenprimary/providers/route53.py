@@ -151,6 +151,7 @@ def _change_dict(action: str, change: RRsetChange) -> dict:
 
 class Route53Provider(Provider):
     supported_types = SUPPORTED_TYPES
+    known_errors = Provider.known_errors + (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
     def __init__(
         self,

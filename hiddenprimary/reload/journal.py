@@ -16,6 +16,7 @@ import time
 import dns.name
 
 from hiddenprimary import data_dir
+from hiddenprimary.clock import Clock, SystemClock
 from hiddenprimary.errors import HiddenPrimaryError
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.diff import Diff, apply
@@ -101,13 +102,15 @@ def _soa_from_bytes(data: bytes):
 
 
 class Journal:
-    def __init__(self, path: str, origin: dns.name.Name, lock_wait: float = LOCK_WAIT_S):
+    def __init__(self, path: str, origin: dns.name.Name, lock_wait: float = LOCK_WAIT_S,
+                 clock: Clock | None = None):
         """Open (or create) the journal. Another process's lock is waited for up to `lock_wait`
         seconds; then, as for any access problem, JournalUnavailable. JournalCorrupt only for
         damage."""
         self.path = path
         self.origin = origin
-        deadline = time.monotonic() + lock_wait
+        clock = clock or SystemClock()  # a lock is waited for in real time
+        deadline = clock.monotonic() + lock_wait
         while True:
             try:
                 self._open(lock_wait)
@@ -115,7 +118,7 @@ class Journal:
             except sqlite3.Error as e:
                 self._close_quietly()
                 # Some lock states fail at once rather than through sqlite's busy wait: retry.
-                if _is_lock(e) and time.monotonic() < deadline:
+                if _is_lock(e) and clock.monotonic() < deadline:
                     time.sleep(0.1)
                     continue
                 raise classify(path, e, "open") from e

@@ -3,35 +3,56 @@ the package's import graph has no cycles, and Twisted/threads/sockets appear onl
 
 import ast
 import pathlib
+import re
 
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "hiddenprimary"
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
 
-TIERS = {
-    "errors": 0, "clock": 0, "logs": 0,
-    "reload": 0, "serve": 0, "transfer": 0, "control": 0,  # package docstrings
-    "config": 1, "zone.serial": 1,
-    "zone.version": 2, "zone.codec": 2, "zone.load": 2, "zone.checks": 2, "zone.scan": 2, "zone.source": 2, "zone.limits": 2, "zone.diff": 2, "reload.journal": 2, "reload.served_serials": 2, "reload.zone_state": 2, "transfer.activity": 2, "state_db": 2, "fd_budget": 2, "data_dir": 2,
-    "dnssec.keys": 2, "dnssec.nsec": 2, "dnssec.sign": 2, "dnssec.nsec3": 2,
-    "dnssec.zone_signer": 2, "dnssec.parallel": 2, "dnssec.denial": 2,
-    "providers.base": 3, "providers.route53": 3, "providers.incremental": 3, "providers.registry": 3,
-    "providers.api_state": 2, "providers.api_report": 4, "providers.api_sync": 5,
-    "zone.store": 3, "reload.plan": 3, "reload.commit": 3, "transfer.tsig": 3, "transfer.acl": 3, "serve.request": 3,
-    "serve.query": 4, "transfer.xfr": 4, "transfer.transfers": 4, "transfer.consistency": 4, "serve.answer_cache": 4, "serve.responder": 4,
-    "reload.events": 5, "net.udp": 5, "net.tcp": 5, "net.accept_errors": 5, "net.pools": 5, "transfer.notify": 5, "control.server": 5, "control.client": 5, "metrics": 5,
-    "daemon": 6, "cli": 6, "__main__": 7,
-}
+
+def _tier_table() -> dict[str, int]:
+    """The tier of every module, read from the one place it is written: the "Modules and tiers"
+    table of docs/architecture.md (`| 3 | `zone.store`, `reload.plan` |`)."""
+    text = ARCHITECTURE.read_text()
+    section = text[text.index("## Modules and tiers"):]
+    tiers = {}
+    for tier, modules_cell in re.findall(r"^\| (\d+) \| (.+) \|$", section, re.MULTILINE):
+        for name in re.findall(r"`([\w.]+)`", modules_cell):
+            tiers[name] = int(tier)
+    return tiers
+
+
+TIERS = _tier_table()
 EDGE_ONLY = ("twisted", "zope", "socket", "threading", "signal")
 EDGE_TIER = 5
+# Libraries that only one part may use: processes for signing, the AWS SDK for Route 53,
+# dnspython's blocking client for `hpctl check` (everything else speaks through Twisted).
+ONLY_IN = {
+    "multiprocessing": {"dnssec.parallel"},
+    "concurrent.futures": {"dnssec.parallel"},
+    "boto3": {"providers.route53"},
+    "botocore": {"providers.route53"},
+    "dns.query": {"transfer.consistency"},
+}
+# Reading the time: only clock.py does; everything else takes a Clock (or, for reactor timers,
+# the reactor's own `seconds`), so tests can move time.
+TIME_READS = {("time", "time"), ("time", "time_ns"), ("time", "monotonic"), ("time", "monotonic_ns"),
+              ("time", "perf_counter"), ("time", "perf_counter_ns"), ("datetime", "now"),
+              ("datetime", "utcnow"), ("datetime", "today"), ("date", "today")}
 
 
 def modules():
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).with_suffix("")
         parts = [p for p in rel.parts if p != "__init__"]
-        if parts and path.read_text().strip():  # empty package markers have nothing to check
+        if parts and _has_code(path):  # package markers (a docstring at most) have nothing to check
             yield ".".join(parts), path
+
+
+def _has_code(path) -> bool:
+    body = ast.parse(path.read_text()).body
+    return any(not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) for node in body)
 
 
 def imports(path):
@@ -81,3 +102,38 @@ def test_no_import_cycles():
 
     for node in graph:
         visit(node, [])
+
+
+def test_the_tier_table_names_only_modules_that_exist():
+    names = {name for name, _ in modules()}
+    stale = sorted(set(TIERS) - names)
+    assert not stale, f"docs/architecture.md names modules that do not exist: {stale}"
+
+
+@pytest.mark.parametrize("name,path", list(modules()), ids=lambda x: str(x) if isinstance(x, str) else "")
+def test_some_libraries_only_where_they_belong(name, path):
+    for imported in imports(path):
+        for library, allowed in ONLY_IN.items():
+            if imported == library or imported.startswith(library + "."):
+                assert name in allowed, f"{name} imports {imported}: only {sorted(allowed)} may"
+
+
+@pytest.mark.parametrize("name,path", list(modules()), ids=lambda x: str(x) if isinstance(x, str) else "")
+def test_only_clock_reads_the_time(name, path):
+    if name == "clock":
+        return
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Name, ast.Attribute)):
+            owner = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
+            assert (owner, node.attr) not in TIME_READS, \
+                f"{name}:{node.lineno} reads the time ({owner}.{node.attr}): take a Clock (hiddenprimary.clock)"
+        if isinstance(node, ast.ImportFrom) and node.module in ("time", "datetime"):
+            read = [a.name for a in node.names if (node.module, a.name) in TIME_READS]
+            assert not read, f"{name}:{node.lineno} imports {read} from {node.module}: take a Clock"
+
+
+def test_the_time_rule_catches_a_reader():
+    """The rule above can fail: a module reading time.monotonic() is caught."""
+    tree = ast.parse("import time\ndeadline = time.monotonic() + 5\n")
+    reads = [(n.value.id, n.attr) for n in ast.walk(tree) if isinstance(n, ast.Attribute)]
+    assert ("time", "monotonic") in TIME_READS and ("time", "monotonic") in reads

@@ -1,0 +1,138 @@
+"""What each hpctl command does in the daemon (the control socket's `Commands`): reload, status,
+notify, check, ds and plan. Each turns zone names into zones, asks the part that knows, and
+returns JSON-able results; none of them changes zone contents except through the Reloader."""
+
+from __future__ import annotations
+
+import dns.name
+from twisted.internet import defer, threads
+
+from hiddenprimary.clock import Clock, utc_text
+from hiddenprimary.config import Config
+from hiddenprimary.dnssec import zone_signer
+from hiddenprimary.dnssec.keys import ds_records
+from hiddenprimary.errors import UsageError
+from hiddenprimary.net.pools import LazyPool
+from hiddenprimary.providers.api_sync import ApiSync
+from hiddenprimary.reload.runner import Reloader
+from hiddenprimary.transfer.notify import Notifier
+from hiddenprimary.transfer.secondary_book import SecondaryBook
+
+
+def _zone_text(zone: dns.name.Name) -> str:
+    return zone.to_text(omit_final_dot=True)
+
+
+class DaemonCommands:
+    def __init__(self, config: Config, reactor, clock: Clock, reloader: Reloader, notifier: Notifier,
+                 api_sync: ApiSync, book: SecondaryBook, keyring):
+        self.config = config
+        self.reactor = reactor
+        self.clock = clock
+        self.reloader = reloader
+        self.store = reloader.store
+        self.notifier = notifier
+        self.api_sync = api_sync
+        self.book = book
+        self.keyring = keyring
+        self._by_text = {_zone_text(z).lower(): z for z in config.zones}
+        self._checks = LazyPool(reactor, "hpctl-check", 2)  # checks wait on slow or dead secondaries
+
+    def resolve(self, names: list[str]) -> list[dns.name.Name]:
+        """Zone names as given to hpctl (any case, final dot or not); none: every zone."""
+        if not names:
+            return list(self.config.zones)
+        zones = []
+        for name in names:
+            zone = self._by_text.get(name.rstrip(".").lower())
+            if zone is None:
+                known = ", ".join(sorted(self._by_text)) or "none"
+                raise UsageError(f"unknown zone {name!r} (configured: {known})")
+            zones.append(zone)
+        return zones
+
+    def reload(self, names: list[str], options: dict | None = None) -> defer.Deferred:
+        """`hpctl reload` (and SIGHUP, with no names): one result dict per zone."""
+        d = self.reloader.reload(self.resolve(names))
+        return d.addCallback(lambda results: [r.as_dict() for r in results])
+
+    def notify(self, names: list[str], options: dict | None = None) -> dict:
+        """`hpctl notify`: send NOTIFY for the current serial again, to every target."""
+        sent = []
+        for zone in self.resolve(names):
+            version = self.store.current(zone)
+            if version is None:
+                sent.append({"zone": _zone_text(zone), "serial": None, "targets": 0})
+                continue
+            count = self.notifier.zone_changed(zone, version)
+            sent.append({"zone": _zone_text(zone), "serial": version.serial, "targets": count})
+        return {"zones": sent}
+
+    def check(self, names: list[str], options: dict | None = None) -> defer.Deferred:
+        """`hpctl check`: ask every notify target of each zone for its serial (and with `deep`,
+        compare content); blocking queries run in a worker thread."""
+        from hiddenprimary.transfer import consistency  # loaded on first use: only `hpctl check` needs it
+
+        deep = bool((options or {}).get("deep"))
+        jobs = []
+        for zone in self.resolve(names):
+            version = self.store.current(zone)
+            d = threads.deferToThreadPool(self.reactor, self._checks.get(), consistency.check_zone,
+                                          self.config, zone, version, self.keyring, self.clock, deep)
+            jobs.append(self.api_sync.extend_check(d, zone, version))
+        return defer.gatherResults(jobs, consumeErrors=True).addCallback(lambda reports: {"zones": reports})
+
+    def plan(self, names: list[str], options: dict | None = None) -> defer.Deferred:
+        """`hpctl plan ZONE --secondary NAME`: what a sync to an API secondary would change."""
+        return self.api_sync.plan(self.resolve(names) if names else [], options or {})
+
+    def ds(self, names: list[str], options: dict | None = None) -> dict:
+        """`hpctl ds`: the DS records to hand to the parent zone's registrar, per signed zone."""
+        out = []
+        for zone in self.resolve(names):
+            if self.config.zones[zone].dnssec is None:
+                raise UsageError(f"zone {_zone_text(zone)} is not signed (no dnssec: in the config)")
+            state = self.reloader.zones[zone]
+            if state.keys is None:
+                raise UsageError(f"zone {_zone_text(zone)} has no keys: {state.key_error or 'not loaded yet'}")
+            digests = (options or {}).get("digest") or "SHA256"
+            records = [f"{zone.to_text()} IN DS {ds.to_text()}" for ds in ds_records(state.keys, digests)]
+            out.append({"zone": _zone_text(zone), "ds": records})
+        return {"zones": out}
+
+    def status(self, names: list[str], options: dict | None = None) -> dict:
+        """`hpctl status`: per zone, what is served, the last reload, the journal, the keys and
+        where each secondary stands."""
+        return {"zones": [self._zone_status(zone) for zone in self.resolve(names)]}
+
+    def _zone_status(self, zone: dns.name.Name) -> dict:
+        version = self.store.current(zone)
+        state = self.reloader.zones[zone]
+        last = state.last
+        info = state.journal_info
+        return {
+            "zone": _zone_text(zone),
+            "loaded": version is not None,
+            "signed": zone_signer.is_signed(version),
+            "dnssec": self._dnssec_status(zone),
+            "serial": None if version is None else version.serial,
+            "records": None if version is None else version.rr_count,
+            "last_reload": last.get("when"),
+            "last_reload_ok": last.get("ok"),
+            "last_error": last.get("error"),
+            "journal": None if info is None else {"first_serial": info.first_serial, "last_serial": info.last_serial,
+                                                  "entries": info.entries, "bytes": info.size_bytes},
+            "secondaries": [self.api_sync.status(zone, name) if self.config.secondaries[name].api is not None
+                            else self.book.status(zone, name) for name in self.config.zones[zone].secondaries],
+        }
+
+    def _dnssec_status(self, zone: dns.name.Name) -> dict | None:
+        dnssec_cfg = self.config.zones[zone].dnssec
+        if dnssec_cfg is None:
+            return None
+        state = self.reloader.zones[zone]
+        due = state.resign_at
+        return {"algorithm": dnssec_cfg.algorithm, "denial": dnssec_cfg.denial,
+                "keys": [{"tag": k.key_tag, "role": k.role, "algorithm": k.algorithm} for k in state.keys or ()],
+                "key_error": str(state.key_error) if state.key_error is not None else None,
+                "next_resign": None if due is None else utc_text(due)}

@@ -1,0 +1,336 @@
+"""Every change of what a zone serves, in one place: the restore at start, a reload of the zone
+file (hpctl reload, SIGHUP) and the re-sign timer all go through `Reloader._run`:
+
+1. wait for the zone's earlier events (one at a time per zone, `events.ZoneEvents`);
+2. in a worker thread: plan the next version (`plan.plan_reload` / `plan_resign`, or
+   `commit.restore` from the journal) and make it durable (`commit.commit`);
+3. on the reactor thread, `_publish`: swap the version into the store, call the listeners
+   (NOTIFY, API sync), re-arm the re-sign timer, and hand back a `ReloadResult`.
+
+A failure at step 2 publishes nothing: the zone keeps serving what it served. The Reloader owns
+each zone's runtime state (`zone_state.ZoneState`); nothing else writes it."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import logging
+from collections.abc import Callable
+
+import dns.name
+from twisted.internet import defer, threads
+
+from hiddenprimary.clock import Clock, utc_text
+from hiddenprimary.config import Config
+from hiddenprimary.dnssec import zone_signer
+from hiddenprimary.dnssec.keys import DnssecKeyError, load_or_create_keys
+from hiddenprimary.dnssec.parallel import ParallelSigner
+from hiddenprimary.logs import event
+from hiddenprimary.reload.commit import commit, restore
+from hiddenprimary.reload.events import ZoneEvents
+from hiddenprimary.reload.journal import Journal, JournalInfo
+from hiddenprimary.reload.plan import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
+from hiddenprimary.reload.result import ReloadResult
+from hiddenprimary.reload.served_serials import ServedSerials
+from hiddenprimary.reload.zone_state import ZoneState
+from hiddenprimary.zone.source import ReadLimits
+from hiddenprimary.zone.store import Store
+from hiddenprimary.zone.version import ZoneVersion
+
+log = logging.getLogger("hiddenprimary.reload")
+
+RESIGN_RETRY_S = 60  # a failed re-sign is tried again after this
+RESIGN_RETRY_NEEDS_RELOAD_S = 600  # ... or this, when only a reload can help (keys or denial changed)
+RESIGN_CHECK_S = 86400.0  # the re-sign timer looks at least this often
+
+Listener = Callable[[dns.name.Name, ZoneVersion], object]
+
+
+def _zone_text(zone: dns.name.Name) -> str:
+    return zone.to_text(omit_final_dot=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Step:
+    """What the worker thread of `_run` hands to `_publish`: the plan, already committed."""
+
+    plan: ReloadPlan
+    info: JournalInfo | None
+    history: tuple | None = None  # the store's history after publishing; None: the store's + plan.diff
+    retime: bool = False  # re-arm the re-sign timer from `expires`
+    expires: int | None = None  # the earliest signature expiration of the version
+    restored: _Restored | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Restored:
+    """What only a restore brings: the journal itself, the served-serial floor and the keys."""
+
+    journal: Journal | None  # None: it could not be opened (see `problem`); nothing restored
+    served_floor: int | None
+    problem: str | None
+    keys: tuple | None
+    key_error: Exception | None
+
+
+class Reloader:
+    """Runs every reload of every configured zone and is the only writer of new versions."""
+
+    def __init__(self, config: Config, reactor, clock: Clock, store: Store, reload_done: Callable[[str, float], None],
+                 in_thread: Callable[..., defer.Deferred] = threads.deferToThread):
+        self.config = config
+        self.reactor = reactor
+        self.clock = clock
+        self.store = store
+        self.listeners: list[Listener] = []  # called with (zone, version) after each publish
+        self.zones = {z: ZoneState() for z in config.zones}
+        self.events = ZoneEvents()
+        self.served: ServedSerials | None = None
+        self._reload_done = reload_done  # metrics: (zone, seconds) of each reload and re-sign
+        self._in_thread = in_thread  # tests run the worker step on the calling thread
+
+    # -- the entry points -------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the served-serial record (before anything is served; JournalError: exit 1)."""
+        self.served = ServedSerials(self.config.data_dir, self.clock.wall())
+        if self.served.problem is not None:
+            event(log, "served_serial.corrupt", logging.ERROR, error=self.served.problem)
+
+    def start(self) -> defer.Deferred:
+        """Restore every zone's last committed version, then reload its file (a file edited while
+        we were down is a reload like any other)."""
+        for zone in self.config.zones:
+            self.events.run(zone, lambda zone=zone: self._restore(zone))
+        return self.reload(list(self.config.zones), retry_restore=False)  # each zone was just restored
+
+    def reload(self, zones: list[dns.name.Name], retry_restore: bool = True) -> defer.Deferred:
+        """Reload `zones`; fires with one ReloadResult per zone. A zone whose journal could not be
+        opened is restored first (the operator may have fixed it)."""
+        return defer.gatherResults([self.events.run(z, lambda z=z: self._reload_or_restore(z, retry_restore))
+                                    for z in zones], consumeErrors=True)
+
+    def stop(self) -> None:
+        for state in self.zones.values():
+            if state.resign_call is not None and state.resign_call.active():
+                state.resign_call.cancel()
+
+    # -- the one path ------------------------------------------------------------------------------
+
+    def _run(self, zone: dns.name.Name, why: str, work: Callable[[], _Step]) -> defer.Deferred:
+        """Run `work` (plan + commit) in a worker thread, then publish what it made; `why` is
+        restore, reload or resign. Fires with a ReloadResult (None for a restore)."""
+        started = self.clock.monotonic()
+        d = self._in_thread(work)
+        d.addCallbacks(lambda step: self._publish(zone, step, why, started), lambda f: self._failed(zone, f, why))
+        d.addErrback(self._publish_failed, zone, why)
+        return d
+
+    def _publish(self, zone: dns.name.Name, step: _Step, why: str, started: float) -> ReloadResult | None:
+        state = self.zones[zone]
+        plan = step.plan
+        if step.restored is not None and not self._take_restored(zone, step.restored):
+            return None
+        if step.info is not None:
+            state.journal_info = step.info
+        if plan.file_serial is not None:
+            state.file_serial = plan.file_serial
+        if plan.memo is not None:
+            state.load_memo = plan.memo
+        if step.retime:
+            self._schedule_resign(zone, step.expires)
+        if plan.new is not None:
+            history = step.history if step.history is not None else self._history_after(zone, plan, step.info)
+            self.store.publish(zone, plan.new, history)
+            # A zone version is many long-lived objects without cycles (freed by reference
+            # counting when replaced): keep the cyclic collector from rescanning them all.
+            gc.freeze()
+            for listener in self.listeners:  # after publishing, never waited for
+                listener(zone, plan.new)
+        if why == "restore":
+            if plan.new is not None:
+                event(log, "zone.restored", zone=plan.zone, serial=plan.new.serial)
+            return None
+        took_ms = round((self.clock.monotonic() - started) * 1000, 1)
+        self._reload_done(plan.zone, took_ms / 1000)
+        result = ReloadResult.published(plan, took_ms)
+        state.last = {"when": utc_text(self.clock.wall()), "ok": True, "error": None}
+        for w in result.warnings:
+            event(log, "zone.warning", logging.WARNING, zone=plan.zone, problem=w)
+        event(log, f"{why}.ok" if plan.changed else f"{why}.unchanged", zone=plan.zone,
+              serial=f"{_serial_text(plan.old_serial)}->{plan.new_serial}", added=result.added,
+              removed=result.removed, signed=result.signatures_made, ms=took_ms)
+        return result
+
+    def _take_restored(self, zone: dns.name.Name, restored: _Restored) -> bool:
+        """Keep what a restore brought; False when the journal could not be opened."""
+        state = self.zones[zone]
+        state.served_floor = restored.served_floor
+        if restored.keys is not None:
+            state.keys = restored.keys
+        if restored.key_error is not None:
+            state.key_error = restored.key_error
+        if restored.journal is None:  # locked or unreadable: nothing restored, nothing moved
+            state.last = {"when": utc_text(self.clock.wall()), "ok": False, "error": restored.problem}
+            return False
+        state.journal = restored.journal
+        if restored.problem:
+            state.last = {"when": utc_text(self.clock.wall()), "ok": False, "error": restored.problem}
+        return True
+
+    def _history_after(self, zone: dns.name.Name, plan: ReloadPlan, info: JournalInfo) -> tuple:
+        """The store's IXFR history once `plan` is published: what the journal now holds (it
+        trims the oldest first), i.e. the newest `info.entries` diffs."""
+        if plan.diff is None:
+            return ()
+        history = self.store.history(zone) + (plan.diff,)
+        return history[len(history) - info.entries:] if info.entries else ()
+
+    def _failed(self, zone: dns.name.Name, failure, why: str) -> ReloadResult | None:
+        text = _zone_text(zone)
+        state = self.zones[zone]
+        if why == "restore":
+            log.error("zone.restore_failed zone=%s error=%s", text, failure.getErrorMessage())
+            state.last = {"when": utc_text(self.clock.wall()), "ok": False, "error": failure.getErrorMessage()}
+            return None
+        if why == "resign":
+            event(log, "resign.failed", logging.ERROR, zone=text, error=failure.getErrorMessage())
+            retry = RESIGN_RETRY_NEEDS_RELOAD_S if failure.check(SigningChanged) else RESIGN_RETRY_S
+            self._schedule_resign(zone, int(self.clock.wall()) + self.config.zones[zone].dnssec.refresh + retry)
+            return None
+        return self._rejected(zone, ReloadResult.rejected(text, self._serving(zone), failure))
+
+    def _rejected(self, zone: dns.name.Name, result: ReloadResult) -> ReloadResult:
+        if result.crash is not None:
+            log.error("reload.crashed zone=%s\n%s", result.zone, result.crash)
+        for e in result.errors:
+            event(log, "reload.rejected", logging.ERROR, zone=result.zone, serving=result.old_serial, problem=e)
+        self.zones[zone].last = {"when": utc_text(self.clock.wall()), "ok": False,
+                                 "error": result.errors[0] if result.errors else None}
+        return result
+
+    def _publish_failed(self, failure, zone: dns.name.Name, why: str) -> ReloadResult | None:
+        """After the commit: log it, never leave it unhandled (the next event starts over)."""
+        log.error("%s.publish_failed zone=%s\n%s", why, _zone_text(zone), failure.getTraceback())
+        if why != "reload":
+            return None
+        return ReloadResult.rejected(_zone_text(zone), self._serving(zone), failure)
+
+    def _serving(self, zone: dns.name.Name) -> int | None:
+        current = self.store.current(zone)
+        return None if current is None else current.serial
+
+    # -- the three kinds of work (worker threads) ----------------------------------------------------
+
+    def _restore(self, zone: dns.name.Name) -> defer.Deferred:
+        def work() -> _Step:
+            r = restore(self.config.data_dir, zone, self.clock, self.served, self.config.limits.journal_lock_wait_s)
+            # Keys are made only for a zone never served signed (else its DS is already out).
+            keys, key_error = self._load_keys(zone, create=not zone_signer.is_signed(r.version))
+            signed = zone_signer.is_signed(r.version)
+            plan = ReloadPlan(_zone_text(zone), None, r.version, None, (), file_serial=r.file_serial)
+            return _Step(plan, r.info, history=r.history, retime=r.version is not None,
+                         expires=zone_signer.earliest_expiration(r.version) if signed else None,
+                         restored=_Restored(r.journal, r.served_floor, r.problem, keys, key_error))
+
+        return self._run(zone, "restore", work)
+
+    def _reload_or_restore(self, zone: dns.name.Name, retry_restore: bool) -> defer.Deferred:
+        if self.zones[zone].journal is not None or not retry_restore:
+            return self._reload(zone)
+        return self._restore(zone).addCallback(lambda _: self._reload(zone))
+
+    def _reload(self, zone: dns.name.Name) -> defer.Deferred:
+        zone_cfg = self.config.zones[zone]
+        current = self.store.current(zone)
+        state = self.zones[zone]
+        journal = state.journal
+        if journal is None:
+            why = state.last.get("error") or "the zone's journal could not be opened"
+            return defer.succeed(self._rejected(zone, ReloadResult.rejected(_zone_text(zone), self._serving(zone),
+                                                                           message=why)))
+        # Only a first version needs the floor: later ones follow `current`, which is above it.
+        floor = state.served_floor if current is None else None
+
+        def work() -> _Step:  # parse, check, diff, sign, then the durable write
+            plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), state.load_memo,
+                               state.file_serial, served_floor=floor, limits=self._read_limits())
+            info = commit(journal, plan, zone_cfg, self.served)
+            # A signing run (even one that changed nothing) knows the next due time.
+            expires = None if plan.signed is None else plan.signed.earliest_expiration
+            return _Step(plan, info, retime=plan.signed is not None, expires=expires)
+
+        return self._run(zone, "reload", work)
+
+    def _resign(self, zone: dns.name.Name) -> defer.Deferred:
+        zone_cfg = self.config.zones[zone]
+        current = self.store.current(zone)
+        journal = self.zones[zone].journal
+        if current is None or journal is None or zone_cfg.dnssec is None:
+            return defer.succeed(None)
+
+        def work() -> _Step:
+            plan = plan_resign(current, zone_cfg, self.clock, self._signing(zone))
+            info = commit(journal, plan, zone_cfg, self.served)
+            return _Step(plan, info, retime=True, expires=plan.signed.earliest_expiration)
+
+        return self._run(zone, "resign", work)
+
+    def _read_limits(self) -> ReadLimits:
+        """What one load may read, its deadline counted from now (the worker thread's start)."""
+        limits = self.config.limits
+        return ReadLimits(max_bytes=limits.max_zone_file_bytes, max_records=limits.max_zone_records,
+                          include_roots=self.config.include_roots,
+                          deadline=self.clock.monotonic() + limits.reload_timeout_s,
+                          timeout_s=limits.reload_timeout_s, clock=self.clock)
+
+    # -- signing ---------------------------------------------------------------------------------------
+
+    def _load_keys(self, zone: dns.name.Name, create: bool = True) -> tuple[tuple | None, Exception | None]:
+        """Load (or on first use create) a signed zone's keys: (keys, None) or (None, why)."""
+        dnssec_cfg = self.config.zones[zone].dnssec
+        if dnssec_cfg is None:
+            return None, None
+        try:
+            keys = load_or_create_keys(self.config.data_dir, zone, dnssec_cfg, self.clock.wall(), create)
+        except DnssecKeyError as e:
+            event(log, "dnssec.keys_failed", logging.ERROR, zone=_zone_text(zone), error=e)
+            return None, e
+        event(log, "dnssec.keys", zone=_zone_text(zone),
+              keys=",".join(f"{k.role}:{k.key_tag}/{k.algorithm}" for k in keys))
+        return tuple(keys), None
+
+    def _signing(self, zone: dns.name.Name) -> Signing | None:
+        """What plan_reload needs to sign `zone`; None for an unsigned zone. Raises DnssecKeyError
+        when the zone should be signed but its keys could not be loaded."""
+        dnssec_cfg = self.config.zones[zone].dnssec
+        if dnssec_cfg is None:
+            return None
+        state = self.zones[zone]
+        if state.keys is None:
+            raise state.key_error or DnssecKeyError(self.config.data_dir, "the zone's keys are not loaded")
+        return Signing(state.keys, zone_signer.SigningPolicy.from_config(dnssec_cfg), state.file_serial,
+                       sign_batch=ParallelSigner(state.keys))
+
+    def _schedule_resign(self, zone: dns.name.Name, earliest_expiration: int | None) -> None:
+        """Arm the re-sign timer `refresh` before the zone's earliest signature expires."""
+        dnssec_cfg = self.config.zones[zone].dnssec
+        state = self.zones[zone]
+        pending, state.resign_call = state.resign_call, None
+        if pending is not None and pending.active():
+            pending.cancel()
+        if dnssec_cfg is None or earliest_expiration is None:
+            state.resign_at = None
+            return
+        due = earliest_expiration - dnssec_cfg.refresh
+        state.resign_at = due
+        delay = min(max(1.0, due - self.clock.wall()), RESIGN_CHECK_S)
+        state.resign_call = self.reactor.callLater(delay, self._resign_timer, zone)
+
+    def _resign_timer(self, zone: dns.name.Name) -> None:
+        self.zones[zone].resign_call = None
+        self.events.run(zone, lambda: self._resign(zone))
+
+
+def _serial_text(serial: int | None) -> str:
+    return "none" if serial is None else str(serial)
