@@ -11,7 +11,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "hiddenprimary"
 TIERS = {
     "errors": 0, "clock": 0, "logs": 0,
     "reload": 0, "serve": 0, "transfer": 0, "control": 0,  # package docstrings
-    "config": 1, "zone.serial": 1,
+    "config": 1, "config.model": 1, "config.yaml_lines": 1, "config.reader": 1, "config.sections": 1,
+    "config.sections_secondaries": 1, "config.sections_zones": 1, "config.parse": 1, "zone.serial": 1,
     "zone.version": 2, "zone.codec": 2, "zone.load": 2, "zone.checks": 2, "zone.scan": 2, "zone.source": 2, "zone.limits": 2, "zone.diff": 2, "reload.journal": 2, "reload.served_serials": 2, "reload.zone_state": 2, "transfer.activity": 2, "state_db": 2, "fd_budget": 2, "data_dir": 2,
     "dnssec.keys": 2, "dnssec.nsec": 2, "dnssec.sign": 2, "dnssec.nsec3": 2,
     "dnssec.zone_signer": 2, "dnssec.parallel": 2, "dnssec.denial": 2,
@@ -42,8 +43,12 @@ def imports(path):
         elif isinstance(node, ast.ImportFrom) and node.module:
             package = PACKAGE.joinpath(*node.module.split(".")[1:])
             if node.module.startswith("hiddenprimary") and package.is_dir():
-                # `from hiddenprimary.zone import serial` imports the module zone.serial
-                yield from (f"{node.module}.{a.name}" for a in node.names)
+                # `from hiddenprimary.zone import serial` imports the module zone.serial;
+                # `from hiddenprimary.config import Config` imports the package's __init__
+                for a in node.names:
+                    sub = package / a.name
+                    is_module = sub.is_dir() or sub.with_suffix(".py").is_file()
+                    yield f"{node.module}.{a.name}" if is_module else node.module
             else:
                 yield node.module
 
