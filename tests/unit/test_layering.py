@@ -63,8 +63,12 @@ def imports(path):
         elif isinstance(node, ast.ImportFrom) and node.module:
             package = PACKAGE.joinpath(*node.module.split(".")[1:])
             if node.module.startswith("hiddenprimary") and package.is_dir():
-                # `from hiddenprimary.zone import serial` imports the module zone.serial
-                yield from (f"{node.module}.{a.name}" for a in node.names)
+                # `from hiddenprimary.zone import serial` imports the module zone.serial;
+                # `from hiddenprimary.config import Config` imports the package's __init__
+                for a in node.names:
+                    sub = package / a.name
+                    is_module = sub.is_dir() or sub.with_suffix(".py").is_file()
+                    yield f"{node.module}.{a.name}" if is_module else node.module
             else:
                 yield node.module
 
