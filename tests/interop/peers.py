@@ -187,6 +187,14 @@ class _Peer:
         """"host:port" where this peer answers queries, NOTIFY and transfers."""
         return f"{self.listen_address}:{self.port}"
 
+    def template_values(self) -> dict[str, object]:
+        """The values of the placeholders of a secondary's config template (conf/examples/named.conf,
+        knot.conf) for this peer."""
+        name, alg, secret = self.key or ("", "", "")
+        return {"PRIMARY_ADDRESS": LOOPBACK, "PRIMARY_PORT": self.primary_port, "KEY_NAME": name,
+                "KEY_ALGORITHM": alg, "KEY_SECRET": secret, "SOURCE": self.address,
+                "LISTEN": self.listen_address, "PORT": self.port, "DIR": self.dir}
+
     # -- life cycle -----------------------------------------------------------------------------
 
     def command(self) -> list[str]:
@@ -198,6 +206,14 @@ class _Peer:
     def _ready(self) -> bool:
         """True once the peer answers queries and its control channel is up."""
         raise NotImplementedError
+
+    def _answers(self) -> bool:
+        """True if the peer answers a query at all (whatever the answer)."""
+        try:
+            self.query(".", "SOA", timeout=0.3)
+        except (dns.exception.DNSException, OSError):
+            return False
+        return True
 
     def start(self, timeout: float = 15.0) -> None:
         self.write_config()
@@ -379,13 +395,6 @@ class BindSecondary(_Peer):
         # -n 2: two worker threads are plenty on loopback and start faster on big machines.
         return [require_tool("named"), "-g", "-d", "3", "-4", "-n", "2", "-c", str(self.conf)]
 
-    def template_values(self) -> dict[str, object]:
-        """The values of conf/examples/named.conf's placeholders for this peer."""
-        name, alg, secret = self.key or ("", "", "")
-        return {"PRIMARY_ADDRESS": LOOPBACK, "PRIMARY_PORT": self.primary_port, "KEY_NAME": name,
-                "KEY_ALGORITHM": alg, "KEY_SECRET": secret, "SOURCE": self.address,
-                "LISTEN": self.listen_address, "PORT": self.port, "DIR": self.dir}
-
     def write_config(self) -> None:
         d = self.dir
         text = render_template(BIND_TEMPLATE.read_text(), self.template_values(), self.zones,
@@ -420,13 +429,8 @@ class BindSecondary(_Peer):
         return self._run([require_tool("rndc"), "-c", str(self.rndc_conf), *args], timeout=timeout)
 
     def _ready(self) -> bool:
-        if not re.search(r"^\S+ \S+ running$", self.log(), re.M):   # not "running on Linux ..."
-            return False
-        try:
-            self.query(".", "SOA", timeout=0.3)
-        except (dns.exception.DNSException, OSError):
-            return False
-        return True
+        # "running" alone on its line, not "running on Linux ..."
+        return bool(re.search(r"^\S+ \S+ running$", self.log(), re.M)) and self._answers()
 
     def refresh(self, zone: str) -> None:
         self.rndc("refresh", zone)
@@ -516,13 +520,7 @@ class _Knot(_Peer):
         return self._run([require_tool("knotc"), "-c", str(self.conf), "-t", "5", *args], timeout=timeout)
 
     def _ready(self) -> bool:
-        if not self.socket.exists():
-            return False
-        try:
-            self.query(".", "SOA", timeout=0.3)
-        except (dns.exception.DNSException, OSError):
-            return False
-        return True
+        return self.socket.exists() and self._answers()
 
     # Knot 3.2 at info, one line per completed incoming transfer; an IXFR answered AXFR-style is
     # logged as AXFR ("IXFR, incoming, ..., receiving AXFR-style IXFR" then "AXFR, ... finished"):
@@ -548,13 +546,6 @@ class KnotSecondary(_Knot):
         self.notify_key = notify_key
 
     NOTIFY_ACLS = "acl: [notify_from_hiddenprimary, local_transfer]"
-
-    def template_values(self) -> dict[str, object]:
-        """The values of conf/examples/knot.conf's placeholders for this peer."""
-        name, alg, secret = self.key or ("", "", "")
-        return {"PRIMARY_ADDRESS": LOOPBACK, "PRIMARY_PORT": self.primary_port, "KEY_NAME": name,
-                "KEY_ALGORITHM": alg, "KEY_SECRET": secret, "SOURCE": self.address,
-                "LISTEN": self.address, "PORT": self.port, "DIR": self.dir}
 
     def write_config(self) -> None:
         text = render_template(KNOT_TEMPLATE.read_text(), self.template_values(), self.zones,

@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import wait_for
 from tests.integration.harness import Daemon
-from tests.interop.fed import ZONE, make_daemon, start_fed
+from tests.interop.fed import ZONE, make_daemon, start_fed, start_with
 from tests.zones import zone_text
 
 HOSTS = 20  # deep checks count them: 28 RRsets in all
@@ -100,13 +100,8 @@ def test_deep_finds_the_record_a_hand_edited_copy_changed(tmp_path, bind_seconda
     d = make_daemon(tmp_path, tsig_key, {"bind": (bind.endpoint, "127.0.0.2/32"),
                                           "knot": (knot.endpoint, "127.0.0.3/32"),
                                           "edited": (edited.endpoint, None)}, zone_text(1, hosts=HOSTS))
-    for sec in (bind, knot):
-        sec.primary_port = d.port
-        sec.start()
-    d.start(wait_zones=[ZONE])
+    start_with(d, (bind, knot), 1)
     try:
-        for sec in (bind, knot):
-            sec.wait_serial(ZONE, 1, timeout=20)
         assert edited.serial(ZONE) == 1
 
         out = check(d)  # serials alone: all three look in sync
