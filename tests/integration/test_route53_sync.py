@@ -130,7 +130,8 @@ def start_daemon(tmp_path, origin: str, text: str, endpoint: str, zone_options: 
 
 def wait_error(d: Daemon, zone: str, timeout: float = 30) -> dict:
     """Until the API secondary's last sync failed; returns its status."""
-    return wait_for(lambda: api_status(d, zone)[1], timeout, until=lambda s: s["error"] is not None and not s["syncing"])
+    return wait_for(lambda: api_status(d, zone)[1], timeout,
+                    until=lambda s: s["error"] is not None and not s["syncing"])
 
 
 def reload(d: Daemon, zone: str, text: str) -> int:
