@@ -15,9 +15,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
+
+from tests.helpers import free_port, wait_for
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -27,30 +28,24 @@ ENV = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def moto_server(timeout: float = 20.0):
     """Start `moto_server` on a free loopback port; yield its URL; stop it by its PID."""
-    port = _free_port()
+    port = free_port()
     exe = shutil.which("moto_server", path=os.path.dirname(sys.executable))
     cmd = [exe] if exe else [sys.executable, "-m", "moto.server"]
     proc = subprocess.Popen(cmd + ["-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, **ENV})
     try:
-        deadline = time.monotonic() + timeout
-        while True:
+        def listening() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"moto server exited with status {proc.returncode}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
+                return True
             except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
+                return False
+        wait_for(listening, timeout, interval=0.1, explain=lambda: "moto server did not start")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -1,41 +1,11 @@
+"""Fixtures of the integration tests: our daemon serving example.com and example.net, and our
+daemon as the primary of the "lab" and "open" secondaries (tests/integration/secondaries.py)."""
+
 import pytest
 
 from tests.integration.harness import Daemon
-
-BASE_ZONE = """\
-$ORIGIN example.com.
-$TTL 3600
-@       IN SOA  ns1.example.com. hostmaster.example.com. 2026112701 7200 3600 1209600 300
-        NS      ns1.example.com.
-        NS      ns2.example.com.
-        MX      10 mail.example.com.
-ns1     A       192.0.2.1
-ns2     A       198.51.100.1
-www     A       192.0.2.10
-        AAAA    2001:db8::10
-mail    A       192.0.2.25
-ftp     CNAME   www
-chain   CNAME   ftp
-*.apps  A       192.0.2.80
-lab     NS      ns.lab.example.com.
-ns.lab  A       192.0.2.53
-big     TXT     {big_txt}
-"""
-
-# Enough text that the answer cannot fit in 512 bytes but fits in 4096.
-BIG_TXT = " ".join(f'"{i:02d}-{"x" * 60}"' for i in range(12))
-
-NET_ZONE = """\
-$ORIGIN example.net.
-$TTL 300
-@       SOA     ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300
-        NS      ns1.example.com.
-www     A       203.0.113.7
-"""
-
-
-def example_com(serial: int = 2026112701, www: str = "192.0.2.10", extra: str = "") -> str:
-    return BASE_ZONE.replace("2026112701", str(serial)).replace("192.0.2.10", www).format(big_txt=BIG_TXT) + extra
+from tests.integration.secondaries import SECONDARY_CONFIG
+from tests.zones import NET_ZONE, example_com
 
 
 @pytest.fixture
@@ -44,5 +14,16 @@ def daemon(tmp_path):
                extra_zone_config={"example.net": {"serial": "increment"}},
                extra_config="limits:\n  tcp_idle_timeout_s: 1.5\n")
     d.start(wait_zones=["example.com", "example.net"])
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def primary(tmp_path):
+    """example.com with lab and open as its secondaries."""
+    d = Daemon(tmp_path, {"example.com": example_com()},
+               extra_zone_config={"example.com": {"secondaries": "[lab, open]"}},
+               extra_config=SECONDARY_CONFIG)
+    d.start(wait_zones=["example.com"])
     yield d
     d.stop()

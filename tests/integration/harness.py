@@ -3,37 +3,23 @@ dnspython and hpctl. Every process started here is stopped by its PID."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import textwrap
 import time
+import urllib.request
 
+import dns.exception
 import dns.message
 import dns.query
 import dns.rdatatype
+from prometheus_client.parser import text_string_to_metric_families
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(sys.executable).parent
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port free for both TCP and UDP on `host`."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind((host, 0))
-            port = t.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                    u.bind((host, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
+from hiddenprimary.control.client import call
+from tests.helpers import BIN, free_port, wait_for
 
 
 class Daemon:
@@ -78,19 +64,18 @@ class Daemon:
                                      env={**os.environ, **(env or {})}, preexec_fn=preexec_fn)
         deadline = time.monotonic() + timeout
         for zone in wait_zones or []:
-            while True:
-                assert self.proc.poll() is None, f"daemon exited: {self.log()}"
-                try:
-                    r = self.query(zone, "SOA", timeout=0.5)
-                    if r.rcode() == 0:
-                        break
-                except (dns.exception.Timeout, OSError):
-                    pass
-                assert time.monotonic() < deadline, f"zone {zone} not served in {timeout}s: {self.log()}"
-                time.sleep(0.05)
-        while not (self.dir / "var" / "hpctl.sock").exists():
-            assert time.monotonic() < deadline, f"no control socket: {self.log()}"
-            time.sleep(0.05)
+            wait_for(lambda: self._serves(zone), max(0.0, deadline - time.monotonic()),
+                     explain=lambda: f"zone {zone} not served in {timeout}s: {self.log()}")
+        socket_path = self.dir / "var" / "hpctl.sock"
+        wait_for(socket_path.exists, max(0.0, deadline - time.monotonic()),
+                 explain=lambda: f"no control socket: {self.log()}")
+
+    def _serves(self, zone: str) -> bool:
+        assert self.proc.poll() is None, f"daemon exited: {self.log()}"
+        try:
+            return self.query(zone, "SOA", timeout=0.5).rcode() == 0
+        except (dns.exception.Timeout, OSError):
+            return False
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
         if self.proc is None:
@@ -133,11 +118,33 @@ class Daemon:
                               capture_output=True, text=True, timeout=timeout)
 
 
-def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise RuntimeError(f"{name} is not installed (scripts/test installs it)")
-    return path
+def serial_of(d: Daemon, zone: str) -> int:
+    """The SOA serial `d` answers for `zone`."""
+    return d.query(zone, "SOA").answer[0][0].serial
+
+
+def status_of(d: Daemon, zone: str) -> dict:
+    """`hpctl status --json zone`: the zone's entry."""
+    status = json.loads(d.hpctl("status", "--json", zone).stdout)
+    return status["zones"][0]
+
+
+def control(d: Daemon, command: str, zones=(), timeout: float = 60, **options) -> dict:
+    """One command over the control socket (what hpctl sends); its result, which must be ok."""
+    answer = call(str(d.dir / "var" / "hpctl.sock"), {"command": command, "zones": list(zones), "options": options},
+                  timeout)
+    assert answer["ok"], answer
+    return answer["result"]
+
+
+def scrape(port: int) -> dict:
+    """The metrics endpoint on 127.0.0.1:`port`: {(sample name, sorted labels): value}."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -11,7 +11,7 @@ import dns.opcode
 import dns.rcode
 import dns.rdatatype
 
-from tests.integration.conftest import BIG_TXT
+from tests.zones import BIG_TXT
 
 
 def section_text(message, section):
@@ -203,8 +203,8 @@ def test_any_over_udp_is_one_rrset_and_over_tcp_all(daemon):
 
 
 def test_any_with_do_over_udp_from_a_signed_zone_is_one_rrset_and_its_rrsig(tmp_path):
-    from tests.integration.conftest import example_com
     from tests.integration.harness import Daemon
+    from tests.zones import example_com
 
     d = Daemon(tmp_path, {"example.com": example_com()},
                extra_zone_config={"example.com": {"dnssec": "{algorithm: ECDSAP256SHA256}"}})

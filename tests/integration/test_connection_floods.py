@@ -9,9 +9,10 @@ import time
 
 import dns.rdatatype
 
-from tests.integration.conftest import example_com
-from tests.integration.harness import Daemon, free_port
-from tests.integration.test_transfers import SECONDARY_CONFIG, axfr_zone
+from tests.helpers import free_port, wait_for
+from tests.integration.harness import Daemon
+from tests.integration.secondaries import SECONDARY_CONFIG, axfr_zone
+from tests.zones import example_com
 
 
 def fd_limit_256() -> None:
@@ -53,22 +54,23 @@ def open_idle(port: int, source: str, count: int, seconds: float, batch: int = 5
     return socks
 
 
+def closed(socks: list[socket.socket]) -> int:
+    """How many of `socks` the server closed."""
+    count = 0
+    for s in socks:
+        try:
+            if s.recv(1) == b"":
+                count += 1
+        except BlockingIOError:
+            pass  # open and idle
+        except OSError:
+            count += 1  # reset: refused at once
+    return count
+
+
 def closed_by_server(socks: list[socket.socket], seconds: float = 5.0) -> int:
-    """How many of `socks` the server closed, once it has closed any (or `seconds` passed)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        closed = 0
-        for s in socks:
-            try:
-                if s.recv(1) == b"":
-                    closed += 1
-            except BlockingIOError:
-                pass  # open and idle
-            except OSError:
-                closed += 1  # reset: refused at once
-        if closed or time.monotonic() > deadline:
-            return closed
-        time.sleep(0.1)
+    """How many of `socks` the server closed, once it has closed any; fails if none in `seconds`."""
+    return wait_for(lambda: closed(socks), timeout=seconds, interval=0.1)
 
 
 def test_idle_metrics_connections_under_a_256_fd_limit_leave_axfr_and_hpctl_working(tmp_path):
@@ -142,9 +144,8 @@ def test_running_out_of_descriptors_is_logged_and_the_daemon_recovers(tmp_path):
     try:
         log = d.log()
         assert "accept.failed listener=control address=" in log and 'error=EMFILE reason="Too many open files"' in log
-        deadline = time.monotonic() + 5
-        while (status := d.hpctl("status", timeout=10)).returncode != 0 and time.monotonic() < deadline:
-            time.sleep(0.2)  # the daemon sees the closed connections
-        assert status.returncode == 0, status.stderr
+        # The daemon sees the closed connections and answers again.
+        wait_for(lambda: d.hpctl("status", timeout=10), timeout=5, interval=0.2,
+                 until=lambda status: status.returncode == 0)
     finally:
         d.stop()

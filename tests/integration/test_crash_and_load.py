@@ -14,29 +14,21 @@ import dns.xfr
 import dns.zone
 import pytest
 
-from tests.integration.harness import BIN, Daemon
-from tests.integration.test_transfers import KEYRING, SECONDARY_CONFIG, axfr_zone, records
-
-HEAD = """\
-$ORIGIN example.com.
-$TTL 300
-@   SOA ns1.example.com. h.example.com. {serial} 3600 600 86400 300
-    NS  ns1.example.com.
-ns1 A   192.0.2.1
-"""
+from tests.helpers import BIN, wait_for
+from tests.integration.harness import Daemon, serial_of
+from tests.integration.secondaries import KEYRING, SECONDARY_CONFIG, axfr_zone
+from tests.zones import records_of_text, records_of_zone, zone_text
 
 
-def zone_text(serial: int, hosts: int = 1000) -> str:
+def zone_at(serial: int, hosts: int = 1000) -> str:
     """Version `serial`: h0-h4 and the TXT at the end carry the serial, so a transfer that mixed
     versions shows it at both ends; the other hosts stay, so a diff is small (IXFR is worth it)."""
-    body = "".join(f"h{i} A 10.{serial % 200 if i < 5 else 0}.{i // 250}.{i % 250}\n" for i in range(hosts))
-    return HEAD.format(serial=serial) + body + f"v TXT \"version {serial}\"\n"
+    return zone_text(serial, minimal=True, hosts=hosts, changed={i: f"10.{serial % 200}.0.{i}" for i in range(5)},
+                     extra=f'v TXT "version {serial}"\n')
 
 
-def expected_records(serial: int, hosts: int = 1000) -> set:
-    zone = dns.zone.from_text(zone_text(serial, hosts), relativize=False)
-    return {(n.to_text(), rds.ttl, dns.rdatatype.to_text(rds.rdtype), r.to_text())
-            for n, node in zone.nodes.items() for rds in node for r in rds}
+def expected_records(serial: int, hosts: int = 1000) -> list:
+    return records_of_text(zone_at(serial, hosts), "example.com")
 
 
 def make_primary(tmp_path, text):
@@ -47,33 +39,33 @@ def make_primary(tmp_path, text):
 
 @pytest.mark.parametrize("fault,survivor", [("journal.before_commit", 1), ("journal.after_commit", 2)])
 def test_a_crash_at_each_side_of_the_commit(tmp_path, fault, survivor):
-    d = make_primary(tmp_path, zone_text(1))
+    d = make_primary(tmp_path, zone_at(1))
     d.start(wait_zones=["example.com"])
     d.stop()
     d.start(wait_zones=["example.com"], env={"HIDDENPRIMARY_FAULT": fault})
-    d.write_zone("example.com", zone_text(2))
+    d.write_zone("example.com", zone_at(2))
     d.hpctl("reload", "example.com")
     assert d.proc.wait(10) == 99  # the fault hook ended the process at that point
-    d.write_zone("example.com", zone_text(1))  # hide the new file: only the journal can say what was committed
+    d.write_zone("example.com", zone_at(1))  # hide the new file: only the journal can say what was committed
     d.start(wait_zones=["example.com"])
     try:
         zone = axfr_zone(d.port)
         assert zone.get_soa().serial == survivor
-        assert records(zone) == expected_records(survivor)
+        assert records_of_zone(zone) == expected_records(survivor)
     finally:
         d.stop()
 
 
 def test_kill_9_at_random_moments_leaves_a_whole_version_and_a_usable_journal(tmp_path):
     rng = random.Random(1995)
-    d = make_primary(tmp_path, zone_text(1))
+    d = make_primary(tmp_path, zone_at(1))
     d.start(wait_zones=["example.com"])
     first = axfr_zone(d.port)  # a secondary's copy at serial 1, brought up to date by IXFR at the end
     served = 1
     try:
         for _ in range(24):
             new = served + 1
-            d.write_zone("example.com", zone_text(new))
+            d.write_zone("example.com", zone_at(new))
             reload = subprocess.Popen([str(BIN / "hpctl"), "-c", str(d.config), "reload"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(rng.uniform(0, 0.03))
@@ -83,16 +75,14 @@ def test_kill_9_at_random_moments_leaves_a_whole_version_and_a_usable_journal(tm
             zone = axfr_zone(d.port)
             serial = zone.get_soa().serial
             assert serial in (served, new)  # the restored version, or the start-up reload of the file
-            assert records(zone) == expected_records(serial), f"mixed version at serial {serial}"
+            assert records_of_zone(zone) == expected_records(serial), f"mixed version at serial {serial}"
             # Whatever was restored, the start-up reload converges on the file.
-            deadline = time.monotonic() + 10
-            while d.query("example.com", "SOA").answer[0][0].serial != new:
-                assert time.monotonic() < deadline, d.log()[-2000:]
-                time.sleep(0.02)
+            wait_for(lambda: serial_of(d, "example.com"), interval=0.02, until=lambda serial: serial == new,
+                     explain=lambda: d.log()[-2000:])
             served = new
         query, _ = dns.xfr.make_query(first, keyring=KEYRING, keyname="xfr-key.")
         dns.query.inbound_xfr("127.0.0.1", first, query=query, port=d.port, source="127.0.0.2", timeout=10)
-        assert records(first) == records(axfr_zone(d.port)) == expected_records(served)
+        assert records_of_zone(first) == records_of_zone(axfr_zone(d.port)) == expected_records(served)
         assert "kind=IXFR serial=1->" in d.log()
     finally:
         d.stop()
@@ -120,7 +110,7 @@ def raw_axfr(port: int, source: str, records_expected: int) -> list[bytes]:
 
 def test_twenty_big_axfrs_during_a_reload_are_each_one_whole_version(tmp_path):
     hosts = 50_000
-    d = Daemon(tmp_path, {"example.com": zone_text(1, hosts)},
+    d = Daemon(tmp_path, {"example.com": zone_at(1, hosts)},
                extra_zone_config={"example.com": {"secondaries": "[open]"}}, extra_config=SECONDARY_CONFIG)
     d.start(wait_zones=["example.com"], timeout=120)
     results, errors = [], []
@@ -151,7 +141,7 @@ def test_twenty_big_axfrs_during_a_reload_are_each_one_whole_version(tmp_path):
             time.sleep(0.01)
 
     try:
-        d.write_zone("example.com", zone_text(2, hosts))
+        d.write_zone("example.com", zone_at(2, hosts))
         threads = [threading.Thread(target=transfer) for _ in range(20)]
         querier = threading.Thread(target=query_loop)
         querier.start()

@@ -8,8 +8,8 @@ import stat
 import dns.query
 import dns.zone
 
-from tests.integration.conftest import NET_ZONE, example_com
 from tests.integration.harness import Daemon
+from tests.zones import NET_ZONE, example_com
 
 
 def modes(root) -> dict[str, int]:

@@ -10,10 +10,9 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from tests.integration.conftest import example_com
-from tests.integration.harness import Daemon
-from tests.integration.test_restart import serial_of, status_of
-from tests.integration.test_transfers import KEYRING, SECONDARY_CONFIG
+from tests.integration.harness import Daemon, serial_of, status_of
+from tests.integration.secondaries import KEYRING, SECONDARY_CONFIG
+from tests.zones import example_com
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 

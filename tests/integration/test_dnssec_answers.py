@@ -11,7 +11,6 @@ import pathlib
 import re
 import shutil
 import subprocess
-import time
 
 import dns.dnssec
 import dns.exception
@@ -23,8 +22,9 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from tests.integration.harness import Daemon, free_port
-from tests.unit.test_query_dnssec import FLAVOURS, make_keys, sign
+from tests.bind_signer import FLAVOURS, make_keys, sign
+from tests.helpers import free_port, wait_for
+from tests.integration.harness import Daemon
 
 pytestmark = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in ("delv", "dnssec-signzone", "dnssec-keygen")),
@@ -61,22 +61,12 @@ class Served:
 
 
 def _serve(tmp: pathlib.Path, flavour: str, edit=None):
-    make_keys(tmp / "keys")
+    ksk = make_keys(tmp / "keys")
     signed = sign(tmp, tmp / "keys", flavour)
     text = signed.read_text() if edit is None else edit(signed)
-    ksk = _ksk(tmp / "keys")
     served = Served(tmp, text, ksk)
     served.daemon.start(wait_zones=["example"])
     return served
-
-
-def _ksk(keydir: pathlib.Path) -> str:
-    for path in keydir.glob("*.key"):
-        line = next(li for li in path.read_text().splitlines() if not li.startswith(";"))
-        rdata = line.split("DNSKEY", 1)[1].strip()
-        if rdata.startswith("257 "):
-            return rdata
-    raise AssertionError("no KSK")
 
 
 @pytest.fixture(scope="module", params=list(FLAVOURS))
@@ -264,16 +254,14 @@ class Named:
         return dns.query.udp(q, "127.0.0.1", port=self.port, timeout=2)
 
     def wait(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.proc.poll() is None, (self.dir / "named.log").read_text()
-            try:
-                if self.query("example.", "SOA").rcode() == 0:
-                    return
-            except (dns.exception.Timeout, OSError):
-                pass
-            assert time.monotonic() < deadline, (self.dir / "named.log").read_text()
-            time.sleep(0.1)
+        wait_for(self._serves, timeout, interval=0.1, explain=(self.dir / "named.log").read_text)
+
+    def _serves(self) -> bool:
+        assert self.proc.poll() is None, (self.dir / "named.log").read_text()
+        try:
+            return self.query("example.", "SOA").rcode() == 0
+        except (dns.exception.Timeout, OSError):
+            return False
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -294,9 +282,9 @@ def _summary(message: dns.message.Message):
 @pytest.mark.skipif(NAMED is None, reason="no named (bind9)")
 @pytest.mark.parametrize("flavour", list(FLAVOURS))
 def test_same_denial_records_as_bind(tmp_path, flavour):
-    make_keys(tmp_path / "keys")
+    ksk = make_keys(tmp_path / "keys")
     signed = sign(tmp_path, tmp_path / "keys", flavour)
-    ours = Served(tmp_path, signed.read_text(), _ksk(tmp_path / "keys"))
+    ours = Served(tmp_path, signed.read_text(), ksk)
     named = Named(tmp_path / "named", signed)
     ours.daemon.start(wait_zones=["example"])
     try:

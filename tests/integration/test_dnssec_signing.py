@@ -17,39 +17,15 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from tests.integration.harness import Daemon, require_tool
+from tests.helpers import require_tool, wait_for
+from tests.integration.harness import Daemon, serial_of, status_of
+from tests.zones import dnssec_zone_text
 
 ZONE = "example.com"
 T = dns.rdatatype
 
-TEXT = """\
-$ORIGIN example.com.
-$TTL 300
-@ 3600 SOA ns1 hostmaster {serial} 7200 3600 1209600 300
-@ 3600 NS ns1
-@ 3600 NS ns2.example.net.
-@ MX 10 mail
-ns1 A 192.0.2.53
-www A 192.0.2.10
-mail A 192.0.2.25
-*.wild TXT "wildcard"
-host.deep.ent A 192.0.2.99
-sub NS ns.sub
-sub DS 12345 13 2 {ds}
-ns.sub A 192.0.2.200
-{extra}
-"""
-
-
-def text(serial, extra="", www="192.0.2.10", ttl=None):
-    """The zone; with `ttl`, every TTL is that one (a zone re-signed every few seconds needs TTLs
-    shorter than its refresh: a cache could otherwise outlive the signatures)."""
-    zone = TEXT.format(serial=serial, extra=extra, ds="ab" * 32).replace("192.0.2.10", www)
-    return zone if ttl is None else zone.replace("$TTL 300", f"$TTL {ttl}").replace(" 3600 ", f" {ttl} ")
-
-
 def signed_daemon(tmp_path, dnssec: str, serial_policy="keep", ttl=None) -> Daemon:
-    return Daemon(tmp_path / "d", {ZONE: text(1, ttl=ttl)},
+    return Daemon(tmp_path / "d", {ZONE: dnssec_zone_text(1, ttl=ttl)},
                   extra_zone_config={ZONE: {"secondaries": "[lab]", "dnssec": dnssec, "serial": serial_policy}},
                   extra_config="secondaries:\n  lab: {allow: [127.0.0.1/32]}\n")
 
@@ -78,10 +54,6 @@ def verify(zone: dns.zone.Zone, path, csk: bool = True):
 def rrsigs(zone: dns.zone.Zone) -> dict:
     return {(name, rds.covers): frozenset(r.to_text() for r in rds)
             for name, node in zone.nodes.items() for rds in node.rdatasets if rds.rdtype == T.RRSIG}
-
-
-def serial(d: Daemon) -> int:
-    return d.query(ZONE, "SOA").answer[0][0].serial
 
 
 def ixfr_changes(d: Daemon, from_serial: int) -> list[tuple[str, str, str]]:
@@ -130,9 +102,9 @@ def test_signed_zone_edit_restart_and_ds(tmp_path, dnssec, label):
         assert "yes" in status.stdout.splitlines()[1] and "dnssec:" in status.stdout, status.stdout
 
         # Change one existing record: the IXFR carries that RRset, the SOA and their RRSIGs only.
-        d.write_zone(ZONE, text(2, www="192.0.2.11"))
+        d.write_zone(ZONE, dnssec_zone_text(2, www="192.0.2.11"))
         assert d.hpctl("reload").returncode == 0
-        assert serial(d) == 2
+        assert serial_of(d, ZONE) == 2
         changes = ixfr_changes(d, 1)
         www = "www.example.com."
         assert sorted(set(changes)) == sorted({("example.com.", "SOA", ""), ("example.com.", "RRSIG", "SOA"),
@@ -142,7 +114,7 @@ def test_signed_zone_edit_restart_and_ds(tmp_path, dnssec, label):
 
         # A new name: its records plus the denial records around it (NSEC: its own and the one
         # before it; NSEC3: its own and the predecessor hash's), and nothing else.
-        d.write_zone(ZONE, text(3, www="192.0.2.11", extra="mail2 A 192.0.2.26"))
+        d.write_zone(ZONE, dnssec_zone_text(3, www="192.0.2.11", extra="mail2 A 192.0.2.26"))
         assert d.hpctl("reload").returncode == 0
         changes = set(ixfr_changes(d, 2))
         denial = "NSEC3" if "nsec3" in label else "NSEC"
@@ -160,7 +132,7 @@ def test_signed_zone_edit_restart_and_ds(tmp_path, dnssec, label):
     try:
         time.sleep(0.5)  # the start-up reload has run by the time hpctl answers
         assert d.hpctl("reload").returncode == 0
-        assert serial(d) == 3
+        assert serial_of(d, ZONE) == 3
         after = axfr(d)
         changed = {k for k in rrsigs(before_restart).keys() | rrsigs(after).keys()
                    if rrsigs(before_restart).get(k) != rrsigs(after).get(k)}
@@ -171,10 +143,7 @@ def test_signed_zone_edit_restart_and_ds(tmp_path, dnssec, label):
 
 
 def _journal_entries(d: Daemon) -> int:
-    import json
-
-    out = d.hpctl("status", "--json", ZONE)
-    return json.loads(out.stdout)["zones"][0]["journal"]["entries"]
+    return status_of(d, ZONE)["journal"]["entries"]
 
 
 def test_resign_timer_bumps_the_serial_before_expiry(tmp_path):
@@ -187,11 +156,9 @@ def test_resign_timer_bumps_the_serial_before_expiry(tmp_path):
         first = axfr(d)
         earliest = min(r.expiration for rds in first.iterate_rdatasets() if rds[1].rdtype == T.RRSIG
                        for r in rds[1])
-        deadline = time.monotonic() + 40
-        while serial(d) == 1:
-            assert time.monotonic() < deadline, d.log()[-3000:]
-            time.sleep(0.5)
-        assert serial(d) == 2
+        wait_for(lambda: serial_of(d, ZONE), timeout=40, interval=0.5, until=lambda serial: serial != 1,
+                 explain=lambda: d.log()[-3000:])
+        assert serial_of(d, ZONE) == 2
         assert time.time() < earliest  # before anything expired
         changes = ixfr_changes(d, 1)
         assert sum(1 for c in changes if c[1] == "RRSIG") >= 2 * 5  # many signatures out and in
@@ -287,11 +254,11 @@ def test_queries_are_answered_while_a_whole_zone_is_re_signed(tmp_path):
     import threading
 
     records = "".join(f"h{i} A 10.0.{i // 256}.{i % 256}\n" for i in range(8000))
-    d = Daemon(tmp_path / "big", {ZONE: text(1, extra=records)},
+    d = Daemon(tmp_path / "big", {ZONE: dnssec_zone_text(1, extra=records)},
                extra_zone_config={ZONE: {"dnssec": "{algorithm: ECDSAP256SHA256}"}})
     d.start(wait_zones=[ZONE], timeout=120)
     try:
-        d.write_zone(ZONE, text(2, extra=records).replace("$TTL 300", "$TTL 600"))
+        d.write_zone(ZONE, dnssec_zone_text(2, extra=records).replace("$TTL 300", "$TTL 600"))
         latencies, serials, done = [], set(), threading.Event()
 
         def reload():
@@ -305,11 +272,11 @@ def test_queries_are_answered_while_a_whole_zone_is_re_signed(tmp_path):
             start = time.perf_counter()
             r = d.query("h77.example.com", "A", want_dnssec=True, timeout=5)
             latencies.append(time.perf_counter() - start)
-            serials.add(serial(d))
+            serials.add(serial_of(d, ZONE))
             time.sleep(0.02)
         worker.join(timeout=10)
         assert done.is_set()
-        assert serial(d) == 2 and r.rcode() == 0
+        assert serial_of(d, ZONE) == 2 and r.rcode() == 0
         assert len(latencies) > 20  # the re-sign took a while, and queries went on meanwhile
         print(f"\n{len(latencies)} queries during the re-sign, slowest {max(latencies) * 1000:.0f} ms")
         assert max(latencies) < 3.0  # generous: a liveness bound, not a benchmark
@@ -350,13 +317,13 @@ def test_a_ttl_the_resign_margin_cannot_cover_fails_the_reload(tmp_path):
     d = signed_daemon(tmp_path, "{signature_validity: 3d, refresh: 2h}")
     d.start(wait_zones=[ZONE])
     try:
-        zone = text(2, extra='slow 7200 TXT "cached for two hours"')
+        zone = dnssec_zone_text(2, extra='slow 7200 TXT "cached for two hours"')
         d.write_zone(ZONE, zone)
         out = d.hpctl("reload", ZONE)
         assert out.returncode == 1, out.stdout + out.stderr
         line = zone.splitlines().index('slow 7200 TXT "cached for two hours"') + 1
         assert f"{ZONE}.zone:{line}: slow.example.com. TXT: TTL 7200 is longer than " \
                "zones.example.com.dnssec.refresh (7200s) minus propagation_delay (3600s)" in out.stderr, out.stderr
-        assert serial(d) == 1
+        assert serial_of(d, ZONE) == 1
     finally:
         d.stop()

@@ -10,6 +10,8 @@ import dns.opcode
 import dns.query
 import dns.rcode
 
+from tests.helpers import wait_for
+
 
 def notify(qname: str) -> dns.message.Message:
     q = dns.message.make_query(qname, "SOA")
@@ -22,10 +24,8 @@ def notify_lines(daemon) -> list[str]:
 
 
 def wait_for_lines(daemon, count: int, timeout: float = 5.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while len(notify_lines(daemon)) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return notify_lines(daemon)
+    """The notify.received lines, once there are at least `count`."""
+    return wait_for(lambda: notify_lines(daemon), timeout, until=lambda lines: len(lines) >= count)
 
 
 def test_a_notify_is_refused_and_logged_once_with_its_source(daemon):

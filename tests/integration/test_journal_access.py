@@ -3,17 +3,15 @@ answers SERVFAIL and `hpctl status` says why, and a reload after the lock is rel
 all history. Even a genuinely damaged journal never sends the served serial backwards (issue 11,
 item 2)."""
 
-import json
 import shutil
 import subprocess
 
 import dns.rcode
 import pytest
 
-from tests.integration.conftest import NET_ZONE, example_com
-from tests.integration.harness import Daemon
 from tests.helpers import wait_for
-from tests.integration.test_restart import serial_of, status_of
+from tests.integration.harness import Daemon, serial_of, status_of
+from tests.zones import NET_ZONE, example_com
 
 
 def net_at_serial_4(tmp_path, extra_config: str = "") -> Daemon:

@@ -1,22 +1,11 @@
 """The Prometheus endpoint, scraped over HTTP: the figures match what happened."""
 
 import time
-import urllib.request
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from tests.integration.conftest import example_com
-from tests.integration.harness import Daemon, free_port
-from tests.integration.test_transfers import SECONDARY_CONFIG, axfr_zone
-
-
-def scrape(port: int) -> dict:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return out
+from tests.helpers import free_port
+from tests.integration.harness import Daemon, scrape
+from tests.integration.secondaries import SECONDARY_CONFIG, axfr_zone
+from tests.zones import example_com
 
 
 def test_metrics_match_what_happened(tmp_path):

@@ -11,10 +11,10 @@ import dns.opcode
 import dns.rcode
 import pytest
 
-from tests.integration.conftest import example_com
-from tests.helpers import wait_for
-from tests.integration.harness import Daemon, free_port
-from tests.integration.test_transfers import KEYRING, SECRET
+from tests.helpers import free_port, wait_for
+from tests.integration.harness import Daemon
+from tests.integration.secondaries import KEYRING, SECRET
+from tests.zones import example_com
 
 RETRIES = (0.3, 0.6, 1.2)
 

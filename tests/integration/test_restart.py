@@ -1,20 +1,9 @@
 """The last published version survives a restart, even when the zone file is broken meanwhile;
 a file edited while the daemon was down is picked up as a reload."""
 
-import json
-
-from tests.integration.conftest import NET_ZONE, example_com
 from tests.helpers import wait_for
-from tests.integration.harness import Daemon
-
-
-def serial_of(d, zone):
-    return d.query(zone, "SOA").answer[0][0].serial
-
-
-def status_of(d, zone):
-    status = json.loads(d.hpctl("status", "--json", zone).stdout)
-    return status["zones"][0]
+from tests.integration.harness import Daemon, serial_of, status_of
+from tests.zones import NET_ZONE, example_com
 
 
 def test_restart_serves_the_last_published_version(tmp_path):

@@ -17,40 +17,28 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-import dns.name
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
-import dns.zone
 
-from hiddenprimary.control.client import call
-from tests.integration.harness import Daemon, free_port
-from tests.integration.test_metrics import scrape
-from tests.r53_peer import ENV, FaultProxy, client, create_hosted_zone, moto_server
-
-# The types Route 53 takes (AWS docs, "Supported DNS record types"); SOA and NS at the apex are its own.
-ROUTE53_TYPES = {"A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SOA", "SPF", "SRV",
-                 "SSHFP", "SVCB", "TLSA", "TXT"}
-DNSSEC = {"RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY"}
-
-
-@pytest.fixture(scope="module")
-def moto():
-    with moto_server() as url:
-        yield url
+from tests.helpers import free_port, wait_for
+from tests.integration.harness import Daemon, control, scrape
+from tests.integration.route53 import (
+    Model,
+    api_status,
+    expected,
+    normal,
+    render,
+    wait_synced,
+)
+from tests.r53_peer import ENV, FaultProxy, client, create_hosted_zone
 
 
 @pytest.fixture
-def proxy(moto):
-    p = FaultProxy(moto)
+def proxy(moto_url):
+    p = FaultProxy(moto_url)
     yield p
     p.close()
 
 
 # -- the zone, as a model we edit and render -------------------------------------------------------
-
-Model = dict[tuple[str, str], tuple[int, list[str]]]  # (owner relative, type) -> (ttl, values)
-
 
 def base_model(n: int, seed: int = 1) -> Model:
     rng = random.Random(seed)
@@ -87,14 +75,6 @@ def base_model(n: int, seed: int = 1) -> Model:
     return m
 
 
-def render(origin: str, m: Model, serial: int = 1) -> str:
-    lines = [f"$ORIGIN {origin}", "$TTL 300", f"@ 3600 SOA ns1 hostmaster {serial} 7200 900 1209600 300",
-             "@ 3600 NS ns1", "@ 3600 NS ns2.example.net.", "ns1 300 A 192.0.2.1"]
-    for (owner, rdtype), (ttl, values) in sorted(m.items()):
-        lines += [f"{owner} {ttl} {rdtype} {v}" for v in values]
-    return "\n".join(lines) + "\n"
-
-
 EDITABLE = re.compile(r"^(h\d+|n\d+|_sip\._tcp\.h\d+)$")
 
 
@@ -120,29 +100,6 @@ def random_edits(m: Model, rng: random.Random) -> Model:
     return m
 
 
-_NORMAL: dict[tuple[str, str, str], str] = {}
-
-
-def _normal(rdtype: str, value: str, origin: str) -> str:
-    """dnspython's text of one record (absolute names), cached: values repeat from round to round."""
-    key = (rdtype, value, origin)
-    if key not in _NORMAL:
-        _NORMAL[key] = dns.rdata.from_text(dns.rdataclass.IN, rdtype, value, origin=dns.name.from_text(origin),
-                                           relativize=False).to_text()
-    return _NORMAL[key]
-
-
-def expected(origin: str, m: Model) -> dict:
-    """What Route 53 must hold, from the model the zone file was rendered from (dnspython alone)."""
-    out = {(f"ns1.{origin}", "A"): (300, ["192.0.2.1"])}
-    for (owner, rdtype), (ttl, values) in m.items():
-        if rdtype in DNSSEC or rdtype not in ROUTE53_TYPES:
-            continue  # DNSSEC: Route 53 signs itself; LOC: not a Route 53 type
-        name = origin if owner == "@" else f"{owner}.{origin}".lower()
-        out[(name, rdtype)] = (ttl, sorted({_normal(rdtype, v, origin) for v in values}))
-    return out
-
-
 def held(r53, zone_id: str, origin: str) -> dict:
     """What moto's Route 53 holds, minus its own apex SOA and NS; one page (moto allows it)."""
     page = r53.list_resource_record_sets(HostedZoneId=zone_id, MaxItems="100000")
@@ -152,7 +109,7 @@ def held(r53, zone_id: str, origin: str) -> dict:
         name = rr["Name"].replace("\\052", "*").lower()
         if name == origin and rr["Type"] in ("SOA", "NS"):
             continue
-        values = sorted(_normal(rr["Type"], r["Value"], ".") for r in rr["ResourceRecords"])
+        values = sorted(normal(rr["Type"], r["Value"], ".") for r in rr["ResourceRecords"])
         out[(name, rr["Type"])] = (int(rr["TTL"]), values)
     return out
 
@@ -171,37 +128,10 @@ def start_daemon(tmp_path, origin: str, text: str, endpoint: str, zone_options: 
     return d
 
 
-def control(d: Daemon, command: str, zones=(), timeout: float = 60, **options) -> dict:
-    answer = call(str(d.dir / "var" / "hpctl.sock"), {"command": command, "zones": list(zones), "options": options},
-                  timeout)
-    assert answer["ok"], answer
-    return answer["result"]
-
-
-def api_status(d: Daemon, zone: str, name: str = "r53") -> tuple[dict, dict]:
-    z = control(d, "status", [zone])["zones"][0]
-    return z, next(s for s in z["secondaries"] if s["secondary"] == name)
-
-
-def wait_synced(d: Daemon, zone: str, timeout: float = 60) -> dict:
-    """Until the API secondary holds the served serial with no error; returns its status."""
-    deadline = time.monotonic() + timeout
-    while True:
-        z, s = api_status(d, zone)
-        if z["serial"] is not None and s["serial"] == z["serial"] and not s["behind"] and not s["syncing"]:
-            return s
-        assert time.monotonic() < deadline, f"not synced in {timeout}s: {s}\n{d.log()[-3000:]}"
-        time.sleep(0.05)
-
-
 def wait_error(d: Daemon, zone: str, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        _, s = api_status(d, zone)
-        if s["error"] is not None and not s["syncing"]:
-            return s
-        assert time.monotonic() < deadline, f"no error in {timeout}s: {s}"
-        time.sleep(0.05)
+    """Until the API secondary's last sync failed; returns its status."""
+    return wait_for(lambda: api_status(d, zone)[1], timeout,
+                    until=lambda s: s["error"] is not None and not s["syncing"])
 
 
 def reload(d: Daemon, zone: str, text: str) -> int:
@@ -233,9 +163,9 @@ def change_batches(proxy: FaultProxy) -> list[tuple[int, int, list[str]]]:
 # -- the tests --------------------------------------------------------------------------------------
 
 
-def test_first_sync_of_5k_records_then_20_random_reloads(tmp_path, moto, proxy):
+def test_first_sync_of_5k_records_then_20_random_reloads(tmp_path, moto_url, proxy):
     origin, zone = "big.example.", "big.example"
-    r53 = client(moto)
+    r53 = client(moto_url)
     zone_id = create_hosted_zone(r53, origin)
     model = base_model(5000)
     text = render(origin, model)
@@ -292,9 +222,9 @@ def test_first_sync_of_5k_records_then_20_random_reloads(tmp_path, moto, proxy):
         d.stop()
 
 
-def test_a_change_over_one_requests_limits_is_split(tmp_path, moto, proxy):
+def test_a_change_over_one_requests_limits_is_split(tmp_path, moto_url, proxy):
     origin, zone = "split.example.", "split.example"
-    r53 = client(moto)
+    r53 = client(moto_url)
     zone_id = create_hosted_zone(r53, origin)
     model: Model = {("www", "A"): (300, ["192.0.2.1"]), ("old", "TXT"): (300, ['"x"'])}
     d = start_daemon(tmp_path, origin, render(origin, model), proxy.url)
@@ -323,9 +253,9 @@ def test_a_change_over_one_requests_limits_is_split(tmp_path, moto, proxy):
         d.stop()
 
 
-def test_throttling_is_retried_and_a_rejection_shows_behind_until_it_clears(tmp_path, moto, proxy):
+def test_throttling_is_retried_and_a_rejection_shows_behind_until_it_clears(tmp_path, moto_url, proxy):
     origin, zone = "faults.example.", "faults.example"
-    r53 = client(moto)
+    r53 = client(moto_url)
     zone_id = create_hosted_zone(r53, origin)
     model: Model = {("www", "A"): (300, ["192.0.2.1"])}
     mport = free_port()
@@ -396,9 +326,9 @@ def test_throttling_is_retried_and_a_rejection_shows_behind_until_it_clears(tmp_
         d.stop()
 
 
-def test_a_stuck_sync_never_blocks_reloads_and_the_newest_version_wins(tmp_path, moto, proxy):
+def test_a_stuck_sync_never_blocks_reloads_and_the_newest_version_wins(tmp_path, moto_url, proxy):
     origin, zone = "coalesce.example.", "coalesce.example"
-    r53 = client(moto)
+    r53 = client(moto_url)
     zone_id = create_hosted_zone(r53, origin)
     model: Model = {("www", "A"): (300, ["192.0.2.1"])}
     d = start_daemon(tmp_path, origin, render(origin, model), proxy.url)
@@ -427,9 +357,9 @@ def test_a_stuck_sync_never_blocks_reloads_and_the_newest_version_wins(tmp_path,
         d.stop()
 
 
-def test_restart_catches_up_from_the_journal_or_replans(tmp_path, moto, proxy):
+def test_restart_catches_up_from_the_journal_or_replans(tmp_path, moto_url, proxy):
     origin, zone = "restart.example.", "restart.example"
-    r53 = client(moto)
+    r53 = client(moto_url)
     zone_id = create_hosted_zone(r53, origin)
     model: Model = {("www", "A"): (300, ["192.0.2.1"]), ("a", "TXT"): (300, ['"a"'])}
     d = start_daemon(tmp_path, origin, render(origin, model), proxy.url,
@@ -470,9 +400,9 @@ def test_restart_catches_up_from_the_journal_or_replans(tmp_path, moto, proxy):
         d.stop()
 
 
-def test_plan_and_check_against_route53(tmp_path, moto, proxy):
+def test_plan_and_check_against_route53(tmp_path, moto_url, proxy):
     origin, zone = "plan.example.", "plan.example"
-    r53 = client(moto)
+    r53 = client(moto_url)
     zone_id = create_hosted_zone(r53, origin)
     model: Model = {("www", "A"): (300, ["192.0.2.1"]), ("mail", "A"): (300, ["192.0.2.25"])}
     text = render(origin, model)

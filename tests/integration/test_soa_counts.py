@@ -11,7 +11,7 @@ import dns.rcode
 import dns.tsig
 import dns.tsigkeyring
 
-from tests.integration.test_transfers import KEYRING, primary  # noqa: F401 - the fixture
+from tests.integration.secondaries import KEYRING
 
 FORGED = dns.tsigkeyring.from_text({"xfr-key.": ("hmac-sha256", base64.b64encode(b"f" * 32).decode())})
 OTHER = dns.tsigkeyring.from_text({"other-key.": ("hmac-sha256", base64.b64encode(b"o" * 32).decode())})

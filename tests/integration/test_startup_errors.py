@@ -8,8 +8,9 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import example_com
-from tests.integration.harness import BIN, Daemon, free_port
+from tests.helpers import BIN, free_port
+from tests.integration.harness import Daemon
+from tests.zones import example_com
 
 
 def run(*argv: str, cwd) -> subprocess.CompletedProcess:

@@ -12,10 +12,11 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import example_com
-from tests.integration.harness import Daemon, require_tool
+from tests.helpers import require_tool
+from tests.integration.harness import Daemon
+from tests.integration.secondaries import SECRET
+from tests.zones import example_com
 
-SECRET = base64.b64encode(b"k" * 32).decode()
 KEY = f"hmac-sha256:xfr-key:{SECRET}"
 CONFIG = (
     "tsig:\n"

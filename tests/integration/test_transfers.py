@@ -19,30 +19,11 @@ import dns.xfr
 import dns.zone
 import pytest
 
-from tests.integration.conftest import example_com
+from tests.helpers import wait_for
 from tests.integration.harness import Daemon
-
-SECRET = base64.b64encode(b"k" * 32).decode()
-KEYRING = dns.tsigkeyring.from_text({"xfr-key.": ("hmac-sha256", SECRET)})
-KEY = KEYRING[dns.name.from_text("xfr-key.")]
-SECONDARY_CONFIG = (
-    "tsig:\n"
-    f'  xfr-key: {{algorithm: hmac-sha256, secret: "{SECRET}"}}\n'
-    f'  other-key: {{algorithm: hmac-sha256, secret: "{base64.b64encode(b"o" * 32).decode()}"}}\n'
-    "secondaries:\n"
-    "  lab: {allow: [127.0.0.2/32], key: xfr-key}\n"
-    "  open: {allow: [127.0.0.4/32]}\n"
-)
-
-
-@pytest.fixture
-def primary(tmp_path):
-    d = Daemon(tmp_path, {"example.com": example_com()},
-               extra_zone_config={"example.com": {"secondaries": "[lab, open]"}},
-               extra_config=SECONDARY_CONFIG)
-    d.start(wait_zones=["example.com"])
-    yield d
-    d.stop()
+from tests.integration.secondaries import KEYRING, SECONDARY_CONFIG, SECRET, axfr_zone
+from tests.wire import compressed_axfr_query
+from tests.zones import example_com, records_of_zone
 
 
 def raw_tcp(port: int, wire: bytes, source: str) -> bytes:
@@ -57,18 +38,6 @@ def raw_tcp(port: int, wire: bytes, source: str) -> bytes:
         return s.recv(n, socket.MSG_WAITALL)
 
 
-def axfr_zone(port: int, source: str = "127.0.0.2", keyring=KEYRING) -> dns.zone.Zone:
-    zone = dns.zone.Zone("example.com.", relativize=False)
-    query, _ = dns.xfr.make_query(zone, keyring=keyring, keyname="xfr-key." if keyring else None)
-    dns.query.inbound_xfr("127.0.0.1", zone, query=query, port=port, source=source, timeout=10)
-    return zone
-
-
-def records(zone: dns.zone.Zone) -> set:
-    return {(n.to_text(), rds.ttl, dns.rdatatype.to_text(rds.rdtype), r.to_text())
-            for n, node in zone.nodes.items() for rds in node for r in rds}
-
-
 def signed_axfr(keyring=KEYRING, keyname="xfr-key."):
     q = dns.message.make_query("example.com.", "AXFR")
     if keyring is not None:
@@ -79,8 +48,8 @@ def signed_axfr(keyring=KEYRING, keyname="xfr-key."):
 def test_allowed_signed_axfr_gets_the_zone(primary):
     zone = axfr_zone(primary.port)
     assert zone.get_soa().serial == 2026112701
-    assert ("www.example.com.", 3600, "A", "192.0.2.10") in records(zone)
-    assert len(records(zone)) == 15
+    assert ("www.example.com.", 3600, "A", "192.0.2.10") in records_of_zone(zone)
+    assert len(records_of_zone(zone)) == 15
 
 
 def test_keyless_secondary_transfers_by_address(primary):
@@ -137,7 +106,7 @@ def test_ixfr_after_reloads_brings_a_secondary_copy_up_to_date(primary):
     query, _ = dns.xfr.make_query(copy, keyring=KEYRING, keyname="xfr-key.")
     assert query.question[0].rdtype == dns.rdatatype.IXFR
     dns.query.inbound_xfr("127.0.0.1", copy, query=query, port=primary.port, source="127.0.0.2", timeout=10)
-    assert records(copy) == records(axfr_zone(primary.port))
+    assert records_of_zone(copy) == records_of_zone(axfr_zone(primary.port))
     assert copy.get_soa().serial == 2026112703
     assert "kind=IXFR serial=2026112701->2026112703" in primary.log()
 
@@ -199,7 +168,7 @@ def test_ixfr_works_across_a_restart(primary):
     query, _ = dns.xfr.make_query(copy, keyring=KEYRING, keyname="xfr-key.")
     dns.query.inbound_xfr("127.0.0.1", copy, query=query, port=primary.port, source="127.0.0.2", timeout=10)
     assert copy.get_soa().serial == 2026112702
-    assert records(copy) == records(axfr_zone(primary.port))
+    assert records_of_zone(copy) == records_of_zone(axfr_zone(primary.port))
 
 
 def test_status_shows_the_journal_range(primary):
@@ -260,13 +229,9 @@ def test_transfer_quota_is_taken_only_by_allowed_peers(tmp_path):
         assert over.rcode() == dns.rcode.SERVFAIL
         assert "transfers_out quota (1) reached" in d.log()
         stuck.close()
-        deadline = time.monotonic() + 10
-        while True:  # the slot comes back once the stuck transfer is gone
-            r = dns.message.from_wire(raw_tcp(d.port, signed_axfr(keyring=None).to_wire(), "127.0.0.4"))
-            if r.rcode() == dns.rcode.NOERROR:
-                break
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for(lambda: dns.message.from_wire(raw_tcp(d.port, signed_axfr(keyring=None).to_wire(), "127.0.0.4")),
+                 timeout=10, interval=0.1,  # the slot comes back once the stuck transfer is gone
+                 until=lambda r: r.rcode() == dns.rcode.NOERROR)
     finally:
         d.stop()
 
@@ -296,7 +261,6 @@ def test_status_tells_what_each_secondary_did_and_keeps_it_across_a_restart(prim
 
 
 def test_axfr_with_a_compression_pointer_in_the_question_is_served(primary):
-    from tests.unit.test_xfr import compressed_axfr_query
     reply = dns.message.from_wire(raw_tcp(primary.port, compressed_axfr_query(), "127.0.0.4"), xfr=True)
     assert reply.rcode() == dns.rcode.NOERROR and reply.id == 0x0042
     assert reply.question[0].name.to_text() == "ExAmPlE.CoM."  # the client's case, uncompressed

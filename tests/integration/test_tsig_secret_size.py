@@ -7,8 +7,9 @@ import subprocess
 
 import dns.rcode
 
-from tests.integration.conftest import example_com
-from tests.integration.harness import BIN, Daemon
+from tests.helpers import BIN
+from tests.integration.harness import Daemon
+from tests.zones import example_com
 
 
 def tsig_config(size: int) -> str:

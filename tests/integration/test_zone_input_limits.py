@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.integration.conftest import example_com
-from tests.integration.harness import Daemon
+from tests.integration.harness import Daemon, serial_of
+from tests.zones import example_com
 
 ZONE = "example.com"
 OLD = 2026112701
@@ -20,10 +20,6 @@ NEW = OLD + 1
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-
-
-def serial(d: Daemon) -> int:
-    return d.query(ZONE, "SOA").answer[0][0].serial
 
 
 def reload_fails(d: Daemon, text: str, *phrases: str, within_s: float = 15.0) -> str:
@@ -38,7 +34,7 @@ def reload_fails(d: Daemon, text: str, *phrases: str, within_s: float = 15.0) ->
     assert f"{ZONE}: rejected, still serving serial {OLD}" in out.stderr, out.stderr
     for phrase in phrases:
         assert phrase in out.stderr, out.stderr
-    assert serial(d) == OLD
+    assert serial_of(d, ZONE) == OLD
     return out.stderr
 
 
@@ -46,7 +42,7 @@ def good_reload_still_works(d: Daemon) -> None:
     d.write_zone(ZONE, example_com(serial=NEW))
     out = d.hpctl("--timeout", "60", "reload", ZONE)
     assert out.returncode == 0, out.stderr
-    assert serial(d) == NEW
+    assert serial_of(d, ZONE) == NEW
 
 
 @pytest.fixture
@@ -136,7 +132,7 @@ def test_reload_timeout_really_ends_a_slow_load(tmp_path):
         assert out.returncode == 1, out.stdout + out.stderr
         assert "limits.reload_timeout_s (1s)" in out.stderr and f"{ZONE}.zone:" in out.stderr, out.stderr
         assert took < 30, f"the reload went on for {took:.0f}s"
-        assert serial(d) == OLD
+        assert serial_of(d, ZONE) == OLD
         good_reload_still_works(d)
     finally:
         d.stop()

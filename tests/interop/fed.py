@@ -32,14 +32,20 @@ def start_fed(tmp_path, bind_secondary, knot_secondary, tsig_key, text: str, ser
     knot = knot_secondary([ZONE], 0, key=tsig_key, address="127.0.0.3", start=False)
     d = make_daemon(tmp_path, tsig_key, {"bind": (bind.endpoint, "127.0.0.2/32"),
                                           "knot": (knot.endpoint, "127.0.0.3/32")}, text)
-    for sec in (bind, knot):
+    start_with(d, (bind, knot), serial)
+    return d, bind, knot
+
+
+def start_with(d: Daemon, secondaries, serial: int) -> None:
+    """Start the (not yet started) `secondaries` as secondaries of our daemon `d`, then `d`; wait
+    until each serves `serial`. If they do not, `d` is stopped."""
+    for sec in secondaries:
         sec.primary_port = d.port
         sec.start()
     d.start(wait_zones=[ZONE])
     try:
-        for sec in (bind, knot):
+        for sec in secondaries:
             sec.wait_serial(ZONE, serial, timeout=20)
     except BaseException:
         d.stop()
         raise
-    return d, bind, knot

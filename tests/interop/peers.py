@@ -35,11 +35,9 @@ import ipaddress
 import os
 import pathlib
 import re
-import shutil
 import signal
 import subprocess
 import textwrap
-import time
 
 import dns.exception
 import dns.message
@@ -50,14 +48,14 @@ import dns.rdatatype
 import dns.tsig
 import dns.zone
 
+from tests.helpers import ROOT, free_port, require_tool, wait_for
+from tests.zones import Record, records_of_zone
+
 Key = tuple[str, str, str]          # (name, algorithm, secret in base64), e.g. ("xfr-key", "hmac-sha256", "...")
-Record = tuple[str, int, str, str]  # (absolute owner name, ttl, type, rdata text with absolute names)
 
 LOOPBACK = "127.0.0.1"
 
-from tests.integration.harness import free_port  # noqa: E402,F401 - one helper, re-exported here
-
-EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "conf" / "examples"
+EXAMPLES = ROOT / "conf" / "examples"
 BIND_TEMPLATE = EXAMPLES / "named.conf"   # BIND 9.18 secondary of hiddenprimary
 KNOT_TEMPLATE = EXAMPLES / "knot.conf"    # Knot 3.2 secondary of hiddenprimary
 
@@ -115,14 +113,6 @@ class PeerError(AssertionError):
     """A peer did not start, answer or converge in time; the message carries its log tail."""
 
 
-def require_tool(name: str) -> str:
-    # named, knotd, rndc and knotc live in /usr/sbin, which a non-root PATH may lack.
-    path = shutil.which(name) or shutil.which(name, path="/usr/local/sbin:/usr/sbin:/sbin")
-    if path is None:
-        raise RuntimeError(f"{name} is not installed (scripts/test installs it)")
-    return path
-
-
 def new_key(name: str = "xfr-key", algorithm: str = "hmac-sha256") -> Key:
     """A fresh random TSIG key."""
     return (name, algorithm, base64.b64encode(os.urandom(32)).decode())
@@ -132,21 +122,6 @@ def dnspython_key(key: Key) -> dns.tsig.Key:
     """The dnspython form of a (name, algorithm, secret) key, for `Message.use_tsig`."""
     name, algorithm, secret = key
     return dns.tsig.Key(name, secret, algorithm)
-
-
-def records(zone_text: str, origin: str) -> list[Record]:
-    """The sorted (name, ttl, type, rdata) list of a zone file's text, in the same form as
-    `axfr()` returns, so a transferred zone can be compared with the text it came from."""
-    zone = dns.zone.from_text(textwrap.dedent(zone_text), origin=origin, relativize=False,
-                              check_origin=False)
-    return _zone_records(zone)
-
-
-def _zone_records(zone: dns.zone.Zone) -> list[Record]:
-    out = []
-    for name, ttl, rdata in zone.iterate_rdatas():
-        out.append((name.to_text(), ttl, dns.rdatatype.to_text(rdata.rdtype), rdata.to_text()))
-    return sorted(out)
 
 
 def _norm(zone: str) -> str:
@@ -212,6 +187,14 @@ class _Peer:
         """"host:port" where this peer answers queries, NOTIFY and transfers."""
         return f"{self.listen_address}:{self.port}"
 
+    def template_values(self) -> dict[str, object]:
+        """The values of the placeholders of a secondary's config template (conf/examples/named.conf,
+        knot.conf) for this peer."""
+        name, alg, secret = self.key or ("", "", "")
+        return {"PRIMARY_ADDRESS": LOOPBACK, "PRIMARY_PORT": self.primary_port, "KEY_NAME": name,
+                "KEY_ALGORITHM": alg, "KEY_SECRET": secret, "SOURCE": self.address,
+                "LISTEN": self.listen_address, "PORT": self.port, "DIR": self.dir}
+
     # -- life cycle -----------------------------------------------------------------------------
 
     def command(self) -> list[str]:
@@ -224,20 +207,25 @@ class _Peer:
         """True once the peer answers queries and its control channel is up."""
         raise NotImplementedError
 
+    def _answers(self) -> bool:
+        """True if the peer answers a query at all (whatever the answer)."""
+        try:
+            self.query(".", "SOA", timeout=0.3)
+        except (dns.exception.DNSException, OSError):
+            return False
+        return True
+
     def start(self, timeout: float = 15.0) -> None:
         self.write_config()
         self._log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self._log_file,
                                      stderr=subprocess.STDOUT, cwd=self.dir,
                                      preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + timeout
-        while not self._ready():
-            self._check_alive()
-            if time.monotonic() > deadline:
-                self.stop()
-                raise PeerError(f"{self.kind} on {self.endpoint} not ready in {timeout}s\n"
-                                + self.log_tail())
-            time.sleep(0.05)
+        try:
+            self._wait(self._ready, timeout, lambda _: f"{self.kind} on {self.endpoint} not ready in {timeout}s")
+        except PeerError:
+            self.stop()
+            raise
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM by PID, wait, SIGKILL if it does not exit. Returns the exit status."""
@@ -269,6 +257,25 @@ class _Peer:
         if self.proc is not None and self.proc.poll() is not None:
             raise PeerError(f"{self.kind} exited with status {self.proc.returncode}\n" + self.log_tail())
 
+    def _wait(self, probe, timeout: float, failure, until=bool):
+        """tests.helpers.wait_for while the peer runs: the value of `probe` once `until` holds for
+        it. PeerError with the log tail if the peer exits, or with `failure(last value)` if
+        `timeout` passes first."""
+        last = []
+
+        def running_probe():
+            value = probe()
+            last[:] = [value]
+            if not until(value):
+                self._check_alive()
+            return value
+        try:
+            return wait_for(running_probe, timeout, until=until)
+        except PeerError:
+            raise
+        except AssertionError:
+            raise PeerError(f"{failure(last[0] if last else None)}\n" + self.log_tail()) from None
+
     # -- logs -------------------------------------------------------------------------------------
 
     def log(self) -> str:
@@ -289,16 +296,9 @@ class _Peer:
 
     def wait_transfers(self, count: int, zone: str | None = None, timeout: float = 10.0) -> list[str]:
         """Wait until at least `count` transfers are logged (the log line may trail the serial)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            seen = self.transfers(zone)
-            if len(seen) >= count:
-                return seen
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise PeerError(f"{self.kind}: {len(seen)} transfers {seen}, wanted {count}, in {timeout}s\n"
-                                + self.log_tail())
-            time.sleep(0.05)
+        return self._wait(lambda: self.transfers(zone), timeout,
+                          lambda seen: f"{self.kind}: {len(seen)} transfers {seen}, wanted {count}, in {timeout}s",
+                          until=lambda seen: len(seen) >= count)
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -325,17 +325,9 @@ class _Peer:
 
     def wait_serial(self, zone: str, serial: int, timeout: float = 10.0) -> None:
         """Poll until the peer serves `serial` for `zone`; raise PeerError with the log tail."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while True:
-            last = self.serial(zone, timeout=0.5)
-            if last == serial:
-                return
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise PeerError(f"{self.kind} {self.endpoint}: {zone} serial {last}, "
-                                f"wanted {serial}, after {timeout}s\n" + self.log_tail())
-            time.sleep(0.05)
+        self._wait(lambda: self.serial(zone, timeout=0.5), timeout,
+                   lambda last: f"{self.kind} {self.endpoint}: {zone} serial {last}, wanted {serial}, after {timeout}s",
+                   until=lambda last: last == serial)
 
     def axfr(self, zone: str, timeout: float = 5.0, key: Key | None = None) -> list[Record]:
         """Transfer `zone` from this peer itself (unsigned unless `key`; secondaries allow
@@ -346,7 +338,7 @@ class _Peer:
             q.use_tsig(dnspython_key(key))
         z = dns.zone.Zone(zone, relativize=False)
         dns.query.inbound_xfr(self.listen_address, z, q, port=self.port, timeout=timeout, lifetime=timeout)
-        return _zone_records(z)
+        return records_of_zone(z)
 
     # -- control ----------------------------------------------------------------------------------
 
@@ -403,13 +395,6 @@ class BindSecondary(_Peer):
         # -n 2: two worker threads are plenty on loopback and start faster on big machines.
         return [require_tool("named"), "-g", "-d", "3", "-4", "-n", "2", "-c", str(self.conf)]
 
-    def template_values(self) -> dict[str, object]:
-        """The values of conf/examples/named.conf's placeholders for this peer."""
-        name, alg, secret = self.key or ("", "", "")
-        return {"PRIMARY_ADDRESS": LOOPBACK, "PRIMARY_PORT": self.primary_port, "KEY_NAME": name,
-                "KEY_ALGORITHM": alg, "KEY_SECRET": secret, "SOURCE": self.address,
-                "LISTEN": self.listen_address, "PORT": self.port, "DIR": self.dir}
-
     def write_config(self) -> None:
         d = self.dir
         text = render_template(BIND_TEMPLATE.read_text(), self.template_values(), self.zones,
@@ -444,13 +429,8 @@ class BindSecondary(_Peer):
         return self._run([require_tool("rndc"), "-c", str(self.rndc_conf), *args], timeout=timeout)
 
     def _ready(self) -> bool:
-        if not re.search(r"^\S+ \S+ running$", self.log(), re.M):   # not "running on Linux ..."
-            return False
-        try:
-            self.query(".", "SOA", timeout=0.3)
-        except (dns.exception.DNSException, OSError):
-            return False
-        return True
+        # "running" alone on its line, not "running on Linux ..."
+        return bool(re.search(r"^\S+ \S+ running$", self.log(), re.M)) and self._answers()
 
     def refresh(self, zone: str) -> None:
         self.rndc("refresh", zone)
@@ -540,13 +520,7 @@ class _Knot(_Peer):
         return self._run([require_tool("knotc"), "-c", str(self.conf), "-t", "5", *args], timeout=timeout)
 
     def _ready(self) -> bool:
-        if not self.socket.exists():
-            return False
-        try:
-            self.query(".", "SOA", timeout=0.3)
-        except (dns.exception.DNSException, OSError):
-            return False
-        return True
+        return self.socket.exists() and self._answers()
 
     # Knot 3.2 at info, one line per completed incoming transfer; an IXFR answered AXFR-style is
     # logged as AXFR ("IXFR, incoming, ..., receiving AXFR-style IXFR" then "AXFR, ... finished"):
@@ -572,13 +546,6 @@ class KnotSecondary(_Knot):
         self.notify_key = notify_key
 
     NOTIFY_ACLS = "acl: [notify_from_hiddenprimary, local_transfer]"
-
-    def template_values(self) -> dict[str, object]:
-        """The values of conf/examples/knot.conf's placeholders for this peer."""
-        name, alg, secret = self.key or ("", "", "")
-        return {"PRIMARY_ADDRESS": LOOPBACK, "PRIMARY_PORT": self.primary_port, "KEY_NAME": name,
-                "KEY_ALGORITHM": alg, "KEY_SECRET": secret, "SOURCE": self.address,
-                "LISTEN": self.address, "PORT": self.port, "DIR": self.dir}
 
     def write_config(self) -> None:
         text = render_template(KNOT_TEMPLATE.read_text(), self.template_values(), self.zones,

@@ -9,20 +9,10 @@ import pytest
 
 from tests.helpers import wait_for
 from tests.integration.harness import Daemon
-from tests.interop.fed import ZONE, make_daemon, start_fed
+from tests.interop.fed import ZONE, make_daemon, start_fed, start_with
+from tests.zones import zone_text
 
-
-def zone_text(serial: int, www: str = "192.0.2.10") -> str:
-    body = "".join(f"h{i} A 10.0.0.{i}\n" for i in range(20))
-    return (
-        "$ORIGIN example.com.\n$TTL 300\n"
-        f"@ SOA ns1.example.com. hostmaster.example.com. {serial} 3600 600 86400 300\n"
-        "  NS ns1.example.com.\n  NS ns.other.test.\n"
-        f"ns1 A 192.0.2.1\nwww A {www}\n  AAAA 2001:db8::10\n"
-        'txt TXT "hello world"\n'
-        "sub NS ns.sub.example.com.\nns.sub A 192.0.2.53\n"
-        + body
-    )
+HOSTS = 20  # deep checks count them: 28 RRsets in all
 
 
 def check(d: Daemon, *args: str):
@@ -46,7 +36,7 @@ def rows(report: dict) -> dict:
 @pytest.fixture
 def fed(tmp_path, bind_secondary, knot_secondary, tsig_key):
     """(daemon, bind, knot): both secondaries serve serial 1, taken from our daemon."""
-    d, bind, knot = start_fed(tmp_path, bind_secondary, knot_secondary, tsig_key, zone_text(1), 1)
+    d, bind, knot = start_fed(tmp_path, bind_secondary, knot_secondary, tsig_key, zone_text(1, hosts=HOSTS), 1)
     try:
         yield d, bind, knot
     finally:
@@ -73,7 +63,7 @@ def test_in_sync_then_one_behind_then_one_unreachable(fed):
     # Knot left behind: its allowlist entry removed, then a new serial (our restart notifies both).
     assert d.stop() == 0
     d.config.write_text(d.config.read_text().replace("allow: [127.0.0.3/32], ", ""))
-    d.write_zone(ZONE, zone_text(2, www="192.0.2.11"))
+    d.write_zone(ZONE, zone_text(2, hosts=HOSTS, www="192.0.2.11"))
     d.start(wait_zones=[ZONE])
     bind.wait_serial(ZONE, 2, timeout=20)
     wait_for(lambda: "xfr.refused zone=example.com peer=127.0.0.3" in d.log(), timeout=20.0,
@@ -106,17 +96,12 @@ def test_deep_finds_the_record_a_hand_edited_copy_changed(tmp_path, bind_seconda
     bind = bind_secondary([ZONE], 0, key=tsig_key, address="127.0.0.2", start=False)
     knot = knot_secondary([ZONE], 0, key=tsig_key, address="127.0.0.3", start=False)
     # Same serial, one record changed: the drift a serial check cannot see.
-    edited = knot_primary({ZONE: zone_text(1, www="192.0.2.99")}, key=tsig_key, address="127.0.0.4")
+    edited = knot_primary({ZONE: zone_text(1, hosts=HOSTS, www="192.0.2.99")}, key=tsig_key, address="127.0.0.4")
     d = make_daemon(tmp_path, tsig_key, {"bind": (bind.endpoint, "127.0.0.2/32"),
                                           "knot": (knot.endpoint, "127.0.0.3/32"),
-                                          "edited": (edited.endpoint, None)}, zone_text(1))
-    for sec in (bind, knot):
-        sec.primary_port = d.port
-        sec.start()
-    d.start(wait_zones=[ZONE])
+                                          "edited": (edited.endpoint, None)}, zone_text(1, hosts=HOSTS))
+    start_with(d, (bind, knot), 1)
     try:
-        for sec in (bind, knot):
-            sec.wait_serial(ZONE, 1, timeout=20)
         assert edited.serial(ZONE) == 1
 
         out = check(d)  # serials alone: all three look in sync

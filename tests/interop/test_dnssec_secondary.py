@@ -13,8 +13,8 @@ import time
 import dns.rdatatype
 import dns.zone
 
+from tests.helpers import require_tool
 from tests.integration.harness import Daemon
-from tests.interop.peers import require_tool
 
 ZONE = "example.com"
 # TTLs of 30 s: signatures re-signed 40 s before they expire must outlive a cached copy (30 s)

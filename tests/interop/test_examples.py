@@ -18,11 +18,11 @@ import ipaddress
 import pathlib
 import re
 import subprocess
-import sys
 
 import pytest
 
 from hiddenprimary.config import load_config
+from tests.helpers import BIN, require_tool
 from tests.interop.peers import (
     BIND_KEYLESS,
     BIND_TEMPLATE,
@@ -35,10 +35,8 @@ from tests.interop.peers import (
     KnotSecondary,
     new_key,
     render_template,
-    require_tool,
 )
 
-BIN = pathlib.Path(sys.executable).parent
 YAMLS = sorted(EXAMPLES.glob("*.yaml"))
 PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 

@@ -9,15 +9,16 @@ import os
 import socket
 import time
 
-import pytest
-
 import dns.flags
 import dns.message
 import dns.opcode
 import dns.query
 import dns.rcode
+import pytest
 
-from tests.interop.peers import LOOPBACK, PeerError, free_port, new_key, records, dnspython_key
+from tests.helpers import free_port
+from tests.interop.peers import LOOPBACK, PeerError, dnspython_key, new_key
+from tests.zones import records_of_text
 
 ZONE = "example.com"
 V1 = """\
@@ -46,12 +47,12 @@ def both(primary, bind_secondary, knot_secondary, key):
 def test_axfr_then_ixfr_then_retransfer(knot_primary, bind_secondary, knot_secondary, tsig_key):
     primary = knot_primary({ZONE: V1}, key=tsig_key)
     assert primary.serial(ZONE) == 2026112701
-    assert primary.axfr(ZONE) == records(V1, ZONE)
+    assert primary.axfr(ZONE) == records_of_text(V1, ZONE)
     secs = both(primary, bind_secondary, knot_secondary, tsig_key)
     for s in secs:
         s.wait_serial(ZONE, 2026112701, timeout=10)
         assert s.wait_transfers(1, ZONE) == ["AXFR"], s.log_tail()
-        assert s.axfr(ZONE) == records(V1, ZONE)
+        assert s.axfr(ZONE) == records_of_text(V1, ZONE)
 
     primary.set_zone(ZONE, V2)
     primary.reload(ZONE)
@@ -61,7 +62,7 @@ def test_axfr_then_ixfr_then_retransfer(knot_primary, bind_secondary, knot_secon
     for s in secs:
         s.wait_serial(ZONE, 2026112702, timeout=10)
         assert s.wait_transfers(2, ZONE) == ["AXFR", "IXFR"], s.log_tail()
-        assert s.axfr(ZONE) == records(V2, ZONE)
+        assert s.axfr(ZONE) == records_of_text(V2, ZONE)
         assert s.transfers("other.example") == []
 
     for s in secs:
@@ -86,7 +87,7 @@ def test_ixfr_answered_with_full_zone_counts_as_axfr(knot_primary, bind_secondar
     for s in secs:
         s.wait_serial(ZONE, 2026112702)
         assert s.wait_transfers(2, ZONE) == ["AXFR", "AXFR"], s.log_tail()
-        assert s.axfr(ZONE) == records(V2, ZONE)
+        assert s.axfr(ZONE) == records_of_text(V2, ZONE)
 
 
 def test_notify_from_primary_triggers_ixfr(knot_primary, bind_secondary, knot_secondary, tsig_key):
@@ -174,7 +175,7 @@ def test_free_port_is_free_for_tcp_and_udp(host):
 
 
 def test_records_normalises_names_and_sorts():
-    rs = records(V1, ZONE)
+    rs = records_of_text(V1, ZONE)
     assert rs == sorted(rs)
     assert ("www.example.com.", 300, "A", "192.0.2.10") in rs
     assert ("example.com.", 300, "MX", "10 mail.example.com.") in rs

@@ -9,29 +9,14 @@ import dns.zone
 import pytest
 
 from tests.integration.harness import Daemon
-from tests.interop.peers import _zone_records, records
+from tests.zones import huge_txt, records_of_text, records_of_zone, zone_text
 
 ZONE = "example.com"
 
 
-def huge_txt(octets: int) -> str:
-    strings, rest = divmod(octets, 251)  # 250 characters and a length octet each
-    parts = [f'"{chr(97 + i % 26) * 250}"' for i in range(strings)]
-    if rest > 1:
-        parts.append('"' + "z" * (rest - 1) + '"')
-    return " ".join(parts)
-
-
-ZONE_TEXT = (
-    "$ORIGIN example.com.\n$TTL 300\n"
-    "@ SOA ns1.example.com. hostmaster.example.com. 1 3600 600 86400 300\n"
-    "  NS ns1.example.com.\n"
-    "ns1 A 192.0.2.1\n"
-    f"r16 TXT {huge_txt(16_500)}\n"
-    f"r32 TXT {huge_txt(32_768)}\n"
-    f"r64 TXT {huge_txt(64_000)}\n"
-    + "".join(f"h{i} A 10.0.0.{i}\n" for i in range(40))
-)
+ZONE_TEXT = zone_text(1, minimal=True, hosts=40, extra=(f"r16 TXT {huge_txt(16_500)}\n"
+                                                       f"r32 TXT {huge_txt(32_768)}\n"
+                                                       f"r64 TXT {huge_txt(64_000)}\n"))
 
 
 @pytest.fixture
@@ -53,11 +38,11 @@ def kdig_axfr(port: int, key) -> list:
     assert out.returncode == 0, out.stderr
     assert "failed" not in out.stdout + out.stderr.lower(), out.stdout[-500:] + out.stderr
     zone = dns.zone.from_text(out.stdout, origin=ZONE, relativize=False, check_origin=False)
-    return _zone_records(zone)
+    return records_of_zone(zone)
 
 
 def test_kdig_gets_every_huge_record_on_every_axfr(primary, tsig_key):
-    want = records(ZONE_TEXT, ZONE)
+    want = records_of_text(ZONE_TEXT, ZONE)
     for _ in range(3):
         assert kdig_axfr(primary.port, tsig_key) == want
     log = primary.log()
@@ -65,7 +50,7 @@ def test_kdig_gets_every_huge_record_on_every_axfr(primary, tsig_key):
 
 
 def test_a_bind_secondary_gets_every_huge_record_on_every_transfer(primary, bind_secondary, tsig_key):
-    want = records(ZONE_TEXT, ZONE)
+    want = records_of_text(ZONE_TEXT, ZONE)
     sec = bind_secondary([ZONE], primary.port, key=tsig_key, address="127.0.0.2")
     sec.wait_serial(ZONE, 1, timeout=20)
     assert sec.wait_transfers(1, ZONE) == ["AXFR"]

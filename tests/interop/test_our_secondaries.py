@@ -8,32 +8,19 @@ import time
 
 import pytest
 
+from tests.helpers import wait_for
 from tests.integration.harness import Daemon
 from tests.interop.fed import start_fed
-from tests.interop.peers import records
+from tests.zones import records_of_text, zone_text
 
 ZONE = "example.com"
-
-
-def zone_text(serial: int, hosts: int, changed: dict[int, str] | None = None) -> str:
-    changed = changed or {}
-    body = "".join(f"h{i} A {changed.get(i, f'10.0.{i // 250}.{i % 250}')}\n" for i in range(hosts))
-    return (
-        "$ORIGIN example.com.\n$TTL 300\n"
-        f"@ SOA ns1.example.com. hostmaster.example.com. {serial} 3600 600 86400 300\n"
-        "  NS ns1.example.com.\n  NS ns.other.test.\n"
-        "ns1 A 192.0.2.1\nwww A 192.0.2.10\n  AAAA 2001:db8::10\n"
-        'txt TXT "hello world"\n'
-        "sub NS ns.sub.example.com.\nns.sub A 192.0.2.53\n"
-        + body
-    )
 
 
 @pytest.fixture
 def primary(tmp_path, tsig_key, request):
     name, algorithm, secret = tsig_key
     hosts = getattr(request, "param", 50)
-    d = Daemon(tmp_path / "primary", {ZONE: zone_text(1, hosts)},
+    d = Daemon(tmp_path / "primary", {ZONE: zone_text(1, hosts=hosts)},
                extra_zone_config={ZONE: {"secondaries": "[bind, knot]"}},
                extra_config=(
                    f'tsig:\n  {name}: {{algorithm: {algorithm}, secret: "{secret}"}}\n'
@@ -56,17 +43,17 @@ def test_initial_axfr_then_ixfr_after_a_reload(primary, bind_secondary, knot_sec
     secondaries = both(primary, bind_secondary, knot_secondary, tsig_key)
     for sec in secondaries:
         sec.wait_serial(ZONE, 1, timeout=20)
-        assert sec.axfr(ZONE) == records(zone_text(1, primary.hosts), ZONE)
+        assert sec.axfr(ZONE) == records_of_text(zone_text(1, hosts=primary.hosts), ZONE)
         assert sec.wait_transfers(1, ZONE) == ["AXFR"]
 
-    new_text = zone_text(2, primary.hosts, {3: "192.0.2.33"})
+    new_text = zone_text(2, hosts=primary.hosts, changed={3: "192.0.2.33"})
     primary.write_zone(ZONE, new_text)
     out = primary.hpctl("reload")
     assert out.returncode == 0 and "1 -> 2" in out.stdout
     for sec in secondaries:
         sec.refresh(ZONE)
         sec.wait_serial(ZONE, 2, timeout=20)
-        assert sec.axfr(ZONE) == records(new_text, ZONE)
+        assert sec.axfr(ZONE) == records_of_text(new_text, ZONE)
         assert sec.wait_transfers(2, ZONE) == ["AXFR", "IXFR"], f"{sec.kind} did not use IXFR"
     log = primary.log()
     assert "peer=127.0.0.2 secondary=bind kind=IXFR serial=1->2" in log
@@ -80,20 +67,20 @@ def test_secondaries_converge_on_every_serial_through_random_reloads(primary, bi
     for sec in secondaries:
         sec.wait_serial(ZONE, 1, timeout=20)
     changed: dict[int, str] = {}
-    text = zone_text(1, primary.hosts)
+    text = zone_text(1, hosts=primary.hosts)
     for serial in range(2, 8):
         for _ in range(rng.randint(1, 4)):
             changed[rng.randrange(primary.hosts)] = f"192.0.2.{rng.randint(1, 254)}"
         if rng.random() < 0.3 and changed:
             changed.pop(next(iter(changed)))  # back to its first value
-        text = zone_text(serial, primary.hosts, changed)
+        text = zone_text(serial, hosts=primary.hosts, changed=changed)
         primary.write_zone(ZONE, text)
         assert primary.hpctl("reload").returncode == 0
         for sec in secondaries:
             sec.refresh(ZONE)
             sec.wait_serial(ZONE, serial, timeout=20)
     for sec in secondaries:
-        assert sec.axfr(ZONE) == records(text, ZONE)
+        assert sec.axfr(ZONE) == records_of_text(text, ZONE)
         kinds = sec.wait_transfers(7, ZONE)
         assert kinds == ["AXFR"] + ["IXFR"] * 6, f"{sec.kind}: {kinds}"
 
@@ -104,7 +91,7 @@ def test_a_secondary_restarted_behind_catches_up_by_ixfr_across_our_restart(prim
     for sec in secondaries:
         sec.wait_serial(ZONE, 1, timeout=20)
         sec.stop()
-    text = zone_text(2, primary.hosts, {1: "192.0.2.1"})
+    text = zone_text(2, hosts=primary.hosts, changed={1: "192.0.2.1"})
     primary.write_zone(ZONE, text)
     assert primary.hpctl("reload").returncode == 0
     assert primary.stop() == 0
@@ -113,32 +100,31 @@ def test_a_secondary_restarted_behind_catches_up_by_ixfr_across_our_restart(prim
         sec.start()
         sec.refresh(ZONE)
         sec.wait_serial(ZONE, 2, timeout=20)
-        assert sec.axfr(ZONE) == records(text, ZONE)
+        assert sec.axfr(ZONE) == records_of_text(text, ZONE)
         assert sec.wait_transfers(2, ZONE)[-1] == "IXFR"
 
 
 def test_notify_brings_both_secondaries_up_to_date_without_a_refresh(tmp_path, bind_secondary, knot_secondary,
                                                                      tsig_key):
-    d, bind, knot = start_fed(tmp_path, bind_secondary, knot_secondary, tsig_key, zone_text(1, 50), 1)
+    d, bind, knot = start_fed(tmp_path, bind_secondary, knot_secondary, tsig_key, zone_text(1, hosts=50), 1)
     try:
-        text = zone_text(2, 50, {7: "192.0.2.77"})
+        text = zone_text(2, hosts=50, changed={7: "192.0.2.77"})
         d.write_zone(ZONE, text)
         started = time.monotonic()
         assert d.hpctl("reload").returncode == 0
         took = {}
-        pending = {bind, knot}
-        deadline = time.monotonic() + 30
-        while pending:
-            for sec in list(pending):
-                if sec.serial(ZONE, timeout=0.2) == 2:
+
+        def converged() -> bool:
+            """Notes when each secondary first serves serial 2; true once both do."""
+            for sec in (bind, knot):
+                if sec.kind not in took and sec.serial(ZONE, timeout=0.2) == 2:
                     took[sec.kind] = time.monotonic() - started
-                    pending.discard(sec)
-            assert time.monotonic() < deadline, f"not converged: {[s.kind for s in pending]}\n{d.log()[-3000:]}"
-            time.sleep(0.01)
+            return len(took) == 2
+        wait_for(converged, timeout=30, interval=0.01, explain=lambda: f"converged: {took}\n{d.log()[-3000:]}")
         print("\nreload -> secondary serves the new serial (NOTIFY, no refresh): "
               + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sorted(took.items())))
         for sec in (bind, knot):
-            assert sec.axfr(ZONE) == records(text, ZONE)
+            assert sec.axfr(ZONE) == records_of_text(text, ZONE)
             assert sec.wait_transfers(2, ZONE)[-1] == "IXFR"
         for sec in (bind, knot):  # each answered our signed NOTIFY with a signed NOERROR
             assert f"notify.acked zone=example.com target={sec.endpoint}" in d.log()

@@ -9,7 +9,7 @@ import pytest
 from hiddenprimary.config import Dnssec
 from hiddenprimary.dnssec import zone_signer
 from hiddenprimary.zone import codec
-from tests.unit.test_dnssec_sign import make_key, make_version
+from tests.unit.signing import make_key, make_version
 
 
 @pytest.mark.parametrize("denial", ["nsec", "nsec3"])

@@ -26,7 +26,6 @@ from hiddenprimary.config import (
 from hiddenprimary.errors import ConfigError, EXIT_USAGE, Location
 
 SECRET = base64.b64encode(bytes(range(32))).decode()
-REPO = Path(__file__).resolve().parents[2]
 
 FULL = f"""\
 listen: ["127.0.0.1:5300", "[::1]:5300", "0.0.0.0:0"]
@@ -212,17 +211,17 @@ def test_merge_keys_share_settings(tmp_path):
     assert b.serial == "increment" and b.file == str(tmp_path / "b.zone")
 
 
-def test_shipped_example_config():
-    cfg = load_config(str(REPO / "conf" / "hiddenprimary.yaml"))
+def test_shipped_example_config(repo_root):
+    cfg = load_config(str(repo_root / "conf" / "hiddenprimary.yaml"))
     assert cfg.listen == (("127.0.0.1", 5300),)
-    assert cfg.control == str(REPO / "var" / "hpctl.sock")
-    assert cfg.data_dir == str(REPO / "var")
+    assert cfg.control == str(repo_root / "var" / "hpctl.sock")
+    assert cfg.data_dir == str(repo_root / "var")
     assert len(cfg.tsig["xfr-key"].secret) == 32
     assert cfg.secondaries["lab"].key == "xfr-key"
     assert cfg.secondaries["lab"].notify == (("127.0.0.2", 5301),)
     com, net = dns.name.from_text("example.com."), dns.name.from_text("example.net.")
     assert list(cfg.zones) == [com, net]
-    assert cfg.zones[com].file == str(REPO / "zones" / "example.com.zone")
+    assert cfg.zones[com].file == str(repo_root / "zones" / "example.com.zone")
     assert cfg.zones[com].secondaries == ("lab",) and cfg.zones[com].serial == "keep"
     assert cfg.zones[net].serial == "increment"
     assert cfg.zones[com].dnssec.algorithm == "ECDSAP256SHA256" and cfg.zones[com].dnssec.denial == "nsec"
@@ -783,8 +782,8 @@ def test_tsig_secret_shorter_than_the_hmac_output_is_a_warning(tmp_path, algorit
                        f"make one with: openssl rand -base64 {wanted})")
 
 
-def test_shipped_configs_have_no_warnings():
-    root = Path(__file__).resolve().parents[2] / "conf"
+def test_shipped_configs_have_no_warnings(repo_root):
+    root = repo_root / "conf"
     for path in [root / "hiddenprimary.yaml", *sorted((root / "examples").glob("*.yaml"))]:
         try:
             cfg = load_config(str(path))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import socketserver
 import struct
-import textwrap
 import threading
 
 import dns.exception
@@ -27,26 +26,12 @@ from hiddenprimary.config import parse_config
 from hiddenprimary.transfer import consistency
 from hiddenprimary.transfer.tsig import keyring_from_config
 from hiddenprimary.zone.version import ZoneVersion
-from tests.integration.harness import free_port
+from tests.helpers import free_port
+from tests.zones import version_from_text, zone_text
 
 ORIGIN = dns.name.from_text("example.com.")
 SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA=="
 FAST = {"timeout": 0.3, "tries": 2}
-
-
-def zone_text(serial: int, www: str = "192.0.2.10", extra: str = "") -> str:
-    return textwrap.dedent(f"""\
-        $ORIGIN example.com.
-        $TTL 300
-        @ SOA ns1.example.com. hostmaster.example.com. {serial} 3600 600 86400 300
-          NS ns1.example.com.
-        ns1 A 192.0.2.1
-        www A {www}
-            AAAA 2001:db8::10
-        txt TXT "hello world"
-        sub NS ns.sub.example.com.
-        ns.sub A 192.0.2.53
-        """) + extra
 
 
 def dns_zone(text: str) -> dns.zone.Zone:
@@ -54,9 +39,7 @@ def dns_zone(text: str) -> dns.zone.Zone:
 
 
 def version_of(text: str) -> ZoneVersion:
-    zone = dns_zone(text)
-    nodes = {name: {(rds.rdtype, rds.covers): rds for rds in node} for name, node in zone.nodes.items()}
-    return ZoneVersion(ORIGIN, nodes)
+    return version_from_text(text, ORIGIN.to_text(), check_origin=False)
 
 
 # ---------------------------------------------------------------------------------------------

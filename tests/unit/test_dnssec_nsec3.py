@@ -13,12 +13,11 @@ import dns.rdatatype
 import dns.rdtypes.ANY.NSEC3
 import dns.zone
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hiddenprimary.dnssec import nsec3
-from hiddenprimary.dnssec.keys import SEP_FLAG, ZONE_FLAG, SigningKey, dnskey_rdataset
+from hiddenprimary.dnssec.keys import SigningKey, dnskey_rdataset
 from hiddenprimary.dnssec.nsec import authoritative_names, denial_ttl
 from hiddenprimary.dnssec.nsec3 import (
     Nsec3Params,
@@ -30,6 +29,7 @@ from hiddenprimary.dnssec.nsec3 import (
 )
 from hiddenprimary.dnssec.sign import KEY_TYPES, sign_rrset
 from hiddenprimary.zone.version import ZoneVersion
+from tests.unit.signing import make_key, make_keys, write_zone
 
 ORIGIN = dns.name.from_text("example.com.")
 T = dns.rdatatype
@@ -72,12 +72,6 @@ def make_version(records=ZONE, dnskey: SigningKey | None = None) -> ZoneVersion:
     if dnskey is not None:
         nodes[ORIGIN][(T.DNSKEY, T.NONE)] = dnskey_rdataset([dnskey], 3600)
     return ZoneVersion(ORIGIN, nodes)
-
-
-def make_key(algorithm: int, flags: int = ZONE_FLAG | SEP_FLAG, signs_keys=True, signs_zone=True) -> SigningKey:
-    private = ec.generate_private_key(ec.SECP256R1()) if algorithm == 13 else ed25519.Ed25519PrivateKey.generate()
-    dnskey = dns.dnssec.make_dnskey(private.public_key(), algorithm, flags=flags)
-    return SigningKey(zone=ORIGIN, dnskey=dnskey, private_key=private, signs_keys=signs_keys, signs_zone=signs_zone)
 
 
 def types_of(rds) -> set[str]:
@@ -270,11 +264,6 @@ def sign_nsec3(unsigned: ZoneVersion, keys, params: Nsec3Params) -> ZoneVersion:
     return ZoneVersion(ORIGIN, nodes)
 
 
-def write_zone(version: ZoneVersion, path) -> None:
-    with open(path, "w") as f:
-        f.writelines(rds.to_text(name) + "\n" for name, rds in version.iter_rdatasets())
-
-
 needs_bind = pytest.mark.skipif(shutil.which("dnssec-verify") is None, reason="no dnssec-verify")
 needs_ldns = pytest.mark.skipif(shutil.which("ldns-verify-zone") is None, reason="no ldns-verify-zone")
 needs_signzone = pytest.mark.skipif(
@@ -291,12 +280,6 @@ def verify(path, csk: bool):
     bind = run("dnssec-verify", *(("-z",) if csk else ()), "-o", ORIGIN.to_text(), str(path))
     ldns = run("ldns-verify-zone", str(path))
     return bind, ldns
-
-
-def make_keys(algorithm: int, split: bool) -> list[SigningKey]:
-    if not split:
-        return [make_key(algorithm)]
-    return [make_key(algorithm, signs_zone=False), make_key(algorithm, flags=ZONE_FLAG, signs_keys=False)]
 
 
 @needs_bind

@@ -13,37 +13,28 @@ import dns.rdatatype
 import dns.rdtypes.ANY.RRSIG
 import dns.rrset
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from hiddenprimary.dnssec.keys import SEP_FLAG, ZONE_FLAG, SigningKey
+from hiddenprimary.dnssec.keys import ZONE_FLAG
 from hiddenprimary.dnssec.nsec import authoritative_names, nsec_chain
 from hiddenprimary.dnssec.sign import rrsig_labels, sign_rrset
-from hiddenprimary.dnssec.zone_signer import INCEPTION_SKEW, SigningPolicy, sign_zone, signer_input, strip
+from hiddenprimary.dnssec.zone_signer import (
+    INCEPTION_SKEW,
+    SigningPolicy,
+    sign_zone,
+    signer_input,
+    strip,
+)
 from hiddenprimary.zone.version import ZoneVersion
+from tests.unit.signing import (
+    ORIGIN,
+    ZONE_RECORDS,
+    make_key,
+    make_keys,
+    make_version,
+    write_zone,
+)
 
-ORIGIN = dns.name.from_text("example.com.")
 T = dns.rdatatype
-
-ZONE = [
-    ("@", "SOA", 3600, "ns1 hostmaster 2024010101 7200 3600 1209600 300"),
-    ("@", "NS", 3600, "ns1", "ns2.example.net."),
-    ("@", "MX", 3600, "10 mail"),
-    ("@", "A", 300, "192.0.2.1"),
-    ("ns1", "A", 3600, "192.0.2.53"),
-    ("www", "A", 300, "192.0.2.10", "192.0.2.11"),
-    ("www", "AAAA", 300, "2001:db8::10"),
-    ("Mail", "A", 300, "192.0.2.25"),  # mixed case owner: canonical form lower-cases it
-    ("alias", "CNAME", 300, "www"),
-    ("*.wild", "TXT", 300, '"wildcard"'),
-    ("host.deep.ent", "A", 300, "192.0.2.99"),  # deep.ent and ent are empty non-terminals
-    ("sub", "NS", 3600, "ns.sub", "ns.example.net."),  # delegation with DS and in-bailiwick glue
-    ("sub", "DS", 3600, "12345 13 2 " + "ab" * 32),
-    ("ns.sub", "A", 3600, "192.0.2.200"),
-    ("ns.sub", "AAAA", 3600, "2001:db8::200"),
-    ("deeper.ns.sub", "TXT", 3600, '"occluded"'),
-    ("nods", "NS", 3600, "ns1.example.net."),  # delegation without DS
-    ("z", "TXT", 300, '"last name"'),
-]
 
 
 def sign_version(version: ZoneVersion, keys, inception: int, expiration: int) -> ZoneVersion:
@@ -54,36 +45,9 @@ def sign_version(version: ZoneVersion, keys, inception: int, expiration: int) ->
     return sign_zone(signer_input(strip(version), keys, policy), keys, policy, now)[0]
 
 
-def make_version(records=ZONE, origin=ORIGIN) -> ZoneVersion:
-    nodes: dict = {}
-    for owner, rdtype, ttl, *texts in records:
-        name = dns.name.from_text(owner, origin) if owner != "@" else origin
-        rds = dns.rdataset.from_text_list("IN", rdtype, ttl, texts, origin=origin, relativize=False)
-        nodes.setdefault(name, {})[(rds.rdtype, rds.covers)] = rds
-    return ZoneVersion(origin, nodes)
-
-
-def make_key(algorithm: int, flags: int = ZONE_FLAG | SEP_FLAG, zone=ORIGIN,
-             signs_keys=True, signs_zone=True) -> SigningKey:
-    if algorithm == 13:
-        private = ec.generate_private_key(ec.SECP256R1())
-    elif algorithm == 15:
-        private = ed25519.Ed25519PrivateKey.generate()
-    else:
-        raise ValueError(algorithm)
-    dnskey = dns.dnssec.make_dnskey(private.public_key(), algorithm, flags=flags)
-    return SigningKey(zone=zone, dnskey=dnskey, private_key=private,
-                      signs_keys=signs_keys, signs_zone=signs_zone)
-
-
 def window(now=None) -> tuple[int, int]:
     now = int(time.time()) if now is None else now
     return now - 3600, now + 14 * 86400
-
-
-def write_zone(version: ZoneVersion, path) -> None:
-    with open(path, "w") as f:
-        f.writelines(rds.to_text(name) + "\n" for name, rds in version.iter_rdatasets())
 
 
 def n(text: str) -> dns.name.Name:
@@ -123,7 +87,7 @@ def test_nsec_bitmaps():
 
 def test_nsec_ttl_is_min_of_soa_ttl_and_minimum():  # RFC 9077
     assert nsec_chain(make_version())[ORIGIN].ttl == 300
-    records = [("@", "SOA", 60, "ns1 h 1 2 3 4 900")] + ZONE[1:]
+    records = [("@", "SOA", 60, "ns1 h 1 2 3 4 900")] + ZONE_RECORDS[1:]
     assert nsec_chain(make_version(records))[ORIGIN].ttl == 60
     assert nsec_chain(make_version(), ttl=42)[ORIGIN].ttl == 42
 
@@ -134,7 +98,7 @@ def test_nsec_next_name_is_lower_case():
 
 
 def test_dname_occludes_names_below_it():
-    records = ZONE + [("old", "DNAME", 300, "new.example.net."), ("x.old", "A", 300, "192.0.2.7")]
+    records = ZONE_RECORDS + [("old", "DNAME", 300, "new.example.net."), ("x.old", "A", 300, "192.0.2.7")]
     chain = nsec_chain(make_version(records))
     assert n("old") in chain and n("x.old") not in chain
 
@@ -272,12 +236,7 @@ def _run(*cmd):
 @pytest.mark.parametrize("split", [False, True], ids=["csk", "ksk+zsk"])
 @pytest.mark.parametrize("algorithm", [13, 15])
 def test_signed_zone_passes_dnssec_verify_and_ldns(tmp_path, algorithm, split):
-    if split:
-        keys = [make_key(algorithm, signs_zone=False),
-                make_key(algorithm, flags=ZONE_FLAG, signs_keys=False)]
-    else:
-        keys = [make_key(algorithm)]
-    signed = sign_version(make_version(), keys, *window())
+    signed = sign_version(make_version(), make_keys(algorithm, split), *window())
     path = tmp_path / "example.com.signed"
     write_zone(signed, path)
 

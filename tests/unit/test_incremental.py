@@ -12,7 +12,7 @@ from hiddenprimary.providers.base import Plan, compute_plan
 from hiddenprimary.providers.incremental import DiffsDoNotFit, chain, plan_from_diffs
 from hiddenprimary.providers.route53 import Route53Provider, batches
 from hiddenprimary.zone.diff import diff
-from tests.unit.test_diff import ORIGIN, make_version
+from tests.unit.versions import ORIGIN, make_version
 
 PROVIDER = Route53Provider(client=object())  # plans only: never calls the API
 ZONE = "example.com."

@@ -12,11 +12,17 @@ from hypothesis import strategies as st
 from hiddenprimary.clock import SystemClock
 from hiddenprimary.config import ZoneConfig
 from hiddenprimary.reload.commit import commit, restore
-from hiddenprimary.reload.journal import Journal, JournalCorrupt, JournalError, JournalUnavailable, journal_path
+from hiddenprimary.reload.journal import (
+    Journal,
+    JournalCorrupt,
+    JournalError,
+    JournalUnavailable,
+    journal_path,
+)
 from hiddenprimary.reload.plan import ReloadPlan
 from hiddenprimary.reload.served_serials import ServedSerials
 from hiddenprimary.zone.diff import apply, diff, nodes_equal
-from tests.unit.test_diff import ORIGIN, make_version, records
+from tests.unit.versions import ORIGIN, make_version, records
 
 
 def open_journal(tmp_path, name="j"):

@@ -13,69 +13,13 @@ import pytest
 
 from hiddenprimary.serve.query import MAX_CNAME_CHAIN, answer, negative_soa
 from hiddenprimary.zone.version import ZoneVersion
+from tests.zones import QUERY_ZONE, version_from_text
 
 ORIGIN = "example.com."
 
-ZONE_TEXT = """
-$TTL 3600
-@            3600 IN SOA ns1 hostmaster 2024010101 7200 3600 1209600 300
-@                 NS    ns1
-@                 NS    ns2.example.net.
-@                 MX    10 mail
-@                 MX    20 mail.example.net.
-@                 MX    30 host.sub
-ns1               A     192.0.2.1
-ns1               AAAA  2001:db8::1
-mail              A     192.0.2.2
-www               A     192.0.2.3
-www               AAAA  2001:db8::3
-www               TXT   "hello"
-alias             CNAME www
-chain1            CNAME chain2
-chain2            CNAME alias
-loop1             CNAME loop2
-loop2             CNAME loop1
-selfloop          CNAME selfloop
-out               CNAME www.example.net.
-dangling          CNAME nothere
-tocut             CNAME host.sub
-_sip._tcp         SRV   0 5 5060 sip
-sip               A     192.0.2.20
-a.b.ent           A     192.0.2.21
-*.wild            A     192.0.2.10
-*.wild            TXT   "synthesized"
-exists.wild       MX    10 mail
-a.ent2.wild       A     192.0.2.12
-deleg.wild        NS    ns.example.net.
-*.cn              CNAME www
-*.cnloop          CNAME x.y.cnloop
-*.e               TXT   "only-below"
-a.*.entwild       A     192.0.2.13
-sub               NS    ns.sub
-sub               NS    ns1
-sub               NS    ns.example.net.
-sub               DS    12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
-ns.sub            A     192.0.2.30
-ns.sub            AAAA  2001:db8::30
-host.sub          A     192.0.2.31
-insecure          NS    ns.insecure
-ns.insecure       A     192.0.2.40
-"""
-
-
-def version_from_text(text: str = ZONE_TEXT, origin: str = ORIGIN) -> ZoneVersion:
-    """A ZoneVersion built from zone text (absolute names), independent of the zone loader."""
-    zone = dns.zone.from_text(text, origin, relativize=False, check_origin=True)
-    nodes = {
-        name: {(rds.rdtype, rds.covers): rds for rds in node.rdatasets}
-        for name, node in zone.nodes.items()
-    }
-    return ZoneVersion(dns.name.from_text(origin), nodes)
-
-
 @pytest.fixture(scope="module")
 def zone() -> ZoneVersion:
-    return version_from_text()
+    return version_from_text(QUERY_ZONE, ORIGIN)
 
 
 def ask(zone: ZoneVersion, qname: str, qtype: str, *, rdclass: str = "IN", do: bool = False):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import pathlib
 import shutil
-import subprocess
 
 import dns.dnssec
 import dns.flags
@@ -28,73 +27,16 @@ from hiddenprimary.dnssec import denial
 from hiddenprimary.serve.query import answer
 from hiddenprimary.zone.load import load_zone
 from hiddenprimary.zone.version import ZoneVersion
+from tests.bind_signer import FLAVOURS, make_keys, sign
+from tests.zones import DENIAL_ZONE, version_from_text
 
 ORIGIN = dns.name.from_text("example.")
 T = dns.rdatatype
-
-# The zone of every case: delegations with and without DS (and glue), empty non-terminals (ent,
-# b.ent; ent2 only above an insecure delegation), wildcards (one a CNAME to a missing name, one,
-# *.ew, an empty non-terminal), and a CNAME to a missing name.
-ZONE = """\
-$ORIGIN example.
-$TTL 3600
-@           SOA   ns1 hostmaster 2026010101 7200 3600 1209600 300
-@           NS    ns1
-ns1         A     192.0.2.1
-www         A     192.0.2.2
-www         AAAA  2001:db8::2
-alias       CNAME www
-dangling    CNAME nothere
-secure      NS    ns.secure
-secure      DS    12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
-ns.secure   A     192.0.2.3
-insecure    NS    ns.insecure
-ns.insecure A     192.0.2.4
-ins.ent2    NS    ns.example.net.
-a.b.ent     A     192.0.2.5
-*.wild      A     192.0.2.6
-*.wild      TXT   "wild"
-*.cn        CNAME gone
-a.*.ew      A     192.0.2.7
-"""
-
-FLAVOURS = {"nsec": (), "nsec3": ("-3", "-", "-H", "0"), "optout": ("-3", "-", "-H", "0", "-A")}
 
 needs_signer = pytest.mark.skipif(
     shutil.which("dnssec-signzone") is None or shutil.which("dnssec-keygen") is None,
     reason="no dnssec-signzone/dnssec-keygen (bind9-utils)",
 )
-
-
-# -- signing with BIND (shared with the integration test) ------------------------------------------
-
-
-def _run(*cmd: str, cwd: pathlib.Path | None = None) -> subprocess.CompletedProcess:
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd, check=False)
-    assert done.returncode == 0, f"{cmd}: {done.stdout}{done.stderr}"
-    return done
-
-
-def make_keys(keydir: pathlib.Path, origin: str = "example.") -> str:
-    """A KSK and a ZSK (ECDSAP256SHA256) in `keydir`; returns the KSK's DNSKEY rdata text."""
-    keydir.mkdir(parents=True, exist_ok=True)
-    ksk = _run("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", "-f", "KSK", "-K", str(keydir), origin)
-    _run("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", "-K", str(keydir), origin)
-    text = (keydir / f"{ksk.stdout.strip()}.key").read_text()
-    line = next(li for li in text.splitlines() if not li.startswith(";"))
-    return line.split("DNSKEY", 1)[1].strip()  # "257 3 13 <base64>"
-
-
-def sign(workdir: pathlib.Path, keydir: pathlib.Path, flavour: str, text: str = ZONE,
-         origin: str = "example.") -> pathlib.Path:
-    """`text` signed by dnssec-signzone with the keys in `keydir` (smart signing, -S)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    unsigned = workdir / f"{flavour}.zone"
-    unsigned.write_text(text)
-    signed = workdir / f"{flavour}.signed"
-    _run("dnssec-signzone", "-q", "-S", "-K", str(keydir), *FLAVOURS[flavour], "-o", origin,
-         "-f", str(signed), str(unsigned), cwd=workdir)
-    return signed
 
 
 def load(path: pathlib.Path, origin: dns.name.Name = ORIGIN) -> ZoneVersion:
@@ -119,8 +61,7 @@ def zones(signed_files) -> dict[str, ZoneVersion]:
 
 @pytest.fixture(scope="module")
 def unsigned() -> ZoneVersion:
-    zone = dns.zone.from_text(ZONE, ORIGIN, relativize=False)
-    return ZoneVersion(ORIGIN, {n: {(r.rdtype, r.covers): r for r in node} for n, node in zone.nodes.items()})
+    return version_from_text(DENIAL_ZONE, ORIGIN.to_text())
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -27,13 +27,13 @@ from hiddenprimary.serve import answer_cache, responder
 from hiddenprimary.serve.request import parse_request
 from hiddenprimary.serve.responder import respond
 from hiddenprimary.zone.store import Store
-from tests.unit.test_query import ZONE_TEXT, version_from_text
+from tests.zones import QUERY_ZONE, version_from_text
 
 ORIGIN = dns.name.from_text("example.com.")
 UNLOADED = dns.name.from_text("broken.test.")
 
 BIG_TEXT = (
-    ZONE_TEXT
+    QUERY_ZONE
     + "".join(f'big TXT "{i:02d}-{"x" * 60}"\n' for i in range(10))  # ~750 octets of answer
     + "".join(f"mx MX {i} mx{i}\nmx{i} A 192.0.2.{i}\nmx{i} AAAA 2001:db8::{i}\n" for i in range(12))
     + "".join(f"bigcut NS ns{i}.bigcut\nns{i}.bigcut A 192.0.2.{i}\nns{i}.bigcut AAAA 2001:db8::{i}\n" for i in range(12))
@@ -129,7 +129,7 @@ def test_configured_zone_without_version_is_servfail(store):
 def test_ds_at_apex_answered_from_served_parent():
     parent = dns.name.from_text("com.")
     store = Store([ORIGIN, parent])
-    store.publish(ORIGIN, version_from_text())
+    store.publish(ORIGIN, version_from_text(QUERY_ZONE))
     parent_text = (
         "@ 300 IN SOA ns hm 1 2 3 4 60\n@ NS ns\nns A 192.0.2.1\nexample NS ns1.example\n"
         "example DS 1 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n"

@@ -24,13 +24,8 @@ import dns.zone
 from hiddenprimary.providers.base import DNSSEC_TYPES
 from hiddenprimary.providers.route53 import ChangeRejected, Route53Provider, batches
 from hiddenprimary.zone.version import ZoneVersion
-from tests.r53_peer import ENV, moto_server
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    with moto_server() as url:
-        yield url
+from tests.r53_peer import ENV
+from tests.zones import version_from_text
 
 
 @pytest.fixture(autouse=True)
@@ -45,12 +40,6 @@ def hosted_zone(url: str, zone: str):
     hz = provider.client.create_hosted_zone(Name=zone, CallerReference=str(uuid.uuid4()))
     provider.hosted_zones[zone] = hz["HostedZone"]["Id"].rsplit("/", 1)[-1]
     return provider
-
-
-def version_from_text(text: str, origin: str) -> ZoneVersion:
-    z = dns.zone.from_text(text, origin, relativize=False)
-    nodes = {name: {(rds.rdtype, rds.covers): rds for rds in node.rdatasets} for name, node in z.nodes.items()}
-    return ZoneVersion(z.origin, nodes)
 
 
 def big_zone_text(origin: str, n: int, seed: int = 1) -> str:

@@ -3,8 +3,8 @@
 import dns.message
 import dns.name
 import dns.rdatatype
-import dns.xfr
 import dns.rrset
+import dns.xfr
 import dns.zone
 import pytest
 from hypothesis import given, settings
@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from hiddenprimary.transfer import xfr
 from hiddenprimary.zone.diff import diff
 from hiddenprimary.zone.version import ZoneVersion
-from tests.unit.test_diff import ORIGIN, make_version, records
+from tests.unit.versions import ORIGIN, make_version, records
+from tests.wire import compressed_axfr_query
+from tests.zones import huge_txt
 
 
 def to_dnspython_zone(version: ZoneVersion) -> dns.zone.Zone:
@@ -113,15 +115,6 @@ def test_client_serial_needs_the_soa_in_authority():
     assert xfr.client_serial(q) == 41
 
 
-def huge_txt(octets: int) -> str:
-    """One TXT rdata of about `octets` octets (strings of 250 characters)."""
-    strings, rest = divmod(octets, 251)
-    parts = [f'"{chr(97 + i % 26) * 250}"' for i in range(strings)]
-    if rest > 1:
-        parts.append('"' + "z" * (rest - 1) + '"')
-    return " ".join(parts)
-
-
 def test_records_of_16_32_and_64_kb_are_each_transferred_in_a_message_of_their_own():
     sizes = {"r16": 16_500, "r32": 32_768, "r64": 64_000}
     v = make_version(1, {**{(label, "TXT"): (60, (huge_txt(n),)) for label, n in sizes.items()},
@@ -145,16 +138,6 @@ def test_a_record_that_fits_no_message_fails_every_reader_and_is_never_skipped()
         with pytest.raises(xfr.RenderingFailed):  # asked again: fails again, not an early end
             rendering.message(len(rendering.messages))
     assert xfr.axfr_rendering(v) is not first  # a failed rendering is not kept for the version
-
-
-def compressed_axfr_query(qname: str = "ExAmPlE.CoM.", msg_id: int = 0x0042) -> bytes:
-    """An AXFR query whose question name ends in a legal compression pointer (RFC 1035 4.1.4: to
-    prior data): offset 0 holds the ID's high octet, 0x00, which reads as the root label."""
-    q = dns.message.make_query(qname, "AXFR")
-    q.id = msg_id
-    wire = q.to_wire()
-    name_end = wire.index(b"\x00\x00\xfc\x00\x01", 12)  # the root label, then type AXFR, class IN
-    return wire[:name_end] + b"\xc0\x00" + wire[name_end + 1:]
 
 
 def test_question_with_a_compression_pointer_is_copied_uncompressed():

@@ -17,25 +17,9 @@ import pytest
 from hiddenprimary.errors import Location, Severity, ZoneProblem, ZoneRejected
 from hiddenprimary.zone import checks
 from hiddenprimary.zone.load import LoadedZone, load_zone
+from tests.unit.zone_data import CHECK_CODES, DATA, EXAMPLE, expectations
 
-DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "zones"
-EXAMPLE = dns.name.from_text("example.")
-CHECK_CODES = {
-    "no-soa", "multiple-soa", "soa-not-at-apex", "no-apex-ns", "cname-and-other-data",
-    "multiple-cname", "multiple-dname", "multiple-nsec", "dname-children", "missing-glue",
-    "ns-target-no-address",
-    "ns-is-cname", "occluded-data",
-}  # fmt: skip
 HEADER = "$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n  NS ns1\nns1 A 192.0.2.1\n"
-
-
-def expectations(path: pathlib.Path) -> set[tuple[str, str, int]]:
-    found = set()
-    for line in path.read_text().splitlines():
-        if line.startswith("; expect:"):
-            code, number, *where = line.split()[2:]
-            found.add((code, where[0] if where else path.name, int(number)))
-    return found
 
 
 CHECK_FILES = sorted(

@@ -22,30 +22,13 @@ from hiddenprimary.errors import Location, Severity, ZoneProblem, ZoneRejected
 from hiddenprimary.zone import checks
 from hiddenprimary.zone.load import MAX_PROBLEMS, LoadedZone, load_zone
 from hiddenprimary.zone.scan import scan
+from tests.unit.zone_data import CHECK_CODES, DATA, EXAMPLE, expectations
 
-DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "zones"
 GOOD = DATA / "good"
-EXAMPLE = dns.name.from_text("example.")
-CHECK_CODES = {
-    "no-soa", "multiple-soa", "soa-not-at-apex", "no-apex-ns", "cname-and-other-data",
-    "multiple-cname", "multiple-dname", "multiple-nsec", "dname-children", "missing-glue",
-    "ns-target-no-address",
-    "ns-is-cname", "occluded-data",
-}  # fmt: skip
 
 
 def name(text: str) -> dns.name.Name:
     return dns.name.from_text(text)
-
-
-def expectations(path: pathlib.Path) -> set[tuple[str, str, int]]:
-    """The `; expect: code line [file]` comments of a data file, as (code, file, line)."""
-    found = set()
-    for line in path.read_text().splitlines():
-        if line.startswith("; expect:"):
-            code, number, *where = line.split()[2:]
-            found.add((code, where[0] if where else path.name, int(number)))
-    return found
 
 
 def problems_of(path: pathlib.Path | str, origin: dns.name.Name = EXAMPLE) -> list[ZoneProblem]:
@@ -447,7 +430,7 @@ def rdata_text(draw):
 
 
 @st.composite
-def zone_text(draw):
+def good_zones(draw):
     """A good zone. Records outside the zone get no explicit TTL: dnspython skips them before
     reading their TTL, while we (and BIND) let an explicit TTL there count as the last one."""
     top = draw(st.one_of(st.none(), ttl))
@@ -505,7 +488,7 @@ def zone_text(draw):
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(text=zone_text())
+@given(text=good_zones())
 def test_generated_zones_load_as_dnspython_loads_them(tmp_path, text):
     path = tmp_path / "generated.zone"
     path.write_text(text)

@@ -17,40 +17,16 @@ from hypothesis import strategies as st
 from hiddenprimary.clock import FixedClock
 from hiddenprimary.config import Dnssec, ZoneConfig
 from hiddenprimary.dnssec import zone_signer
-from hiddenprimary.dnssec.keys import ZONE_FLAG
 from hiddenprimary.dnssec.parallel import ParallelSigner
 from hiddenprimary.errors import Location, SerialError, ZoneRejected
 from hiddenprimary.reload.plan import Signing, plan_reload, plan_resign
 from hiddenprimary.zone.diff import apply, diff, nodes_equal
-from tests.unit.test_dnssec_sign import make_key
+from tests.unit.signing import make_key, make_keys
+from tests.zones import dnssec_zone_text
 
 ORIGIN = dns.name.from_text("example.com.")
 T = dns.rdatatype
 NOW = int(time.time())  # dnssec-verify checks signature times against the real clock
-
-ZONE = """$ORIGIN example.com.
-$TTL 300
-@ 3600 SOA ns1 hostmaster {serial} 7200 3600 1209600 300
-@ 3600 NS ns1
-@ 3600 NS ns2.example.net.
-@ MX 10 mail
-ns1 A 192.0.2.53
-www A 192.0.2.10
-www AAAA 2001:db8::10
-mail A 192.0.2.25
-alias CNAME www
-*.wild TXT "wildcard"
-host.deep.ent A 192.0.2.99
-sub NS ns.sub
-sub DS 12345 13 2 {ds}
-ns.sub A 192.0.2.200
-nods NS ns1.example.net.
-{extra}
-"""
-
-
-def zone_text(serial=1, extra="", ds="ab" * 32):
-    return ZONE.format(serial=serial, extra=extra, ds=ds)
 
 
 def n(text):
@@ -65,10 +41,7 @@ class Setup:
         self.cfg = ZoneConfig(ORIGIN, str(self.path), (), policy,
                               Dnssec(algorithm=alg, denial=denial, signature_validity=validity, refresh=refresh,
                                      propagation_delay=propagation))
-        if split:
-            self.keys = (make_key(algorithm, signs_zone=False), make_key(algorithm, flags=ZONE_FLAG, signs_keys=False))
-        else:
-            self.keys = (make_key(algorithm),)
+        self.keys = tuple(make_keys(algorithm, split))
         self.policy = zone_signer.SigningPolicy.from_config(self.cfg.dnssec)
         self.clock = FixedClock(NOW)
         self.current = None
@@ -150,7 +123,7 @@ needs_tools = pytest.mark.skipif(not (shutil.which("dnssec-verify") and shutil.w
 @pytest.mark.parametrize("denial", ["nsec", "nsec3"])
 def test_first_load_is_signed_and_verifies(tmp_path, denial, algorithm, split):
     s = Setup(tmp_path, denial=denial, algorithm=algorithm, split=split)
-    plan = s.load(zone_text(serial=5))
+    plan = s.load(dnssec_zone_text(serial=5))
     assert plan.new.serial == 5 and plan.signed.signed > 10
     apex = plan.new.node(ORIGIN)
     for rdtype in ("DNSKEY", "CDS", "CDNSKEY"):
@@ -168,11 +141,11 @@ def test_first_load_is_signed_and_verifies(tmp_path, denial, algorithm, split):
 @pytest.mark.parametrize("denial", ["nsec", "nsec3"])
 def test_reload_after_an_edit_still_verifies(tmp_path, denial):
     s = Setup(tmp_path, denial=denial)
-    s.load(zone_text(serial=1))
-    plan = s.load(zone_text(serial=2, extra="new A 192.0.2.77\nwww TXT hello\ndeep.ent TXT now-real"))
+    s.load(dnssec_zone_text(serial=1))
+    plan = s.load(dnssec_zone_text(serial=2, extra="new A 192.0.2.77\nwww TXT hello\ndeep.ent TXT now-real"))
     assert plan.new.serial == 2
     verify(plan.new, tmp_path)
-    plan = s.load(zone_text(serial=3, extra="sub2 NS ns.example.net.\nnods DS 1 13 2 " + "cd" * 32))
+    plan = s.load(dnssec_zone_text(serial=3, extra="sub2 NS ns.example.net.\nnods DS 1 13 2 " + "cd" * 32))
     verify(plan.new, tmp_path)
 
 
@@ -180,15 +153,15 @@ def test_reload_after_an_edit_still_verifies(tmp_path, denial):
 
 def test_unchanged_file_is_a_no_op(tmp_path):
     s = Setup(tmp_path)
-    first = s.load(zone_text()).new
-    plan = s.load(zone_text())
+    first = s.load(dnssec_zone_text()).new
+    plan = s.load(dnssec_zone_text())
     assert plan.new is None and s.current is first
 
 
 def test_changing_one_record_resigns_only_it_and_the_soa(tmp_path):
     s = Setup(tmp_path)
-    old = s.load(zone_text(serial=1)).new
-    plan = s.load(zone_text(serial=2).replace("www A 192.0.2.10", "www A 192.0.2.11"))
+    old = s.load(dnssec_zone_text(serial=1)).new
+    plan = s.load(dnssec_zone_text(serial=2).replace("www A 192.0.2.10", "www A 192.0.2.11"))
     assert changed_rrsigs(old, plan.new) == {(n("www"), T.A), (ORIGIN, T.SOA)}
     assert plan.signed.signed == 2 and plan.signed.denial_changed == 0
     # The journal diff: the A record, the SOA, and their two RRSIGs, each out and in.
@@ -200,8 +173,8 @@ def test_changing_one_record_resigns_only_it_and_the_soa(tmp_path):
 
 def test_a_new_name_resigns_its_records_and_the_nsec_before_it(tmp_path):
     s = Setup(tmp_path)
-    old = s.load(zone_text(serial=1)).new
-    plan = s.load(zone_text(serial=2, extra="mail2 A 192.0.2.26"))
+    old = s.load(dnssec_zone_text(serial=1)).new
+    plan = s.load(dnssec_zone_text(serial=2, extra="mail2 A 192.0.2.26"))
     # mail2 sorts right after mail: mail's NSEC changes, mail2 gets its A and its NSEC.
     assert changed_rrsigs(old, plan.new) == {
         (ORIGIN, T.SOA), (n("mail2"), T.A), (n("mail2"), T.NSEC), (n("mail"), T.NSEC)}
@@ -210,8 +183,8 @@ def test_a_new_name_resigns_its_records_and_the_nsec_before_it(tmp_path):
 
 def test_a_new_name_under_nsec3_changes_two_nsec3_records(tmp_path):
     s = Setup(tmp_path, denial="nsec3")
-    old = s.load(zone_text(serial=1)).new
-    plan = s.load(zone_text(serial=2, extra="mail2 A 192.0.2.26"))
+    old = s.load(dnssec_zone_text(serial=1)).new
+    plan = s.load(dnssec_zone_text(serial=2, extra="mail2 A 192.0.2.26"))
     changed = changed_rrsigs(old, plan.new)
     assert (n("mail2"), T.A) in changed and (ORIGIN, T.SOA) in changed
     nsec3 = {key for key in changed if key[1] == T.NSEC3}
@@ -223,30 +196,30 @@ def test_a_new_name_under_nsec3_changes_two_nsec3_records(tmp_path):
 
 def test_keep_policy_served_serial_follows_the_file_and_resigns_add_one(tmp_path):
     s = Setup(tmp_path, validity=3 * 86400, refresh=86400)
-    assert s.load(zone_text(serial=10)).new.serial == 10
+    assert s.load(dnssec_zone_text(serial=10)).new.serial == 10
     s.clock.advance(2 * 86400)  # signatures now expire within the refresh window
     plan = s.resign()
     assert plan.new.serial == 11
     assert s.resign().new is None  # nothing due any more: no bump
     # The file goes 10 -> 11: above the file's last serial, so accepted; served = max(11, 11+1).
-    assert s.load(zone_text(serial=11, extra="x TXT x")).new.serial == 12
+    assert s.load(dnssec_zone_text(serial=11, extra="x TXT x")).new.serial == 12
     # The file's own serial must still go up for an edit, even though 12 is served.
     with pytest.raises(SerialError, match=r"content changed without a serial increase \(file's last serial 11, file 11\)"):
-        s.load(zone_text(serial=11, extra="x TXT y"))
+        s.load(dnssec_zone_text(serial=11, extra="x TXT y"))
     # A file serial above the served one is taken as is.
-    assert s.load(zone_text(serial=100, extra="x TXT y")).new.serial == 100
+    assert s.load(dnssec_zone_text(serial=100, extra="x TXT y")).new.serial == 100
 
 
 def test_increment_policy(tmp_path):
     s = Setup(tmp_path, policy="increment")
-    assert s.load(zone_text(serial=7)).new.serial == 7
-    assert s.load(zone_text(serial=7, extra="x TXT x")).new.serial == 8
+    assert s.load(dnssec_zone_text(serial=7)).new.serial == 7
+    assert s.load(dnssec_zone_text(serial=7, extra="x TXT x")).new.serial == 8
 
 
 def test_only_soa_timers_changed_is_a_change(tmp_path):
     s = Setup(tmp_path, policy="increment")
-    s.load(zone_text(serial=7))
-    plan = s.load(zone_text(serial=7).replace("7200 3600 1209600 300", "7200 3600 1209600 600"))
+    s.load(dnssec_zone_text(serial=7))
+    plan = s.load(dnssec_zone_text(serial=7).replace("7200 3600 1209600 300", "7200 3600 1209600 600"))
     assert plan.new.serial == 8
 
 
@@ -255,7 +228,7 @@ def test_only_soa_timers_changed_is_a_change(tmp_path):
 @needs_tools
 def test_resign_replaces_due_signatures_and_still_verifies(tmp_path):
     s = Setup(tmp_path, validity=4 * 86400, refresh=86400)
-    first = s.load(zone_text(serial=1)).new
+    first = s.load(dnssec_zone_text(serial=1)).new
     earliest = zone_signer.earliest_expiration(first)
     assert NOW + 4 * 86400 - s.policy.jitter <= earliest <= NOW + 4 * 86400
     assert s.resign().new is None  # nothing due yet
@@ -273,7 +246,7 @@ def test_a_ttl_longer_than_refresh_minus_propagation_is_refused_at_its_line(tmp_
     signature's life is left; a secondary may lag by propagation_delay and a cache keeps the
     RRset for its TTL, so a longer TTL would let cached signatures expire (Knot warns)."""
     record = 'long 86400 TXT "cached for a day"'
-    text = zone_text(extra=record)
+    text = dnssec_zone_text(extra=record)
     s = Setup(tmp_path, validity=3 * 86400, refresh=86400)  # room: 86400 - 3600 s
     s.path.write_text(text)
     with pytest.raises(ZoneRejected) as info:
@@ -292,16 +265,16 @@ def test_a_ttl_longer_than_refresh_minus_propagation_is_refused_at_its_line(tmp_
 def test_unsigned_delegation_records_do_not_count_but_a_ds_does(tmp_path):
     delegation = "far 604800 NS ns.far\nns.far 604800 A 192.0.2.7"
     s = Setup(tmp_path, validity=3 * 86400, refresh=86400)
-    s.path.write_text(zone_text(extra=delegation))
+    s.path.write_text(dnssec_zone_text(extra=delegation))
     assert plan_reload(None, s.cfg, s.clock, s.signing()).new is not None  # NS and glue: unsigned
-    s.path.write_text(zone_text(extra=delegation + "\nfar 604800 DS 12345 13 2 " + "cd" * 32))
+    s.path.write_text(dnssec_zone_text(extra=delegation + "\nfar 604800 DS 12345 13 2 " + "cd" * 32))
     with pytest.raises(ZoneRejected, match="far.example.com. DS: TTL 604800"):
         plan_reload(None, s.cfg, s.clock, s.signing())
 
 
 def test_expirations_are_spread_by_jitter(tmp_path):
     s = Setup(tmp_path)
-    version = s.load(zone_text()).new
+    version = s.load(dnssec_zone_text()).new
     expirations = {sig.expiration for rds in rrsigs(version).values() for sig in rds}
     assert len(expirations) > 5
     assert max(expirations) - min(expirations) <= s.policy.jitter
@@ -310,7 +283,7 @@ def test_expirations_are_spread_by_jitter(tmp_path):
 @needs_tools
 def test_signing_in_worker_processes_gives_a_zone_that_verifies(tmp_path):
     s = Setup(tmp_path, split=True)
-    s.path.write_text(zone_text(extra="\n".join(f"h{i} A 192.0.2.{i % 250}" for i in range(300))))
+    s.path.write_text(dnssec_zone_text(extra="\n".join(f"h{i} A 192.0.2.{i % 250}" for i in range(300))))
     signing = Signing(s.keys, s.policy, None, sign_batch=ParallelSigner(s.keys, workers=2, min_jobs=1))
     plan = plan_reload(None, s.cfg, s.clock, signing)
     assert plan.signed.signed > 300
@@ -322,12 +295,12 @@ def test_signing_in_worker_processes_gives_a_zone_that_verifies(tmp_path):
 def test_signing_that_fails_partway_discards_the_whole_update(tmp_path):
     """J2: an exception in the middle of signing: nothing is planned, the served version stays."""
     s = Setup(tmp_path)
-    served = s.load(zone_text(serial=1)).new
+    served = s.load(dnssec_zone_text(serial=1)).new
 
     def broken(jobs):
         raise RuntimeError("signer died after half the batch")
 
-    s.path.write_text(zone_text(serial=2, extra="x A 192.0.2.1"))
+    s.path.write_text(dnssec_zone_text(serial=2, extra="x A 192.0.2.1"))
     with pytest.raises(RuntimeError):
         plan_reload(served, s.cfg, s.clock, Signing(s.keys, s.policy, 1, sign_batch=broken))
     assert s.current is served and served.serial == 1
@@ -337,7 +310,7 @@ def test_signing_that_fails_partway_discards_the_whole_update(tmp_path):
 def test_clock_jump_forward_resigns_everything_due(tmp_path):
     """J4: 30 days later every signature is expired: one re-sign replaces them all."""
     s = Setup(tmp_path)
-    first = s.load(zone_text(serial=1)).new
+    first = s.load(dnssec_zone_text(serial=1)).new
     s.clock.advance(30 * 86400)
     plan = s.resign()
     assert plan.signed.reused == 0
@@ -349,7 +322,7 @@ def test_clock_jump_backward_never_keeps_signatures_from_the_future(tmp_path):
     """J5: after the clock went back a day, signatures whose inception is now in the future are
     made again, backdated one hour from the new time."""
     s = Setup(tmp_path)
-    s.load(zone_text(serial=1))
+    s.load(dnssec_zone_text(serial=1))
     s.clock.advance(-86400)
     plan = s.resign()
     assert plan.new is not None
@@ -372,19 +345,19 @@ def test_turning_signing_on_needs_no_file_serial_increase(tmp_path):
     """An unsigned zone under `keep` gets `dnssec:`: the file did not change, the served zone did
     (keys, signatures), so it goes out as served + 1, like a re-sign."""
     s = Setup(tmp_path)
-    s.path.write_text(zone_text(serial=5))
+    s.path.write_text(dnssec_zone_text(serial=5))
     unsigned = plan_reload(None, ZoneConfig(ORIGIN, str(s.path), (), "keep", None), s.clock).new
     s.current, s.file_serial = unsigned, 5
-    plan = s.load(zone_text(serial=5))
+    plan = s.load(dnssec_zone_text(serial=5))
     assert plan.new.serial == 6 and zone_signer.is_signed(plan.new)
     # Switching NSEC -> NSEC3 is the same kind of change.
     s.policy = zone_signer.SigningPolicy.from_config(Dnssec(denial="nsec3"))
-    plan = s.load(zone_text(serial=5))
+    plan = s.load(dnssec_zone_text(serial=5))
     assert plan.new.serial == 7 and plan.new.get(ORIGIN, T.NSEC3PARAM) is not None
     assert all(T.NSEC not in {k[0] for k in node} for node in plan.new.nodes().values())
     # A real edit still needs the file's serial to go up.
     with pytest.raises(SerialError):
-        s.load(zone_text(serial=5, extra="x TXT x"))
+        s.load(dnssec_zone_text(serial=5, extra="x TXT x"))
 
 
 EDITS = [
@@ -403,10 +376,10 @@ def test_random_edits_journal_diff_is_the_whole_difference(tmp_path, denial, ste
     ENTs, wildcards): the journal diff, computed only where signing touched, equals the full diff,
     and every signed RRset still validates with dnspython."""
     s = Setup(tmp_path, denial=denial)
-    s.load(zone_text(serial=1))
+    s.load(dnssec_zone_text(serial=1))
     for serial, edits in enumerate(steps, start=2):
         extra = "\n".join(EDITS[e].format(i=i) for e, i in sorted(edits))
-        plan = s.load(zone_text(serial=serial, extra=extra))  # check_diff runs inside
+        plan = s.load(dnssec_zone_text(serial=serial, extra=extra))  # check_diff runs inside
         if plan.new is not None:
             assert plan.new.serial == serial
     dnskey = s.current.get(ORIGIN, T.DNSKEY)
@@ -427,7 +400,7 @@ def test_resign_timer_never_signs_with_keys_or_denial_the_served_zone_does_not_c
     from hiddenprimary.reload.plan import SigningChanged
 
     s = Setup(tmp_path, validity=3 * 86400, refresh=86400)
-    served = s.load(zone_text(serial=1)).new
+    served = s.load(dnssec_zone_text(serial=1)).new
     s.clock.advance(2 * 86400 + 3600)  # signatures due
     for keys, policy in (((make_key(13),), s.policy),
                          (s.keys, zone_signer.SigningPolicy.from_config(
@@ -435,7 +408,7 @@ def test_resign_timer_never_signs_with_keys_or_denial_the_served_zone_does_not_c
         with pytest.raises(SigningChanged, match="re-sign postponed"):
             plan_resign(served, s.cfg, s.clock, Signing(keys, policy, 1))
     s.keys = (make_key(13),)
-    plan = s.load(zone_text(serial=1))  # the reload takes the new key in, as served + 1
+    plan = s.load(dnssec_zone_text(serial=1))  # the reload takes the new key in, as served + 1
     assert plan.new.serial == 2 and s.keys[0].dnskey in plan.new.get(ORIGIN, T.DNSKEY)
     assert zone_signer.signing_mismatch(plan.new, s.keys, s.policy) is None
     verify(plan.new, tmp_path, at=s.clock.wall())
@@ -443,9 +416,9 @@ def test_resign_timer_never_signs_with_keys_or_denial_the_served_zone_does_not_c
 
 def test_toggling_nsec3_opt_out_is_taken_in_by_a_reload(tmp_path):
     s = Setup(tmp_path, denial="nsec3")
-    s.load(zone_text(serial=1))
+    s.load(dnssec_zone_text(serial=1))
     s.policy = zone_signer.SigningPolicy.from_config(Dnssec(denial="nsec3", nsec3_opt_out=True))
-    plan = s.load(zone_text(serial=1))
+    plan = s.load(dnssec_zone_text(serial=1))
     assert plan.new is not None and plan.new.serial == 2
     flags = {rd.flags for node in plan.new.nodes().values() for key, rds in node.items() if key[0] == T.NSEC3
              for rd in rds}
@@ -457,17 +430,17 @@ def test_turning_signing_off_under_keep(tmp_path):
     `dnssec:` with the file unchanged goes out as served + 1; an edit needs the file's serial to
     go above its own last one, not above the served serial."""
     s = Setup(tmp_path, validity=3 * 86400, refresh=86400)
-    s.load(zone_text(serial=5))
+    s.load(dnssec_zone_text(serial=5))
     s.clock.advance(2 * 86400 + 3600)
     assert s.resign().new.serial == 6
     unsigned_cfg = ZoneConfig(ORIGIN, str(s.path), (), "keep", None)
     plan = plan_reload(s.current, unsigned_cfg, s.clock, None, last_file_serial=5)
     assert plan.new.serial == 7 and not zone_signer.is_signed(plan.new)
     assert not any(key[0] in (T.RRSIG, T.NSEC) for node in plan.new.nodes().values() for key in node)
-    s.path.write_text(zone_text(serial=5, extra="x TXT edited"))
+    s.path.write_text(dnssec_zone_text(serial=5, extra="x TXT edited"))
     with pytest.raises(SerialError, match="file's last serial 5, file 5"):
         plan_reload(s.current, unsigned_cfg, s.clock, None, last_file_serial=5)
-    s.path.write_text(zone_text(serial=6, extra="x TXT edited"))
+    s.path.write_text(dnssec_zone_text(serial=6, extra="x TXT edited"))
     assert plan_reload(s.current, unsigned_cfg, s.clock, None, last_file_serial=5).new.serial == 7
 
 
@@ -475,7 +448,7 @@ def test_turning_signing_off_under_keep(tmp_path):
 def test_a_first_version_goes_above_the_last_served_serial(tmp_path, policy):
     """Issue 11 item 2: a lost or damaged journal never sends the served serial backwards."""
     s = Setup(tmp_path)
-    s.path.write_text(zone_text(serial=1))
+    s.path.write_text(dnssec_zone_text(serial=1))
     cfg = ZoneConfig(ORIGIN, str(s.path), (), policy, None)
     floor = 4 if policy != "unixtime" else int(s.clock.wall()) + 10
     plan = plan_reload(None, cfg, s.clock, served_floor=floor)
@@ -493,15 +466,15 @@ def test_keep_after_a_raise_over_the_served_serial_compares_the_file_with_its_ow
     reloading the unchanged file must stay a no-op, not fail as 'serial went backwards'."""
     s = Setup(tmp_path)
     cfg = ZoneConfig(ORIGIN, str(s.path), (), "keep", None)
-    s.path.write_text(zone_text(serial=1))
+    s.path.write_text(dnssec_zone_text(serial=1))
     first = plan_reload(None, cfg, s.clock, served_floor=4).new
     assert first.serial == 5
     again = plan_reload(first, cfg, s.clock, last_file_serial=1)
     assert again.new is None  # unchanged: no serial error, no new version
-    s.path.write_text(zone_text(serial=1, extra="new A 192.0.2.99\n"))
+    s.path.write_text(dnssec_zone_text(serial=1, extra="new A 192.0.2.99\n"))
     with pytest.raises(SerialError):  # an edit still needs the file's serial to go up
         plan_reload(first, cfg, s.clock, last_file_serial=1)
-    s.path.write_text(zone_text(serial=2, extra="new A 192.0.2.99\n"))
+    s.path.write_text(dnssec_zone_text(serial=2, extra="new A 192.0.2.99\n"))
     assert plan_reload(first, cfg, s.clock, last_file_serial=1).new.serial == 6  # max(2, 5 + 1)
-    s.path.write_text(zone_text(serial=9, extra="new A 192.0.2.99\n"))
+    s.path.write_text(dnssec_zone_text(serial=9, extra="new A 192.0.2.99\n"))
     assert plan_reload(first, cfg, s.clock, last_file_serial=1).new.serial == 9  # the file's, once above
