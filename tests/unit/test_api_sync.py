@@ -19,8 +19,7 @@ from hiddenprimary.providers import api_sync
 from hiddenprimary.providers.api_state import ApiState
 from hiddenprimary.providers.base import ApplyStats, Plan, Provider, ProviderError, RRsetChange, RRsets
 from hiddenprimary.zone.store import Store
-from tests.unit.test_incremental import applied
-from tests.unit.test_transfers import HOSTS, ORIGIN, SERIAL, load_versions, make_config, publish
+from tests.unit.transfer_setup import HOSTS, ORIGIN, SERIAL, applied, load_versions, make_config, publish
 
 ZONE = "example.com."
 CONFIG = """

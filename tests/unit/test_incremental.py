@@ -12,6 +12,7 @@ from hiddenprimary.providers.base import Plan, compute_plan
 from hiddenprimary.providers.incremental import DiffsDoNotFit, chain, plan_from_diffs
 from hiddenprimary.providers.route53 import Route53Provider, batches
 from hiddenprimary.zone.diff import diff
+from tests.unit.transfer_setup import applied
 from tests.unit.versions import ORIGIN, make_version
 
 PROVIDER = Route53Provider(client=object())  # plans only: never calls the API
@@ -42,20 +43,6 @@ def contents(draw):
 
 def version(serial, records):
     return make_version(serial, {(("@" if label == "@" else label), t): v for (label, t), v in records.items()})
-
-
-def applied(held: dict, plan: Plan) -> dict:
-    """What the provider holds after `plan` (Route 53's semantics: a DELETE must match exactly)."""
-    out = dict(held)
-    for c in plan.deletes:
-        assert out.pop(c.key) == (c.ttl, c.values), f"DELETE {c} does not match what is held"
-    for c in plan.upserts:
-        assert c.key in out, f"UPSERT of {c} that is not held"
-        out[c.key] = (c.ttl, c.values)
-    for c in plan.creates:
-        assert c.key not in out, f"CREATE of {c} that is already held"
-        out[c.key] = (c.ttl, c.values)
-    return out
 
 
 def desired(v):

@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 from hiddenprimary.clock import FixedClock
 from hiddenprimary.transfer import tsig
 from hiddenprimary.transfer.notify import Notifier, NotifyState
-from tests.unit.test_transfers import HOSTS, ORIGIN, TSIG_CONFIG, XFR_KEY, load_versions, make_config
+from tests.unit.transfer_setup import HOSTS, ORIGIN, TSIG_CONFIG, XFR_KEY, load_versions, make_config
 
 KEYED = ("127.0.0.2", 5301)  # secondary `keyed`: signed NOTIFY, default retries (2, 4, 8 s)
 PLAIN = ("127.0.0.3", 53)  # secondary `plain`: unsigned, retries after 1 and 3 s

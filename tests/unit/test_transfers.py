@@ -1,14 +1,11 @@
 """transfer.transfers.Transfers: what an AXFR/IXFR request gets (TSIG -> ACL -> transport ->
 quota -> IXFR choice), the messages read back and verified by dnspython's inbound transfer client,
 and the record `on_done` is told. Versions come from the real zone loader and sit in a real Store;
-requests are wire bytes and streams are pulled as net.tcp pulls them: no sockets, no sleeps.
-
-The helpers under "shared" are imported by test_notifier.py and test_api_sync.py too."""
+requests are wire bytes and streams are pulled as net.tcp pulls them: no sockets, no sleeps."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from types import SimpleNamespace
 
 import dns.flags
@@ -23,59 +20,12 @@ import dns.zone
 import pytest
 
 from hiddenprimary.clock import FixedClock
-from hiddenprimary.config import Config, parse_config
 from hiddenprimary.serve.request import Request, parse_request
 from hiddenprimary.transfer.transfers import TransferStream, Transfers
-from hiddenprimary.zone.diff import Diff, diff
-from hiddenprimary.zone.load import load_zone
 from hiddenprimary.zone.store import Store
 from hiddenprimary.zone.version import ZoneVersion
-from tests.unit.test_xfr import to_dnspython_zone, zone_nodes
-
-# -- shared ---------------------------------------------------------------------------------------
-
-ORIGIN = dns.name.from_text("example.com.")
-XFR_SECRET = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-OTHER_SECRET = "Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA="
-XFR_KEY = dns.tsig.Key("xfr-key.", XFR_SECRET, dns.tsig.HMAC_SHA256)
-TSIG_CONFIG = f"""
-tsig:
-  xfr-key: {{algorithm: hmac-sha256, secret: "{XFR_SECRET}"}}
-  other-key: {{algorithm: hmac-sha256, secret: "{OTHER_SECRET}"}}
-"""
-HOSTS = {f"h{i}": f"192.0.2.{10 + i}" for i in range(20)}
-SERIAL = 2024060100  # the first version's serial; version i has SERIAL + i
-
-
-def make_config(tmp_path, text: str) -> Config:
-    """`text` parsed as hp.yaml in `tmp_path` (so data_dir, by default `var`, is under it)."""
-    return parse_config('listen: ["127.0.0.1:5300"]\n' + text, str(tmp_path / "hp.yaml"))
-
-
-def zone_text(serial: int, hosts: Mapping[str, str]) -> str:
-    return "".join(
-        ["$TTL 3600\n", f"@ SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n", "@ NS ns1\n",
-         "ns1 A 192.0.2.1\n", '@ TXT "hidden primary"\n', "@ MX 10 ns1\n"]
-        + [f"{name} A {address}\n" for name, address in hosts.items()])
-
-
-def load_versions(tmp_path, *contents: Mapping[str, str]) -> list[ZoneVersion]:
-    """One version of example.com per `hosts` mapping, serials SERIAL, SERIAL + 1, ..., each
-    written to a file and read by the zone loader."""
-    out = []
-    for i, hosts in enumerate(contents):
-        path = tmp_path / f"example.com.{i}.zone"
-        path.write_text(zone_text(SERIAL + i, hosts))
-        out.append(ZoneVersion(ORIGIN, load_zone(str(path), ORIGIN).rdatasets))
-    return out
-
-
-def publish(store: Store, versions: list[ZoneVersion]) -> tuple[Diff, ...]:
-    """Publish the last of `versions` with the diffs from the first to it (what a reload keeps)."""
-    history = tuple(diff(a, b) for a, b in zip(versions, versions[1:]))
-    store.publish(ORIGIN, versions[-1], history)
-    return history
-
+from tests.unit.transfer_setup import (HOSTS, ORIGIN, OTHER_SECRET, SERIAL, TSIG_CONFIG, XFR_KEY, XFR_SECRET,
+                                       load_versions, make_config, publish, to_dnspython_zone, zone_nodes)
 
 # -- this file's setup ----------------------------------------------------------------------------
 

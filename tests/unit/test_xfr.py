@@ -13,24 +13,10 @@ from hypothesis import strategies as st
 from hiddenprimary.transfer import xfr
 from hiddenprimary.zone.diff import diff
 from hiddenprimary.zone.version import ZoneVersion
+from tests.unit.transfer_setup import to_dnspython_zone, zone_nodes
 from tests.unit.versions import ORIGIN, make_version, records
 from tests.wire import compressed_axfr_query
 from tests.zones import huge_txt
-
-
-def to_dnspython_zone(version: ZoneVersion) -> dns.zone.Zone:
-    zone = dns.zone.Zone(ORIGIN, relativize=False)
-    for name, rds in version.iter_rdatasets():
-        zone.find_node(name, create=True).replace_rdataset(rds.copy())
-    return zone
-
-
-def zone_nodes(zone: dns.zone.Zone) -> dict:
-    out = {}
-    for name, node in zone.nodes.items():
-        for rds in node:
-            out[(name, rds.rdtype, rds.covers)] = (rds.ttl, frozenset(r.to_text() for r in rds))
-    return out
 
 
 def receive(zone: dns.zone.Zone, rdtype, messages, serial=None, query_id=7, qname="example.com."):
