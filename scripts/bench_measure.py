@@ -104,8 +104,8 @@ def axfr_seconds(port: int, expected: int, timeout: float) -> float:
     return time.monotonic() - started
 
 
-def dnsperf(port: int, queries_file: str, seconds: int, cpu: int | None) -> dict[str, float]:
-    """dnsperf for `seconds`: {"qps": ..., "lost_pct": ...}."""
+def dnsperf(port: int, queries_file: str, seconds: int, cpu: int | None) -> dict[str, object]:
+    """dnsperf for `seconds`: {"qps": ..., "lost_pct": ..., "rcodes": ...}."""
     pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
     out = subprocess.run(pin + ["dnsperf", "-s", LOOPBACK, "-p", str(port), "-d", queries_file,
                                 "-l", str(seconds), "-c", "4", "-q", "200", "-t", "2"],
@@ -116,6 +116,8 @@ def dnsperf(port: int, queries_file: str, seconds: int, cpu: int | None) -> dict
             found["qps"] = float(line.split(":")[1])
         elif "Queries lost:" in line:
             found["lost_pct"] = float(line.split("(")[1].split("%")[0])
+        elif "Response codes:" in line:
+            found["rcodes"] = line.split(":", 1)[1].strip()   # e.g. "NOERROR 1234 (100.00%)"
     if "qps" not in found:
         raise RuntimeError(f"dnsperf printed no rate:\n{out.stdout}\n{out.stderr}")
     return found

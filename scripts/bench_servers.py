@@ -17,30 +17,20 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
 
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+try:  # the test helpers are moving from tests/integration/harness.py to tests/helpers.py
+    from tests.helpers import free_port  # noqa: E402
+except ImportError:
+    from tests.integration.harness import free_port  # noqa: E402
+
 ZONE = "example.com"
 LOOPBACK = "127.0.0.1"
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A port free for both TCP and UDP on `host` (as tests/integration/harness.py's)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind((host, 0))
-            port = t.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                    u.bind((host, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def tool(name: str) -> str:
