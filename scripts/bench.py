@@ -8,9 +8,8 @@ server is started on its own (config and zone file in a temp dir, 127.0.0.1, a f
   pss_mib       PSS after load (/proc/PID/smaps_rollup, children summed), 1 s after that answer
   axfr_*        first AXFR after start, then a repeat (one raw TCP reader for every server)
   qps           dnsperf, UDP, every owner name of the zone (shuffled), the same seconds per server
-  reload_s      10 records changed + serial bumped in the file, reload triggered (hiddenprimary:
-                SIGHUP; BIND: SIGHUP; Knot: knotc zone-reload ZONE; NSD: SIGHUP) ->
-                the new serial answered (SOA polled every 5 ms)
+  reload_s      10 records changed + serial bumped in the file, reload triggered (SIGHUP; Knot:
+                knotc zone-reload ZONE) -> the new serial answered (SOA polled every 5 ms)
   probe_*       a second such reload while a thread sends 2,000 UDP queries/s (names of the zone,
                 1 s timeout each): p99 and max latency (ms) and the queries lost, from the trigger
                 until the new serial is served (at least 1 s)
@@ -163,17 +162,20 @@ class ServerBench:
                 self.out.setdefault(key, why)
         return self.out
 
-    def _wait(self, port: int, timeout: float, since: float | None = None) -> float:
-        return wait_serial(port, self.zone.serial(self.version), timeout, since=since, alive=self.server.alive)
+    def _wait(self, port: int, timeout: float, since: float | None = None,
+              server: ServerProcess | None = None) -> float:
+        """Seconds until `server` (default: the one measured) on `port` answers the current serial."""
+        return wait_serial(port, self.zone.serial(self.version), timeout, since=since,
+                           alive=(server or self.server).alive)
 
     def _axfr(self) -> dict[str, float]:
         expected, timeout = self.zone.record_count(), self.args.axfr_timeout
         first = axfr_seconds(self.server.port, expected, timeout)
         return {"axfr_first_s": first, "axfr_repeat_s": axfr_seconds(self.server.port, expected, timeout)}
 
-    def _reload(self, watch_port: int | None = None, before_trigger=None) -> float:
-        """Next version of the zone file, reload triggered: seconds until `watch_port` (default:
-        the server) answers its serial."""
+    def _reload(self, watch: ServerProcess | None = None, before_trigger=None) -> float:
+        """Next version of the zone file, reload triggered: seconds until `watch` (default: the
+        server measured) answers its serial."""
         self.version += 1
         text = self.zone.text(self.version)
         if before_trigger is not None:
@@ -182,7 +184,8 @@ class ServerBench:
         self.trigger = time.monotonic()
         self.server.reload()
         self.out["trigger_s"] = max(self.out.get("trigger_s", 0.0), time.monotonic() - self.trigger)
-        return self._wait(watch_port or self.server.port, self.args.reload_timeout, since=self.trigger)
+        watch = watch or self.server
+        return self._wait(watch.port, self.args.reload_timeout, since=self.trigger, server=watch)
 
     def _probe(self) -> dict[str, object]:
         probe = Probe(self.server.port, self.zone.probe_names(), rate=self.args.probe_rate)
@@ -200,8 +203,8 @@ class ServerBench:
         try:
             started = time.monotonic()
             secondary.start()
-            sync = self._wait(secondary.port, self.args.reload_timeout, since=started)
-            return {"secondary_sync_s": sync, "secondary_s": self._reload(watch_port=secondary.port)}
+            sync = self._wait(secondary.port, self.args.reload_timeout, since=started, server=secondary)
+            return {"secondary_sync_s": sync, "secondary_s": self._reload(watch=secondary)}
         finally:
             secondary.stop()
 
@@ -250,8 +253,8 @@ def table(size: int, results: dict[str, dict], columns: list[str]) -> str:
         if goal:
             r = ratio(figure, ours, cells.get(goal))
             goal_text = f"{r:.2f}x {goal}" if r is not None else ""
-        lines.append(figure.label.ljust(40) + "".join(text[c].rjust(width) for c in columns)
-                     + best.rjust(16) + goal_text.rjust(16))
+        lines.append((figure.label.ljust(40) + "".join(text[c].rjust(width) for c in columns)
+                      + best.rjust(16) + goal_text.rjust(16)).rstrip())
     return "\n".join(lines)
 
 
