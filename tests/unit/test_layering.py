@@ -12,7 +12,7 @@ TIERS = {
     "errors": 0, "clock": 0, "logs": 0,
     "reload": 0, "serve": 0, "transfer": 0, "control": 0,  # package docstrings
     "config": 1, "zone.serial": 1,
-    "zone.version": 2, "zone.codec": 2, "zone.load": 2, "zone.checks": 2, "zone.scan": 2, "zone.source": 2, "zone.limits": 2, "zone.diff": 2, "reload.journal": 2, "reload.served_serials": 2, "reload.zone_state": 2, "transfer.activity": 2, "state_db": 2, "fd_budget": 2, "data_dir": 2,
+    "zone.version": 2, "zone.codec": 2, "zone.load": 2, "zone.reader": 2, "zone.records": 2, "zone.rdata_parser": 2, "zone.record_tokens": 2, "zone.rrsets": 2, "zone.memo": 2, "zone.problems": 2, "zone.checks": 2, "zone.scan": 2, "zone.source": 2, "zone.limits": 2, "zone.diff": 2, "reload.journal": 2, "reload.served_serials": 2, "reload.zone_state": 2, "transfer.activity": 2, "state_db": 2, "fd_budget": 2, "data_dir": 2,
     "dnssec.keys": 2, "dnssec.nsec": 2, "dnssec.sign": 2, "dnssec.nsec3": 2,
     "dnssec.zone_signer": 2, "dnssec.parallel": 2, "dnssec.denial": 2,
     "providers.base": 3, "providers.route53": 3, "providers.incremental": 3, "providers.registry": 3,
