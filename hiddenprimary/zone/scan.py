@@ -2,8 +2,8 @@
 
 A logical record is one line, or several lines joined by parentheses. This module only knows
 the text layer: whitespace, `;` comments, `( )` continuation, `"quoted strings"` and backslash
-escapes. It does not know about owners, TTLs, types or directives; `zone.load` does, and every
-record's rdata still goes through dnspython.
+escapes. It does not know about owners, TTLs, types or directives; `zone.reader` and
+`zone.records` do, and every record's rdata still goes through dnspython.
 
 Tokens come out exactly as `dns.tokenizer.Tokenizer` would produce them, in a compact form:
 
@@ -87,6 +87,13 @@ def raw_text(item: Item) -> str:
     if item.ttype == QUOTED_STRING:
         return f'"{item.value}"'
     return item.value
+
+
+def word(item: Item) -> str | None:
+    """The text of an identifier item, None for a quoted string."""
+    if item.__class__ is str:
+        return item  # type: ignore[return-value]
+    return item.value if item.ttype == IDENTIFIER else None  # type: ignore[union-attr]
 
 
 def split_lines(text: str) -> list[str]:

@@ -1,6 +1,6 @@
 """The bytes of a zone's files, read defensively (issue 11): only regular files, only inside the
 allowed folders, within one byte budget for the zone file and all its `$INCLUDE`s, and never past
-the reload's deadline. `zone.load` turns what this raises into `file:line` problems.
+the reload's deadline. `zone.reader` turns what this raises into `file:line` problems.
 
 Why each rule: a FIFO blocks `open()` and `read()` forever and a device like /dev/zero never
 ends, so a file is opened with O_NONBLOCK and checked with fstat before a single byte is read; a
@@ -60,7 +60,7 @@ class LimitCrossed(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.where: object = None  # zone.load's Location of where it happened
+        self.where: object = None  # zone.reader's Location of where it happened
 
 
 class Source:

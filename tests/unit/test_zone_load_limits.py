@@ -14,7 +14,7 @@ import dns.name
 import pytest
 
 from hiddenprimary.errors import ZoneRejected
-from hiddenprimary.zone import load as load_module
+from hiddenprimary.zone import rdata_parser
 from hiddenprimary.zone.load import load_zone
 from hiddenprimary.zone.source import ReadLimits
 
@@ -276,7 +276,7 @@ def test_messages_repeat_at_most_about_100_characters_of_a_token(tmp_path, recor
 def test_short_rdata_is_not_rendered_but_could_not_be_too_long_anyway(tmp_path):
     # The shortcut: rdata text this short cannot make 65,535 octets, even of names, each of
     # which (a 1-character relative name and its separator) grows to at most 255 octets.
-    assert load_module._SHORT_RDATA_TEXT * 255 // 2 <= load_module.MAX_RDATA
+    assert rdata_parser.SHORT_RDATA_TEXT * 255 // 2 <= rdata_parser.MAX_RDATA
 
 
 # -- the reload as a whole (item 3) -------------------------------------------------------------
