@@ -16,6 +16,7 @@ from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import denial
 from hiddenprimary.reload.journal import Journal, JournalCorrupt, JournalError, JournalInfo, JournalUnavailable, journal_path
 from hiddenprimary.logs import event
+from hiddenprimary.reload.load_mark import LoadMark
 from hiddenprimary.reload.plan import ReloadPlan
 from hiddenprimary.reload.served_serials import ServedSerials
 from hiddenprimary.zone import serial as serials
@@ -33,6 +34,7 @@ class Restored:
     problem: str | None  # why the saved state could not be used, if it could not
     file_serial: int | None = None  # the zone file's serial at the last committed load
     served_floor: int | None = None  # the highest serial ever served: the next must be above it
+    load_mark: LoadMark | None = None  # what the load of the last committed version read
 
 
 def _fault(point: str) -> None:
@@ -66,6 +68,7 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSeri
         journal = Journal(path, zone, **kwargs)
         version = journal.load()
         file_serial = journal.file_serial()
+        load_mark = LoadMark.from_text(journal.load_mark())
         history = tuple(journal.diffs()) if version is not None else ()
         info = journal.info()
     except JournalUnavailable as e:
@@ -92,7 +95,7 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSeri
     if version is not None:
         _record_served(served, zone, version.serial)  # a crash between commit and record, or an old data_dir
         denial.prepare(version)  # the proof index, here rather than on the reactor thread
-    return Restored(journal, version, info, history, None, file_serial, floor)
+    return Restored(journal, version, info, history, None, file_serial, floor, load_mark)
 
 
 def _move_aside(path: str, why: str, clock: Clock) -> str:
@@ -115,15 +118,18 @@ def _record_served(served: ServedSerials, zone: dns.name.Name, serial: int) -> N
 
 def commit(journal: Journal, plan: ReloadPlan, zone_cfg: ZoneConfig, served: ServedSerials) -> JournalInfo:
     """Make `plan` durable. After this returns, a crash restarts with `plan.new`."""
+    mark = None if plan.mark is None else plan.mark.to_text()
     if plan.new is not None:
         _fault("journal.before_commit")
         if plan.diff is None:
-            journal.save_first(plan.new, plan.file_serial)
+            journal.save_first(plan.new, plan.file_serial, mark)
         else:
             journal.append(plan.diff, plan.new, max_entries=zone_cfg.journal_max_entries,
-                           max_bytes=zone_cfg.journal_max_bytes, file_serial=plan.file_serial)
+                           max_bytes=zone_cfg.journal_max_bytes, file_serial=plan.file_serial, load_mark=mark)
         _fault("journal.after_commit")
         # After the journal, before publishing: a failed commit never raises the floor above what
         # is served, and what is published is always covered by the floor or the journal.
         _record_served(served, zone_cfg.name, plan.new.serial)
+    elif mark is not None and mark != journal.load_mark():
+        journal.save_load_mark(mark)  # same version, other bytes read (a comment edited)
     return journal.info()

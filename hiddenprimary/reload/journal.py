@@ -166,17 +166,18 @@ class Journal:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def save_first(self, version: ZoneVersion, file_serial: int | None = None) -> None:
+    def save_first(self, version: ZoneVersion, file_serial: int | None = None, load_mark: str | None = None) -> None:
         """Record a zone's first version (no diff): the snapshot, with no history."""
         with self._txn():
             self._db.execute("DELETE FROM diffs")
             self._write_snapshot(version, after_seq=self._max_seq())
-            self._write_file_serial(file_serial)
+            self._write_load(file_serial, load_mark)
 
     def append(self, diff: Diff, new: ZoneVersion, *, max_entries: int, max_bytes: int,
-               file_serial: int | None = None) -> None:
+               file_serial: int | None = None, load_mark: str | None = None) -> None:
         """Commit `diff` (which leads to `new`) durably, then trim the oldest diffs to the limits.
-        `file_serial`, when given, is the zone file's serial that `new` was loaded from."""
+        `file_serial`, when given, is the zone file's serial that `new` was loaded from, and
+        `load_mark` what that load read (reload.plan.LoadMark); a re-sign gives neither."""
         removed = codec.encode(diff.removed)
         added = codec.encode(diff.added)
         size = len(removed) + len(added)
@@ -196,13 +197,26 @@ class Journal:
             if after_seq is None or pending_bytes > snap_bytes or pending_count >= max_entries:
                 self._write_snapshot(new, after_seq=seq)
             self._trim(max_entries, max_bytes)
-            self._write_file_serial(file_serial)
+            self._write_load(file_serial, load_mark)
 
-    def _write_file_serial(self, file_serial: int | None) -> None:
+    def _write_load(self, file_serial: int | None, load_mark: str | None) -> None:
         # In the commit's transaction: the `keep` serial check of a signed zone compares the next
-        # file with this, so it must never disagree with the version it came with.
-        if file_serial is not None:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('file_serial', ?)", (str(file_serial),))
+        # file with the file serial, and a start skips loading a file whose bytes match the mark,
+        # so neither may ever disagree with the version it came with. A load without a mark
+        # drops the old one (it would describe another version).
+        if file_serial is None:
+            return
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('file_serial', ?)", (str(file_serial),))
+        if load_mark is None:
+            self._db.execute("DELETE FROM meta WHERE key = 'load_mark'")
+        else:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('load_mark', ?)", (load_mark,))
+
+    def save_load_mark(self, load_mark: str) -> None:
+        """A reload found the served version unchanged but read other bytes (a comment edited):
+        the mark of that load, so the next start need not load the file again."""
+        with self._txn():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('load_mark', ?)", (load_mark,))
 
     def _write_snapshot(self, version: ZoneVersion, after_seq: int) -> None:
         self._db.execute("INSERT OR REPLACE INTO snapshot (id, serial, after_seq, content) VALUES (1, ?, ?, ?)",
@@ -259,6 +273,11 @@ class Journal:
         """The zone file's serial at the last committed load (None: never recorded)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'file_serial'").fetchone()
         return None if row is None else int(row[0])
+
+    def load_mark(self) -> str | None:
+        """The mark of the load the last committed version came from (None: not recorded)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'load_mark'").fetchone()
+        return None if row is None else row[0]
 
     def diffs(self) -> list[Diff]:
         """Every diff the journal holds, oldest first."""

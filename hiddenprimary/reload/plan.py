@@ -15,7 +15,9 @@ from hiddenprimary.dnssec import denial, zone_signer
 from hiddenprimary.dnssec.keys import SigningKey
 from hiddenprimary.dnssec.zone_signer import SignStats, SigningPolicy
 from hiddenprimary.errors import HiddenPrimaryError, SerialError, Severity, ZoneProblem, ZoneRejected
+from hiddenprimary.reload.load_mark import LoadMark, load_context
 from hiddenprimary.zone import serial as serials
+from hiddenprimary.zone import source
 from hiddenprimary.zone.diff import Diff, diff, diff_at
 from hiddenprimary.zone.load import load_zone
 from hiddenprimary.zone.source import ReadLimits
@@ -44,6 +46,7 @@ class ReloadPlan:
     file_serial: int | None = None  # the zone file's own serial (None: not read, a re-sign)
     signed: SignStats | None = None  # what signing did, for signed zones
     memo: object | None = None  # zone.load's memo of this file, for the next load (skips unchanged records)
+    mark: LoadMark | None = None  # what the load read (or found unchanged), for the next reload
 
     @property
     def changed(self) -> bool:
@@ -65,21 +68,30 @@ class ReloadTimeout(HiddenPrimaryError):
 
 def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
                 signing: Signing | None = None, memo=None, last_file_serial: int | None = None,
-                served_floor: int | None = None, limits: ReadLimits | None = None) -> ReloadPlan:
+                served_floor: int | None = None, limits: ReadLimits | None = None,
+                mark: LoadMark | None = None) -> ReloadPlan:
     """Load `zone_cfg.file` and plan the version that follows `current` (see `_plan_reload`).
     `memo`, the previous plan's, lets the load skip records whose text did not change, and hands
     back their RRsets as the very objects `current` holds. `served_floor`, for a first version
     (nothing restored), is the highest serial ever served: the first version goes above it.
     `limits` bound what the load reads and when it must be done: past the deadline, the load
     stops (ZoneRejected, file:line) or the finished plan is dropped (ReloadTimeout), so a plan is
-    never handed on late."""
+    never handed on late. `mark`, the last good load's: when the files it read have the same
+    bytes (and nothing else it depends on changed), nothing is parsed and nothing changes."""
+    context = load_context(zone_cfg, None if signing is None else signing.keys, limits)
+    if current is not None and mark is not None and source.unchanged(list(mark.files), limits or ReadLimits(),
+                                                                        context, mark.digest):
+        return ReloadPlan(zone_cfg.name.to_text(omit_final_dot=True), current, None, None, mark.warnings,
+                          mark.file_serial, mark=mark)
     loaded = load_zone(zone_cfg.file, zone_cfg.name, memo, limits)
     if signing is not None and zone_cfg.dnssec is not None:
         _check_resign_margin(loaded, zone_cfg)
     plan = _indexed(_plan_reload(current, loaded, zone_cfg, clock, signing, last_file_serial, served_floor))
     if limits is not None and limits.expired():  # signing a big zone can take long too
         raise ReloadTimeout(f"zone {plan.zone}: {limits.timeout_text()}; nothing published")
-    return dataclasses.replace(plan, memo=loaded.memo)
+    read = LoadMark(tuple(path for path, _ in loaded.sources), source.files_digest(loaded.sources, context),
+                    plan.file_serial, tuple(str(w) for w in loaded.warnings))
+    return dataclasses.replace(plan, memo=loaded.memo, mark=read)
 
 
 def _check_resign_margin(loaded, zone_cfg: ZoneConfig) -> None:

@@ -137,6 +137,8 @@ class Reloader:
             state.file_serial = plan.file_serial
         if plan.memo is not None:
             state.load_memo = plan.memo
+        if plan.mark is not None:
+            state.load_mark = plan.mark
         if step.retime:
             self._schedule_resign(zone, step.expires)
         if plan.new is not None:
@@ -228,7 +230,8 @@ class Reloader:
             # Keys are made only for a zone never served signed (else its DS is already out).
             keys, key_error = self._load_keys(zone, create=not zone_signer.is_signed(r.version))
             signed = zone_signer.is_signed(r.version)
-            plan = ReloadPlan(_zone_text(zone), None, r.version, None, (), file_serial=r.file_serial)
+            plan = ReloadPlan(_zone_text(zone), None, r.version, None, (), file_serial=r.file_serial,
+                              mark=r.load_mark)
             return _Step(plan, r.info, history=r.history, retime=r.version is not None,
                          expires=zone_signer.earliest_expiration(r.version) if signed else None,
                          restored=_Restored(r.journal, r.served_floor, r.problem, keys, key_error))
@@ -254,7 +257,8 @@ class Reloader:
 
         def work() -> _Step:  # parse, check, diff, sign, then the durable write
             plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), state.load_memo,
-                               state.file_serial, served_floor=floor, limits=self._read_limits())
+                               state.file_serial, served_floor=floor, limits=self._read_limits(),
+                               mark=state.load_mark)
             info = commit(journal, plan, zone_cfg, self.served)
             # A signing run (even one that changed nothing) knows the next due time.
             expires = None if plan.signed is None else plan.signed.earliest_expiration

@@ -18,6 +18,7 @@ class ZoneState:
     served_floor: int | None = None  # the served-serial floor read at restore, for a first version
     file_serial: int | None = None  # the zone file's serial at the last commit
     load_memo: object | None = None  # zone.load's memo of the last good load of its file
+    load_mark: object | None = None  # reload.load_mark.LoadMark of that load (or the restored one)
     keys: tuple | None = None  # signing keys of a signed zone
     key_error: Exception | None = None  # why a signed zone has no keys (DnssecKeyError)
     resign_at: int | None = None  # when the re-sign timer fires (POSIX time)

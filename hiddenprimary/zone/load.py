@@ -97,6 +97,8 @@ class LoadedZone:
     )
     # For the next load of the same zone: load_zone(path, origin, memo=zone.memo).
     memo: ZoneMemo | None = dataclasses.field(default=None, repr=False, compare=False)
+    # (path as written, SHA-256 of its bytes) of the zone file and each $INCLUDE, in the order read.
+    sources: list[tuple[str, bytes]] = dataclasses.field(default_factory=list, repr=False, compare=False)
 
     def location(self, name: dns.name.Name, rdtype: int) -> Location | None:
         return self.locations.get((name, rdtype))
@@ -148,4 +150,5 @@ def load_zone(
         raise ZoneRejected(origin.to_text(omit_final_dot=True), problems)
     zone.warnings = problems
     zone.memo = ZoneMemo(origin, records.parser.caches, records.tokens.names, rrsets.rdatasets)
+    zone.sources = reader.source.files
     return zone

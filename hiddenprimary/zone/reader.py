@@ -65,7 +65,7 @@ class Reader:
         is read)."""
         name = shown or path
         try:
-            data = self.source.read(path)
+            data = self.source.read(path, shown)
         except Unreadable as exc:
             if include_at is None:
                 self.problems.error("file-unreadable", f"cannot read zone file {clip(name)}: {exc}", name)

@@ -13,6 +13,7 @@ configured include root.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import stat
 
@@ -69,6 +70,7 @@ class Source:
     def __init__(self, zone_path: str, limits: ReadLimits | None = None):
         self.limits = limits or ReadLimits()
         self.used = 0  # bytes read so far, includes counted
+        self.files: list[tuple[str, bytes]] = []  # (path, SHA-256 of its bytes) of every file read, in order
         folder = os.path.dirname(os.path.abspath(zone_path))
         self.roots = tuple(os.path.realpath(p) for p in (folder, *self.limits.include_roots))
 
@@ -86,8 +88,10 @@ class Source:
             "add its folder to include_roots in the config to allow it"
         )
 
-    def read(self, path: str) -> bytes:
-        """The whole content of the regular file at `path`, counted against the byte budget."""
+    def read(self, path: str, written: str | None = None) -> bytes:
+        """The whole content of the regular file at `path`, counted against the byte budget.
+        `written` is the path as the zone file names it (an $INCLUDE's, before symlinks are
+        resolved): what `files` records, so that `unchanged` follows a symlink moved since."""
         try:
             kind = _kind(os.stat(path).st_mode)  # refuse before open(): opening some devices acts
         except OSError as exc:
@@ -123,7 +127,9 @@ class Source:
         finally:
             os.close(fd)
         self.used += got
-        return b"".join(chunks)
+        data = b"".join(chunks)
+        self.files.append((written or path, hashlib.sha256(data).digest()))
+        return data
 
     def _too_big(self) -> LimitCrossed:
         return LimitCrossed(
@@ -143,3 +149,31 @@ def _kind(mode: int) -> str | None:
         if test(mode):
             return name
     return "an unknown kind of file"
+
+
+def files_digest(files: list[tuple[str, bytes]], context: bytes) -> bytes:
+    """One digest of what a load read (each file's path and content digest, in order) and of
+    `context` (whatever else decides the loaded zone: origin, limits, config)."""
+    h = hashlib.sha256(context)
+    for path, digest in files:
+        h.update(b"\0" + path.encode("utf-8", "surrogateescape") + b"\0" + digest)
+    return h.digest()
+
+
+def unchanged(paths: list[str], limits: ReadLimits, context: bytes, digest: bytes) -> bool:
+    """`paths`: the zone file, then each $INCLUDE as written (`Source.files`). True when reading
+    them again (with the same rules as a load) gives `digest`: the files a
+    load read have the same bytes, so a new load would give the same zone. Any read problem is
+    False (the load will report it)."""
+    if not paths:
+        return False
+    source = Source(paths[0], limits)
+    try:
+        source.read(paths[0])
+        for written in paths[1:]:  # $INCLUDEs: resolved and allowed as a load does it
+            real = os.path.realpath(written)
+            source.check_include(real)
+            source.read(real, written)
+    except (Unreadable, LimitCrossed):
+        return False
+    return files_digest(source.files, context) == digest

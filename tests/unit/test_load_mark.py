@@ -1,0 +1,197 @@
+"""reload.load_mark: a reload of a zone file whose bytes (and includes, and config, and keys) did
+not change parses nothing, in the same session and after a restart; any change to what a load
+depends on loads again; and a Reloader that uses marks serves exactly what one that never does
+serves, edit after edit (hypothesis)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hiddenprimary.reload import plan as plan_module
+from hiddenprimary.reload.journal import Journal
+from hiddenprimary.reload.zone_state import ZoneState
+from hiddenprimary.zone import codec
+from hiddenprimary.zone.load import load_zone
+from tests.unit.reloader_setup import ZONE, Setup, zone_file
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    """Counts the zone loads a reload makes (the real loader still runs)."""
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return load_zone(*args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "load_zone", counting)
+    return calls
+
+
+def served(s: Setup) -> tuple[int, bytes]:
+    version = s.reloader.store.current(ZONE)
+    return version.serial, codec.encode(version.iter_rdatasets())
+
+
+def test_an_unchanged_file_is_not_parsed_again(tmp_path, loads):
+    s = Setup(tmp_path)
+    s.start()
+    assert len(loads) == 1
+    [result] = s.reload()
+    assert result.ok and not result.changed and result.new_serial == 2024010101
+    assert len(loads) == 1  # read and hashed, not parsed
+
+
+def test_a_comment_edit_loads_once_then_not_again(tmp_path, loads):
+    s = Setup(tmp_path)
+    s.start()
+    s.zone_path.write_text(s.zone_path.read_text() + "; a comment\n")
+    [result] = s.reload()
+    assert result.ok and not result.changed and len(loads) == 2
+    s.reload()
+    assert len(loads) == 2
+    # The new mark is kept with the journal, so a restart does not parse the file either.
+    s.reloader = s.make()
+    [after] = s.start()
+    assert after.ok and not after.changed and len(loads) == 2
+
+
+def test_after_a_restart_an_unchanged_file_is_not_parsed(tmp_path, loads):
+    s = Setup(tmp_path)
+    s.start()
+    s.zone_path.write_text(zone_file(2024010102, hosts=3))
+    s.reload()
+    assert len(loads) == 2
+    s.reloader = s.make()
+    [result] = s.start()
+    assert result.ok and not result.changed and result.new_serial == 2024010102
+    assert len(loads) == 2
+    # The mark was committed with the version it describes: the journal holds it.
+    journal = Journal(os.path.join(s.config.data_dir, "zones", "example.com.journal"), ZONE)
+    try:
+        assert '"file_serial": 2024010102' in journal.load_mark()
+    finally:
+        journal.close()
+
+
+def test_a_file_put_back_after_a_restart_is_loaded(tmp_path, loads):
+    """The mark is that of the served version, never an older one: going back to the first
+    file's bytes after a restart is a change like any other."""
+    s = Setup(tmp_path, serial="increment")
+    first = zone_file(2024010101)
+    s.start()
+    s.zone_path.write_text(zone_file(2024010101, hosts=3))
+    s.reload()
+    s.reloader = s.make()
+    s.zone_path.write_text(first)
+    [result] = s.start()
+    assert result.changed and result.removed == 1 and len(loads) == 3
+
+
+def test_a_config_change_loads_again(tmp_path, loads):
+    s = Setup(tmp_path)
+    s.start()
+    # Same zone file, another serial policy: the mark's context differs, so the file is parsed.
+    s.config.zones[ZONE] = dataclasses.replace(s.config.zones[ZONE], serial="increment")
+    s.reload()
+    assert len(loads) == 2
+    s.reload()
+    assert len(loads) == 2
+
+
+def test_a_moved_include_symlink_is_followed(tmp_path, loads):
+    s = Setup(tmp_path)
+    (tmp_path / "a.inc").write_text("h7 IN A 192.0.2.77\n")
+    (tmp_path / "b.inc").write_text("h7 IN A 192.0.2.78\n")
+    os.symlink("a.inc", tmp_path / "hosts.inc")
+    s.zone_path.write_text(zone_file(2024010101) + "$INCLUDE hosts.inc\n")
+    s.start()
+    s.reload()
+    assert len(loads) == 1
+    os.remove(tmp_path / "hosts.inc")
+    os.symlink("b.inc", tmp_path / "hosts.inc")
+    s.zone_path.write_text(zone_file(2024010102) + "$INCLUDE hosts.inc\n")
+    [result] = s.reload()
+    assert result.changed and len(loads) == 2
+    # Retargeted outside the zone's folder, to a file with the same bytes: refused, not skipped.
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.inc"
+    outside.write_text("h7 IN A 192.0.2.78\n")
+    os.remove(tmp_path / "hosts.inc")
+    os.symlink(outside, tmp_path / "hosts.inc")
+    [refused] = s.reload()
+    assert not refused.ok and any("refused" in e for e in refused.errors), refused.errors
+
+
+class _Forgetful(ZoneState):
+    """A zone state that never keeps a load mark: every reload of it is a full load."""
+
+    @property
+    def load_mark(self):
+        return None
+
+    @load_mark.setter
+    def load_mark(self, value) -> None:
+        pass
+
+
+def forgetful(s: Setup) -> None:
+    s.reloader.zones = {zone: _Forgetful() for zone in s.reloader.zones}
+
+
+EDITS = st.sampled_from(["same", "comment", "host", "serial", "include", "include-content", "bad"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(EDITS, min_size=1, max_size=6), st.sampled_from(["keep", "increment"]))
+def test_marks_serve_exactly_what_full_loads_serve(tmp_path_factory, edits, policy):
+    """Twin reloaders on twin folders: one with marks, one whose marks are always dropped (every
+    reload a full load). After every edit and a restart they serve the same serial and bytes."""
+    twins = []
+    for _ in range(2):
+        s = Setup(tmp_path_factory.mktemp("twin"), serial=policy)
+        (s.tmp_path / "more.inc").write_text("inc IN A 192.0.2.99\n")
+        twins.append(s)
+    marked, plain = twins
+    state = {"serial": 2024010101, "hosts": 2, "comment": 0, "inc": 99}
+
+    def text() -> str:
+        return (zone_file(state["serial"], hosts=state["hosts"]) + "$INCLUDE more.inc\n"
+                + "; note\n" * state["comment"])
+
+    def write(bad: bool = False) -> None:
+        for s in twins:
+            s.zone_path.write_text(text() + ("broken IN A 300.1.2.3\n" if bad else ""))
+            (s.tmp_path / "more.inc").write_text(f"inc IN A 192.0.2.{state['inc']}\n")
+
+    write()
+    forgetful(plain)
+    for s in twins:
+        s.start()
+    for edit in edits + ["restart"]:
+        bad = False
+        if edit == "comment":
+            state["comment"] += 1
+        elif edit in ("host", "serial"):
+            state["hosts" if edit == "host" else "serial"] += 1
+            state["serial"] += edit == "host"
+        elif edit == "include-content":
+            state["inc"] += 1
+            state["serial"] += 1
+        elif edit == "bad":
+            bad = True
+        write(bad)
+        if edit == "restart":
+            for s in twins:
+                s.reloader = s.make()
+            forgetful(plain)
+            for s in twins:
+                s.start()
+        else:
+            [r1], [r2] = marked.reload(), plain.reload()
+            assert (r1.ok, r1.changed, r1.new_serial) == (r2.ok, r2.changed, r2.new_serial), edit
+        assert served(marked) == served(plain), edits
