@@ -182,11 +182,14 @@ def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, cloc
         warnings += raised
         return ReloadPlan(zone_text, None, new, None, warnings, file_serial)
 
+    signed = zone_signer.is_signed(current)
+    # The memo's zone has `current`'s content (but maybe the apex SOA): it produced it, or a
+    # reload found no change against it. Not so for a signed `current` (signatures, NSEC).
+    differ = _differ(None if signed else loaded.touched, zone_cfg.name)
     if policy == "keep":
-        signed = zone_signer.is_signed(current)
         if not signed and last_file_serial is not None and last_file_serial != current.serial:
-            return _plan_keep_raised(current, candidate, zone_cfg, clock, warnings, last_file_serial)
-        changes = diff(current, candidate)
+            return _plan_keep_raised(current, candidate, zone_cfg, clock, warnings, last_file_serial, differ)
+        changes = differ(current, candidate)
         if changes.is_empty():
             return unchanged
         if signed:
@@ -196,11 +199,20 @@ def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, cloc
         return ReloadPlan(zone_text, current, candidate, changes, warnings, file_serial)
 
     # The file's serial does not drive these policies: compare content as if it carried ours.
-    if diff(current, candidate.with_serial(current.serial)).is_empty():
+    if differ(current, candidate.with_serial(current.serial)).is_empty():
         return unchanged
     new_serial = serials.next_serial(zone_text, policy, current.serial, file_serial, clock.wall())
     new = candidate if new_serial == file_serial else candidate.with_serial(new_serial)
-    return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial)
+    return ReloadPlan(zone_text, current, new, differ(current, new), warnings, file_serial)
+
+
+def _differ(touched: set | None, apex) -> Callable[[ZoneVersion, ZoneVersion], Diff]:
+    """`diff`, or when the load knows which owners it touched, `diff_at` those and the apex
+    (whose SOA a serial policy may change): what changed costs, not the zone's size."""
+    if touched is None:
+        return diff
+    names = touched | {apex}
+    return lambda a, b: diff_at(a, b, names)
 
 
 def _plan_unsigning(current: ZoneVersion, candidate: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock,
@@ -217,17 +229,17 @@ def _plan_unsigning(current: ZoneVersion, candidate: ZoneVersion, zone_cfg: Zone
 
 
 def _plan_keep_raised(current: ZoneVersion, candidate: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock,
-                      warnings: tuple, last_file: int) -> ReloadPlan:
+                      warnings: tuple, last_file: int, differ=diff) -> ReloadPlan:
     """`keep`, but the served serial is above the file's (raised over a lost journal's served
     serial): the file is compared with its own last serial, as for a signed zone, so an unchanged
     file stays a no-op and an edit needs the file's serial to go above its last one; the served
     serial is then max(file serial, served + 1) until the file's catches up."""
     zone_text = zone_cfg.name.to_text(omit_final_dot=True)
     file_serial = candidate.serial
-    if file_serial == last_file and diff(current, candidate.with_serial(current.serial)).is_empty():
+    if file_serial == last_file and differ(current, candidate.with_serial(current.serial)).is_empty():
         return ReloadPlan(zone_text, current, None, None, warnings, file_serial)
     new = candidate.with_serial(_keep_serial(zone_text, current, file_serial, last_file, True, clock.wall()))
-    return ReloadPlan(zone_text, current, new, diff(current, new), warnings, file_serial)
+    return ReloadPlan(zone_text, current, new, differ(current, new), warnings, file_serial)
 
 
 def _keep_serial(zone_text: str, current: ZoneVersion, file_serial: int, last_file: int, file_edited: bool,

@@ -97,6 +97,8 @@ class LoadedZone:
     )
     # For the next load of the same zone: load_zone(path, origin, memo=zone.memo).
     memo: ZoneMemo | None = dataclasses.field(default=None, repr=False, compare=False)
+    # With a memo: the owners where this zone can differ from the memo's (see RRsets.touched).
+    touched: set[dns.name.Name] | None = dataclasses.field(default=None, repr=False, compare=False)
     # (path as written, SHA-256 of its bytes) of the zone file and each $INCLUDE, in the order read.
     sources: list[tuple[str, bytes]] = dataclasses.field(default_factory=list, repr=False, compare=False)
 
@@ -151,4 +153,5 @@ def load_zone(
     zone.warnings = problems
     zone.memo = ZoneMemo(origin, records.parser.caches, records.tokens.names, rrsets.rdatasets)
     zone.sources = reader.source.files
+    zone.touched = rrsets.touched()
     return zone

@@ -48,6 +48,9 @@ class RRsets:
         # The node of the last owner: records of one owner mostly come one after the other.
         self._last_owner: dns.name.Name | None = None
         self._last_node: Node | None = None
+        # (owner, its node, the previous load's node or None) for each owner as first met: what
+        # `touched` compares, without hashing a Name again.
+        self._met: list[tuple[dns.name.Name, Node, Node | None]] = []
 
     def add(
         self, owner: dns.name.Name, ttl: int, rdata: dns.rdata.Rdata, path: str, line: int
@@ -58,10 +61,13 @@ class RRsets:
             prev = self._last_prev
             assert node is not None
         else:
+            known = len(self.rdatasets)
             node = self.rdatasets.setdefault(owner, {})
             prev = None
             if self._prev_rdatasets:
                 prev = self._prev_nodes.get(id(owner)) or self._prev_rdatasets.get(owner)
+                if len(self.rdatasets) != known:
+                    self._met.append((owner, node, prev))
             self._last_owner = owner
             self._last_node = node
             self._last_prev = prev
@@ -134,6 +140,28 @@ class RRsets:
             if state.matched != len(state.old):
                 self._unborrow(state)
         self._borrowed.clear()
+
+    def touched(self) -> set[dns.name.Name] | None:
+        """After `settle`: the owners whose RRsets are not all the previous load's very objects
+        (new, changed or gone owners), so a diff against the previous load's zone need look
+        only there; None without a previous load."""
+        if not self._prev_rdatasets:
+            return None
+        # An owner both loads have is named as the previous load wrote it (case kept), as a
+        # diff over every owner of both names it.
+        prev_names = {id(node): name for name, node in self._prev_rdatasets.items()}
+        out = []
+        seen: set[int] = set()
+        for owner, node, prev in self._met:
+            if prev is None:
+                out.append(owner)
+                continue
+            seen.add(id(prev))
+            if len(node) != len(prev) or any(prev.get(key) is not rds for key, rds in node.items()):
+                out.append(prev_names[id(prev)])
+        if len(seen) != len(self._prev_rdatasets):  # owners the file no longer has
+            out.extend(name for name, node in self._prev_rdatasets.items() if id(node) not in seen)
+        return set(out)
 
 
 class _Borrowed:

@@ -1,7 +1,8 @@
 """reload.load_mark: a reload of a zone file whose bytes (and includes, and config, and keys) did
 not change parses nothing, in the same session and after a restart; any change to what a load
-depends on loads again; and a Reloader that uses marks serves exactly what one that never does
-serves, edit after edit (hypothesis)."""
+depends on loads again; and a Reloader that uses marks and the load memo (whose diff looks only
+at the owners the load touched) serves and journals exactly what one that uses neither does,
+edit after edit (hypothesis)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ def loads(monkeypatch):
 
     monkeypatch.setattr(plan_module, "load_zone", counting)
     return calls
+
+
+def history(s: Setup) -> list:
+    """The store's IXFR history as wire bytes: what a secondary's IXFR would get."""
+    return [(d.serial_from, d.serial_to, codec.encode(d.removed), codec.encode(d.added))
+            for d in s.reloader.store.history(ZONE)]
 
 
 def served(s: Setup) -> tuple[int, bytes]:
@@ -128,7 +135,8 @@ def test_a_moved_include_symlink_is_followed(tmp_path, loads):
 
 
 class _Forgetful(ZoneState):
-    """A zone state that never keeps a load mark: every reload of it is a full load."""
+    """A zone state that keeps neither a load mark nor a load memo: every reload of it parses
+    the whole file and diffs the whole zone (the plain twin of both fast paths)."""
 
     @property
     def load_mark(self):
@@ -138,12 +146,20 @@ class _Forgetful(ZoneState):
     def load_mark(self, value) -> None:
         pass
 
+    @property
+    def load_memo(self):
+        return None
+
+    @load_memo.setter
+    def load_memo(self, value) -> None:
+        pass
+
 
 def forgetful(s: Setup) -> None:
     s.reloader.zones = {zone: _Forgetful() for zone in s.reloader.zones}
 
 
-EDITS = st.sampled_from(["same", "comment", "host", "serial", "include", "include-content", "bad"])
+EDITS = st.sampled_from(["same", "comment", "host", "fewer", "ttl", "serial", "include-content", "bad"])
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -157,11 +173,11 @@ def test_marks_serve_exactly_what_full_loads_serve(tmp_path_factory, edits, poli
         (s.tmp_path / "more.inc").write_text("inc IN A 192.0.2.99\n")
         twins.append(s)
     marked, plain = twins
-    state = {"serial": 2024010101, "hosts": 2, "comment": 0, "inc": 99}
+    state = {"serial": 2024010101, "hosts": 2, "comment": 0, "inc": 99, "ttl": 300}
 
     def text() -> str:
-        return (zone_file(state["serial"], hosts=state["hosts"]) + "$INCLUDE more.inc\n"
-                + "; note\n" * state["comment"])
+        return (zone_file(state["serial"], hosts=state["hosts"]).replace("$TTL 300", f"$TTL {state['ttl']}")
+                + "$INCLUDE more.inc\n" + "; note\n" * state["comment"])
 
     def write(bad: bool = False) -> None:
         for s in twins:
@@ -179,6 +195,12 @@ def test_marks_serve_exactly_what_full_loads_serve(tmp_path_factory, edits, poli
         elif edit in ("host", "serial"):
             state["hosts" if edit == "host" else "serial"] += 1
             state["serial"] += edit == "host"
+        elif edit == "fewer":
+            state["hosts"] = max(0, state["hosts"] - 1)
+            state["serial"] += 1
+        elif edit == "ttl":
+            state["ttl"] += 60
+            state["serial"] += 1
         elif edit == "include-content":
             state["inc"] += 1
             state["serial"] += 1
@@ -193,5 +215,7 @@ def test_marks_serve_exactly_what_full_loads_serve(tmp_path_factory, edits, poli
                 s.start()
         else:
             [r1], [r2] = marked.reload(), plain.reload()
-            assert (r1.ok, r1.changed, r1.new_serial) == (r2.ok, r2.changed, r2.new_serial), edit
+            assert (r1.ok, r1.changed, r1.new_serial, r1.added, r1.removed) == \
+                (r2.ok, r2.changed, r2.new_serial, r2.added, r2.removed), edit
         assert served(marked) == served(plain), edits
+        assert history(marked) == history(plain), edits

@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hiddenprimary.errors import ZoneRejected
+from hiddenprimary.zone.diff import diff, diff_at
 from hiddenprimary.zone.load import LoadedZone, ZoneMemo, load_zone
+from hiddenprimary.zone.version import ZoneVersion
 
 EXAMPLE = dns.name.from_text("example.")
 HEADER = "$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n  NS ns1\nns1 A 192.0.2.1\n"
@@ -153,8 +155,18 @@ def test_a_reload_with_the_memo_equals_one_without(history):
                 assert snapshot(old_zone) == old_snapshot
             if zone is not None:
                 assert zone.memo is not None
+                if previous:  # the owners it touched are all a diff against the memo's zone needs
+                    assert diff_text(previous[-1][0], zone, zone.touched) == diff_text(previous[-1][0], zone, None)
                 memo = zone.memo  # a failed load leaves the last good memo in use
                 previous.append((zone, with_memo[1]))
+
+
+def diff_text(old: LoadedZone, new: LoadedZone, touched: set | None) -> tuple:
+    """diff(old, new) as text; with `touched`, the diff_at those owners and the apex."""
+    a, b = ZoneVersion(EXAMPLE, old.rdatasets), ZoneVersion(EXAMPLE, new.rdatasets)
+    d = diff(a, b) if touched is None else diff_at(a, b, touched | {EXAMPLE})
+    return tuple([(n.to_text(), rds.rdtype, rds.ttl, sorted(r.to_text() for r in rds)) for n, rds in changes]
+                 for changes in (d.removed, d.added))
 
 
 # -- what is reused --------------------------------------------------------------------------
