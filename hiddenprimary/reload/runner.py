@@ -2,8 +2,9 @@
 file (hpctl reload, SIGHUP) and the re-sign timer all go through `Reloader._run`:
 
 1. wait for the zone's earlier events (one at a time per zone, `events.ZoneEvents`);
-2. in a worker thread: plan the next version (`plan.plan_reload` / `plan_resign`, or
-   `commit.restore` from the journal) and make it durable (`commit.commit`);
+2. in a worker thread, the garbage collector paused (`gc_pause`): plan the next version
+   (`plan.plan_reload` / `plan_resign`, or `commit.restore` from the journal) and make it
+   durable (`commit.commit`);
 3. on the reactor thread, `_publish`: swap the version into the store, call the listeners
    (NOTIFY, API sync), re-arm the re-sign timer, and hand back a `ReloadResult`.
 
@@ -28,6 +29,7 @@ from hiddenprimary.dnssec.parallel import ParallelSigner
 from hiddenprimary.logs import event
 from hiddenprimary.reload.commit import commit, restore
 from hiddenprimary.reload.events import ZoneEvents
+from hiddenprimary.reload.gc_pause import gc_paused
 from hiddenprimary.reload.journal import Journal, JournalInfo
 from hiddenprimary.reload.plan import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
 from hiddenprimary.reload.result import ReloadResult
@@ -121,7 +123,12 @@ class Reloader:
         """Run `work` (plan + commit) in a worker thread, then publish what it made; `why` is
         restore, reload or resign. Fires with a ReloadResult (None for a restore)."""
         started = self.clock.monotonic()
-        d = self._in_thread(work)
+
+        def paused() -> _Step:
+            with gc_paused():
+                return work()
+
+        d = self._in_thread(paused)
         d.addCallbacks(lambda step: self._publish(zone, step, why, started), lambda f: self._failed(zone, f, why))
         d.addErrback(self._publish_failed, zone, why)
         return d
