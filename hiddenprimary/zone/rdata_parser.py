@@ -10,6 +10,7 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+from dns.tokenizer import QUOTED_STRING
 
 from hiddenprimary.zone.limits import MAX_MESSAGE, MAX_RDATA, TSIG_RESERVE, max_transferable_rdata
 from hiddenprimary.zone.problems import Problems, detail
@@ -100,7 +101,13 @@ class RdataParser:
         # in this load or in the previous one (the memo), shares its object.
         # The key is one string, "rdtype token token ...": plain tokens hold no blank, so it
         # stands for exactly one token list, and one string costs less memory than a tuple.
-        key = f"{rdtype:d} " + " ".join(items[start:]) if rec.plain else None  # type: ignore[arg-type]
+        # Other records (quoted strings, escapes) get `_careful_key`, which cannot clash with it.
+        if rec.plain:
+            key = f"{rdtype:d} " + " ".join(items[start:])  # type: ignore[arg-type]
+            length = len(key)
+        else:
+            key = _careful_key(rdtype, items, start)
+            length = _text_length(items, start)
         rdata = None
         if key is not None:
             if self._origin is not origin:
@@ -113,6 +120,12 @@ class RdataParser:
                 rdata = self._prev.get(key)
                 if rdata is not None and len(self._cache) < _RDATA_CACHE_SIZE:
                     self._cache[key] = rdata
+            # Whether it fits a transfer message depends on the owner too: long rdata met
+            # before at another owner is measured again here.
+            if rdata is not None and length > SHORT_RDATA_TEXT and self.too_long(owner, rdata, path,
+                                                                                 rec.line_of(start)):
+                self.failed.add((owner, rdtype))
+                return None
         if rdata is None:
             try:
                 rdata = self._parse(rdtype, items, start, origin)
@@ -122,7 +135,6 @@ class RdataParser:
                 if rdtype == _SOA:
                     self.soa_failed = True
                 return None
-            length = len(key) if key is not None else _text_length(items, start)
             if length > SHORT_RDATA_TEXT and self.too_long(owner, rdata, path, rec.line_of(start)):
                 self.failed.add((owner, rdtype))
                 return None
@@ -191,6 +203,21 @@ class RdataParser:
             consumed = max(start, consumed)
             message = f"bad {type_text} rdata '{rdata_text}': {what} ({rfc})"
         self._problems.error("syntax", message, path, rec.line_of(consumed))
+
+
+def _careful_key(rdtype: int, items: list[Item], start: int) -> str:
+    """The cache key of rdata tokens that are not all plain: a line per token, each marked by
+    kind ("S" plain, "Q" quoted, "E" escaped identifier, then whether it has an escape). No token
+    holds a newline (a quoted string ends on its line), so it stands for exactly one token list;
+    a plain key holds no newline, so the two never clash."""
+    parts = [f"{rdtype:d}"]
+    for item in items[start:]:
+        if item.__class__ is str:
+            parts.append("S" + item)  # type: ignore[operator]
+        else:
+            quoted = item.ttype == QUOTED_STRING  # type: ignore[union-attr]
+            parts.append(("Q" if quoted else "E") + ("1" if item.has_escape else "0") + item.value)  # type: ignore[union-attr]
+    return "\n".join(parts)
 
 
 def _text_length(items: list[Item], start: int) -> int:
