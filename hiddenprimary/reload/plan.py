@@ -79,8 +79,8 @@ def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
     never handed on late. `mark`, the last good load's: when the files it read have the same
     bytes (and nothing else it depends on changed), nothing is parsed and nothing changes."""
     context = load_context(zone_cfg, None if signing is None else signing.keys, limits)
-    if current is not None and mark is not None and source.unchanged(list(mark.files), limits or ReadLimits(),
-                                                                        context, mark.digest):
+    if (current is not None and mark is not None and mark.files and mark.files[0] == zone_cfg.file
+            and source.unchanged(list(mark.files), limits or ReadLimits(), context, mark.digest)):
         return ReloadPlan(zone_cfg.name.to_text(omit_final_dot=True), current, None, None, mark.warnings,
                           mark.file_serial, mark=mark)
     loaded = load_zone(zone_cfg.file, zone_cfg.name, memo, limits)
