@@ -24,10 +24,7 @@ import time
 
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-try:  # the test helpers are moving from tests/integration/harness.py to tests/helpers.py
-    from tests.helpers import free_port  # noqa: E402
-except ImportError:
-    from tests.integration.harness import free_port  # noqa: E402
+from tests.helpers import free_port, stop_process  # noqa: E402
 
 ZONE = "example.com"
 LOOPBACK = "127.0.0.1"
@@ -142,12 +139,7 @@ class ServerProcess:
             return
         if self.proc.poll() is None:
             children = [p for p in descendants(self.proc.pid) if p != self.proc.pid]
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
+            stop_process(self.proc, timeout)
             for pid in set(children + self._pids) - {self.proc.pid}:
                 self._kill_orphan(pid)
         if self._log is not None:

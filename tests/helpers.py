@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pathlib
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -55,3 +57,16 @@ def wait_for(probe: Callable[[], T], timeout: float = 10.0, interval: float = 0.
             detail = f"\n{explain()}" if explain is not None else ""
             raise AssertionError(f"not met in {timeout}s (last: {value!r}){detail}")
         time.sleep(interval)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> int:
+    """Stop a process this run started, by its PID: SIGTERM, wait `timeout`, then SIGKILL.
+    Returns its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+    return proc.returncode

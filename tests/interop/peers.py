@@ -48,7 +48,7 @@ import dns.rdatatype
 import dns.tsig
 import dns.zone
 
-from tests.helpers import ROOT, free_port, require_tool, wait_for
+from tests.helpers import ROOT, free_port, require_tool, stop_process, wait_for
 from tests.zones import Record, records_of_zone
 
 Key = tuple[str, str, str]          # (name, algorithm, secret in base64), e.g. ("xfr-key", "hmac-sha256", "...")
@@ -231,13 +231,7 @@ class _Peer:
         """SIGTERM by PID, wait, SIGKILL if it does not exit. Returns the exit status."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
+        stop_process(self.proc, timeout)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
