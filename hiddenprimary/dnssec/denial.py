@@ -54,7 +54,8 @@ def prover(zone: ZoneVersion) -> Nsec | Nsec3 | None:
 def prepare(zone: ZoneVersion) -> None:
     """Build `zone`'s denial index now rather than on its first negative DO=1 answer (measured
     per 100k names: ~0.3 s for NSEC, ~0.13 s for NSEC3), better spent on the reload thread than
-    on the reactor's."""
+    on the reactor's. The version's tree index too (ZoneVersion.prepare)."""
+    zone.prepare()
     proofs = prover(zone)
     if isinstance(proofs, Nsec3):
         zone.nsec3_predecessor(b"")

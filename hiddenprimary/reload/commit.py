@@ -13,7 +13,7 @@ import dns.name
 from hiddenprimary import data_dir as paths
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
-from hiddenprimary.dnssec import denial
+from hiddenprimary.dnssec import denial, zone_signer
 from hiddenprimary.reload.journal import Journal, JournalCorrupt, JournalError, JournalInfo, JournalUnavailable, journal_path
 from hiddenprimary.logs import event
 from hiddenprimary.reload.load_mark import LoadMark
@@ -93,6 +93,8 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSeri
         journal = Journal(path, zone)
         return Restored(journal, None, journal.info(), (), problem, None, floor)
     if version is not None:
+        if zone_signer.is_signed(version):
+            version = version.to_plain()  # the signer tells unchanged RRsets by identity (issue 14)
         _record_served(served, zone, version.serial)  # a crash between commit and record, or an old data_dir
         denial.prepare(version)  # the proof index, here rather than on the reactor thread
     return Restored(journal, version, info, history, None, file_serial, floor, load_mark)

@@ -22,6 +22,7 @@ from hiddenprimary.zone.diff import Diff, diff, diff_at
 from hiddenprimary.zone.load import load_zone
 from hiddenprimary.zone.source import ReadLimits
 from hiddenprimary.zone.version import ZoneVersion
+from hiddenprimary.zone.wire_version import WireVersion
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,11 +140,29 @@ def _below_a_cut(owner, origin, cuts: set) -> bool:
 
 
 def _indexed(plan: ReloadPlan) -> ReloadPlan:
-    """Build the new version's denial-proof index here, in the worker thread, not on the reactor
-    thread at its first negative DO=1 answer."""
-    if plan.new is not None:
-        denial.prepare(plan.new)
+    """The plan with its new version compact (unsigned zones) and its denial-proof index built,
+    here in the worker thread, not on the reactor thread at its first negative DO=1 answer."""
+    if plan.new is None:
+        return plan
+    if plan.signed is None:
+        plan = dataclasses.replace(plan, new=_compact(plan.new, plan.old, plan.diff))
+    denial.prepare(plan.new)
     return plan
+
+
+def _compact(new: ZoneVersion | WireVersion, old: ZoneVersion | WireVersion | None,
+             changes: Diff | None) -> WireVersion:
+    """`new` as a WireVersion: the old one evolved at the owners `changes` (old -> new) names
+    and the apex, when it is one; otherwise every owner encoded. Signed versions stay plain
+    until the signer reads wire data (issue 14): it tells unchanged RRsets by identity."""
+    if isinstance(new, WireVersion):
+        return new
+    if isinstance(old, WireVersion) and changes is not None:
+        names = {name for name, _ in changes.removed}
+        names.update(name for name, _ in changes.added)
+        names.add(new.origin)
+        return old.evolve({name: new.node(name) for name in names})
+    return WireVersion.from_nodes(new.origin, new.nodes())
 
 
 def _first_serial(policy: str, file_serial: int, wall: float,

@@ -74,3 +74,53 @@ def decode(data: bytes) -> Iterator[tuple[dns.name.Name, dns.rdataset.Rdataset]]
             yield name, rds
     except (struct.error, IndexError, dns.exception.DNSException) as e:
         raise ValueError(f"bad encoded rdatasets at byte {offset}: {e}") from e
+
+
+def owner_runs(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(lowercased owner wire name, the encoded rdatasets of that owner) for each run of
+    consecutive rdatasets with one owner, in order, without parsing any rdata: what a compact
+    version keeps per owner (`zone.wire_version`). Raises ValueError on bytes `encode` did not
+    make (a name or a length that runs past the end, a label over 63 octets, a name over 255)."""
+    offset, end = 0, len(data)
+    run_start, run_key = 0, b""
+    try:
+        while offset < end:
+            pos = offset
+            while data[pos]:
+                if data[pos] > 63:
+                    raise ValueError(f"bad encoded rdatasets at byte {pos}: label length {data[pos]}")
+                pos += data[pos] + 1
+            pos += 1
+            if pos - offset > 255:
+                raise ValueError(f"bad encoded rdatasets at byte {offset}: owner name over 255 octets")
+            key = data[offset:pos].lower()
+            if key != run_key:
+                if offset:
+                    yield run_key, data[run_start:offset]
+                run_start, run_key = offset, key
+            count = _HEAD.unpack_from(data, pos)[3]
+            pos += _HEAD.size
+            for _ in range(count):
+                pos += _LEN.size + _LEN.unpack_from(data, pos)[0]
+            if pos > end:
+                raise ValueError(f"bad encoded rdatasets at byte {offset}: rdata runs past the end")
+            offset = pos
+    except (struct.error, IndexError) as e:
+        raise ValueError(f"bad encoded rdatasets at byte {offset}: {e}") from e
+    if end:
+        yield run_key, data[run_start:end]
+
+
+def heads(data: bytes) -> Iterator[tuple[int, int, int, int]]:
+    """(rdtype, covers, ttl, count) of each rdataset in `data` (bytes `encode` made, as
+    `owner_runs` hands them out), without parsing any rdata."""
+    offset, end = 0, len(data)
+    while offset < end:
+        while data[offset]:
+            offset += data[offset] + 1
+        offset += 1
+        head = _HEAD.unpack_from(data, offset)
+        offset += _HEAD.size
+        for _ in range(head[3]):
+            offset += _LEN.size + _LEN.unpack_from(data, offset)[0]
+        yield head

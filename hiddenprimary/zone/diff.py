@@ -11,6 +11,7 @@ import dns.rdataset
 import dns.rdatatype
 
 from hiddenprimary.zone.version import Nodes, RdatasetKey, ZoneVersion
+from hiddenprimary.zone.wire_version import WireVersion
 
 _SOA_KEY = (dns.rdatatype.SOA, dns.rdatatype.NONE)
 
@@ -59,6 +60,10 @@ def _sorted_key(change: Change) -> tuple:
 
 def diff(a: ZoneVersion, b: ZoneVersion) -> Diff:
     """What turns `a` into `b`. A TTL change removes and re-adds the whole RRset (RFC 2181 5.2)."""
+    if isinstance(a, WireVersion) and isinstance(b, ZoneVersion):
+        return diff_at(a, b, a.owners_differing(b))  # the usual reload: served compact, loaded plain
+    if isinstance(b, WireVersion) and isinstance(a, ZoneVersion):
+        return diff_at(a, b, b.owners_differing(a))
     return diff_at(a, b, a.nodes().keys() | b.nodes().keys())
 
 
@@ -97,14 +102,13 @@ def apply(d: Diff, version: ZoneVersion) -> ZoneVersion:
     """The version `d` leads to from `version`. Raises ValueError when `d` does not fit it."""
     if not _same_rrset(version.soa, d.soa_from):
         raise ValueError(f"diff starts at serial {d.serial_from}, version is at {version.serial}")
-    nodes: dict[dns.name.Name, dict[RdatasetKey, dns.rdataset.Rdataset]] = dict(version.nodes())
     touched: dict[dns.name.Name, dict[RdatasetKey, dns.rdataset.Rdataset]] = {}
 
     def node_for(name: dns.name.Name) -> dict[RdatasetKey, dns.rdataset.Rdataset]:
-        if name not in touched:
-            touched[name] = dict(nodes.get(name, {}))
-            nodes[name] = touched[name]
-        return touched[name]
+        node = touched.get(name)
+        if node is None:
+            node = touched[name] = dict(version.node(name))
+        return node
 
     for name, rds in d.removed:
         node = node_for(name)
@@ -128,7 +132,7 @@ def apply(d: Diff, version: ZoneVersion) -> ZoneVersion:
                 raise ValueError(f"diff adds {name} {dns.rdatatype.to_text(rds.rdtype)} with a second TTL")
             node[key] = have.union(rds)
     node_for(version.origin)[_SOA_KEY] = d.soa_to
-    return ZoneVersion(version.origin, nodes)  # empty nodes are dropped there
+    return version.evolve(touched)  # empty nodes are dropped there
 
 
 def nodes_equal(a: Nodes, b: Nodes) -> bool:

@@ -13,6 +13,8 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
 
+from hiddenprimary.zone import codec
+
 RdatasetKey = tuple[int, int]  # (rdtype, covers)
 Nodes = Mapping[dns.name.Name, Mapping[RdatasetKey, dns.rdataset.Rdataset]]
 
@@ -23,10 +25,10 @@ _NONE = dns.rdatatype.NONE
 
 
 def _name_sort_key(name: dns.name.Name) -> bytes:
-    return _canonical_bytes(name.labels)
+    return canonical_key(name.labels)
 
 
-def _canonical_bytes(labels: tuple[bytes, ...]) -> bytes:
+def canonical_key(labels: tuple[bytes, ...]) -> bytes:
     """One bytes object that sorts as RFC 4034 6.1 orders names: the lowercased labels, rightmost
     first, joined by 00 00, with a 00 inside a label written 00 01 (so a label sorts after its
     prefixes whatever follows). Smaller and faster to compare than a tuple of labels."""
@@ -71,6 +73,24 @@ class ZoneVersion:
         self._nodes = own
         if _SOA not in {k[0] for k in own.get(origin, {})}:
             raise ValueError(f"zone {origin} has no SOA at the apex")
+        # The tree index (what exists, where the cuts are), built on first use: a version that
+        # is only diffed and compacted (a reload's candidate) never needs it. `prepare` builds it
+        # ahead of readers on the reactor thread.
+        self._existing: frozenset[dns.name.Name] | None = None
+        self._cuts: frozenset[dns.name.Name] = frozenset()
+        self._sorted: list[dns.name.Name] | None = None
+        # Sorted indexes built on first use (denial of existence): rdtype -> (canonical keys,
+        # owners) of the owners holding that type; (hash labels, owners) of the NSEC3 chain.
+        self._chains: dict[int, Chain] = {}
+        self._nsec3: Chain | None = None
+        self.rr_count = sum(len(rds) for node in self._nodes.values() for rds in node.values())
+        self.cache: dict = {}  # rendered answers and transfers of this version (it never changes)
+
+    def prepare(self) -> None:
+        """Build the tree index now (in a worker thread), not at the first query that needs it."""
+        if self._existing is not None:
+            return
+        own, origin = self._nodes, self.origin
         # Every owner and every empty non-terminal between it and the apex exists (RFC 4592 2.2.2).
         existing: set[dns.name.Name] = set(own)  # the stored hashes again
         existing.add(origin)
@@ -82,17 +102,13 @@ class ZoneVersion:
             while name not in existing and len(name) > len(origin):
                 existing.add(name)
                 name = name.parent()
-        self._existing = frozenset(existing)
-        self._cuts = frozenset(
-            name for name, node in own.items() if (_NS, _NONE) in node and name != origin
-        )
-        self._sorted: list[dns.name.Name] | None = None
-        # Sorted indexes built on first use (denial of existence): rdtype -> (canonical keys,
-        # owners) of the owners holding that type; (hash labels, owners) of the NSEC3 chain.
-        self._chains: dict[int, Chain] = {}
-        self._nsec3: Chain | None = None
-        self.rr_count = sum(len(rds) for node in self._nodes.values() for rds in node.values())
-        self.cache: dict = {}  # rendered answers and transfers of this version (it never changes)
+        self._cuts = frozenset(name for name, node in own.items() if (_NS, _NONE) in node and name != origin)
+        self._existing = frozenset(existing)  # last: readers test it to know the index is there
+
+    def _tree(self) -> frozenset[dns.name.Name]:
+        if self._existing is None:
+            self.prepare()
+        return self._existing  # type: ignore[return-value]
 
     # -- the read interface ------------------------------------------------------------------
 
@@ -118,10 +134,11 @@ class ZoneVersion:
 
     def name_exists(self, name: dns.name.Name) -> bool:
         """True for owners and for empty non-terminals."""
-        return name in self._existing
+        return name in self._tree()
 
     def delegation_above(self, name: dns.name.Name) -> dns.name.Name | None:
         """The topmost zone cut (NS below the apex) at or above `name`, or None."""
+        self._tree()
         if not self._cuts:
             return None
         labels = name.labels
@@ -133,7 +150,8 @@ class ZoneVersion:
 
     def closest_encloser(self, name: dns.name.Name) -> dns.name.Name:
         """The longest existing ancestor-or-self of `name` (RFC 4592 3.3.1)."""
-        while name not in self._existing and name != self.origin:
+        existing = self._tree()
+        while name not in existing and name != self.origin:
             name = name.parent()
         return name
 
@@ -158,11 +176,11 @@ class ZoneVersion:
             keys, owners, nodes = [], [], []
             for owner, node in self._nodes.items():  # items(): no name is hashed
                 if (rdtype, _NONE) in node:
-                    keys.append(_canonical_bytes(owner.labels))
+                    keys.append(canonical_key(owner.labels))
                     owners.append(owner)
                     nodes.append(node)
             chain = self._chains[rdtype] = _index(keys, owners, nodes)
-        return _before(chain, _canonical_bytes(name.labels))
+        return _before(chain, canonical_key(name.labels))
 
     def nsec3_predecessor(self, hash_label: bytes) -> tuple[dns.name.Name, Node] | None:
         """The owner (and its node) of the NSEC3 RRset whose hash label (base32hex, compared in
@@ -191,6 +209,21 @@ class ZoneVersion:
     def nodes(self) -> Nodes:
         """The raw mapping, for building a new version from this one."""
         return self._nodes
+
+    def evolve(self, changes: Mapping[dns.name.Name, Node]) -> ZoneVersion:
+        """A new version: this one with the owners in `changes` holding those nodes instead (an
+        empty node removes the owner; an owner that exists keeps its spelling)."""
+        nodes = dict(self._nodes)
+        for name, node in changes.items():
+            if node:
+                nodes[name] = dict(node)
+            else:
+                nodes.pop(name, None)
+        return ZoneVersion(self.origin, nodes)
+
+    def to_codec(self) -> bytes:
+        """The version in `zone.codec` form (the journal's snapshot)."""
+        return codec.encode(self.iter_rdatasets())
 
     def with_serial(self, serial: int) -> ZoneVersion:
         """A copy whose SOA carries `serial` (rdatasets are shared: they are immutable)."""

@@ -1,0 +1,341 @@
+"""WireVersion: a zone version held compactly, behind the same read interface as ZoneVersion.
+
+Each owner is one dict entry: its lowercased wire name (bytes: hashed and compared in C) -> its
+rdatasets in `zone.codec` form (bytes). No dnspython Name or Rdata object stays resident: a
+reader's `get`/`node` decodes the owner it asks for (a small cache keeps the last few thousand),
+so a version costs about its wire size, a restart restores one by splitting the journal's
+snapshot into owners without parsing any rdata, and the next version is a C-level copy of the
+dict plus the owners that changed (`evolve`).
+
+`ZoneVersion` is the plain twin: tests build both from the same nodes and compare every read.
+Owner spelling: an owner that exists keeps the spelling it was first stored with when `evolve`
+replaces its records (as a dict keeps its first key); names compare case-insensitively anyway."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Mapping
+
+import dns.name
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rdtypes.ANY.SOA
+
+from hiddenprimary.zone import codec
+from hiddenprimary.zone.version import Node, Nodes, RdatasetKey, ZoneVersion, canonical_key
+
+_NS = dns.rdatatype.NS
+_NSEC3 = dns.rdatatype.NSEC3
+_SOA = dns.rdatatype.SOA
+_NONE = dns.rdatatype.NONE
+_LEN_BYTE = [bytes((i,)) for i in range(256)]
+_DECODED_MAX = 4096  # decoded owners kept per version: the hot names of a query mix
+
+
+def wire_key(name: dns.name.Name) -> bytes:
+    """The lowercased uncompressed wire form of an absolute name: one owner's key."""
+    return b"".join([_LEN_BYTE[len(label)] + label for label in name.labels]).lower()
+
+
+def _labels(key: bytes) -> list[bytes]:
+    labels, pos = [], 0
+    while key[pos]:
+        end = pos + 1 + key[pos]
+        labels.append(key[pos + 1 : end])
+        pos = end
+    labels.append(b"")
+    return labels
+
+
+def _owner(packed: bytes) -> dns.name.Name:
+    """The owner name, in its stored spelling, at the start of an owner's encoded rdatasets."""
+    return dns.name.Name(_labels(packed))
+
+
+def _decode(packed: bytes) -> dict[RdatasetKey, dns.rdataset.Rdataset]:
+    return {(rds.rdtype, rds.covers): rds for _, rds in codec.decode(packed)}
+
+
+def _encode(owner: dns.name.Name, node: Node) -> bytes:
+    return codec.encode([(owner, rds) for rds in node.values()])
+
+
+def _facts(packed: bytes) -> tuple[int, bool]:
+    """(records, holds NS) of one owner's encoded rdatasets."""
+    count, ns = 0, False
+    for rdtype, covers, _ttl, n in codec.heads(packed):
+        count += n
+        ns = ns or (rdtype == _NS and covers == _NONE)
+    return count, ns
+
+
+def _holds(packed: bytes, rdtype: int) -> bool:
+    return any(head[0] == rdtype and head[1] == _NONE for head in codec.heads(packed))
+
+
+def _existing(keys: Iterator[bytes] | list[bytes], apex: bytes, existing: set[bytes]) -> set[bytes]:
+    """`existing` with every key of `keys` and each empty non-terminal between it and the apex
+    (RFC 4592 2.2.2)."""
+    existing.add(apex)
+    top = len(apex)
+    for key in keys:
+        existing.add(key)
+        key = key[key[0] + 1 :]
+        while len(key) > top and key not in existing:
+            existing.add(key)
+            key = key[key[0] + 1 :]
+    return existing
+
+
+class WireVersion:
+    """An immutable zone version in wire form (see the module docstring)."""
+
+    __slots__ = ("origin", "_packed", "_apex", "_existing", "_cuts", "_sorted", "_chains", "_nsec3",
+                 "rr_count", "cache", "_decoded", "_soa")
+
+    def __init__(self, origin: dns.name.Name, packed: dict[bytes, bytes], *,
+                 existing: set[bytes] | None = None, cuts: set[bytes] | None = None, rr_count: int | None = None):
+        """Takes `packed` (lowercased owner wire -> encoded rdatasets) as it is: callers build a
+        fresh dict and never change it afterwards. `existing`, `cuts`, `rr_count`: already known
+        (from `evolve`), or worked out here."""
+        self.origin = origin
+        self._packed = packed
+        self._apex = apex = wire_key(origin)
+        if apex not in packed or not _holds(packed[apex], _SOA):
+            raise ValueError(f"zone {origin} has no SOA at the apex")
+        if cuts is None or rr_count is None:
+            cuts, rr_count = set(), 0
+            for key, data in packed.items():
+                count, ns = _facts(data)
+                rr_count += count
+                if ns and key != apex:
+                    cuts.add(key)
+        self._existing = existing if existing is not None else _existing(packed, apex, set())
+        self._cuts = cuts
+        self.rr_count = rr_count
+        self._sorted: list[bytes] | None = None
+        self._chains: dict[int, tuple[list[bytes], list[bytes]]] = {}
+        self._nsec3: tuple[list[bytes], list[bytes]] | None = None
+        self._decoded: dict[bytes, dict[RdatasetKey, dns.rdataset.Rdataset]] = {}
+        self._soa: dns.rdataset.Rdataset | None = None
+        self.cache: dict = {}  # rendered answers and transfers of this version (it never changes)
+
+    # -- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_nodes(cls, origin: dns.name.Name, nodes: Nodes) -> WireVersion:
+        return cls(origin, {wire_key(name): _encode(name, node) for name, node in nodes.items() if node})
+
+    @classmethod
+    def from_codec(cls, origin: dns.name.Name, data: bytes) -> WireVersion:
+        """The version `codec.encode(version.iter_rdatasets())` (or `to_codec`) wrote, split into
+        owners without parsing rdata. Raises ValueError on bytes `encode` did not make."""
+        packed: dict[bytes, bytes] = {}
+        for key, run in codec.owner_runs(data):
+            packed[key] = packed[key] + run if key in packed else run  # the apex SOA comes first, alone
+        return cls(origin, packed)
+
+    def to_codec(self) -> bytes:
+        """The version in `zone.codec` form (the journal's snapshot), as stored: no encoding."""
+        return b"".join(self._packed.values())
+
+    def to_plain(self) -> ZoneVersion:
+        """The same version as a ZoneVersion (dnspython objects), for readers that need every
+        record resident (the signer compares RRsets by identity)."""
+        return ZoneVersion(self.origin, dict(self.nodes().items()))
+
+    def evolve(self, changes: Mapping[dns.name.Name, Node]) -> WireVersion:
+        """A new version: this one with the owners in `changes` holding those nodes instead (an
+        empty node removes the owner). Costs a C-level copy of the owner dict plus the changes."""
+        packed = dict(self._packed)
+        cuts = set(self._cuts)
+        rr_count = self.rr_count
+        new_keys, removed = [], False
+        for name, node in changes.items():
+            key = wire_key(name)
+            old = packed.get(key)
+            if old is not None:
+                rr_count -= _facts(old)[0]
+                name = _owner(old)
+            cuts.discard(key)
+            if node:
+                data = packed[key] = _encode(name, node)
+                count, ns = _facts(data)
+                rr_count += count
+                if ns and key != self._apex:
+                    cuts.add(key)
+                if old is None:
+                    new_keys.append(key)
+            elif old is not None:
+                del packed[key]
+                removed = True
+        # An owner gone may take empty non-terminals with it: then work them out again.
+        existing = None if removed else _existing(new_keys, self._apex, set(self._existing))
+        return WireVersion(self.origin, packed, existing=existing, cuts=cuts, rr_count=rr_count)
+
+    def with_serial(self, serial: int) -> WireVersion:
+        """A copy whose SOA carries `serial`."""
+        old = self.soa
+        soa = dns.rdataset.Rdataset(dns.rdataclass.IN, _SOA)
+        soa.update_ttl(old.ttl)
+        soa.add(old[0].replace(serial=serial))
+        apex = dict(self._node_at(self._apex))
+        apex[(_SOA, _NONE)] = soa
+        return self.evolve({self.origin: apex})
+
+    def owners_differing(self, other: ZoneVersion) -> list[dns.name.Name]:
+        """The owners where `other` (a plain version) may differ from this one: those whose
+        records encode to other bytes than ours (same records in another order or spelling count
+        too, so callers compare those by value), and ours that `other` lacks. Encoding a node
+        costs a fraction of decoding one: a full diff against a compact version pays this, not a
+        decode of every owner."""
+        packed, seen, out = self._packed, set(), []
+        for name, node in other.nodes().items():
+            key = wire_key(name)
+            seen.add(key)
+            if packed.get(key) != _encode(name, node):
+                out.append(name)
+        out.extend(_owner(data) for key, data in packed.items() if key not in seen)
+        return out
+
+    def prepare(self) -> None:
+        """As ZoneVersion.prepare: here the tree index is built with the version."""
+
+    # -- the read interface (as ZoneVersion) ------------------------------------------------
+
+    def _node_at(self, key: bytes) -> dict[RdatasetKey, dns.rdataset.Rdataset]:
+        node = self._decoded.get(key)
+        if node is None:
+            data = self._packed.get(key)
+            if data is None:
+                return {}
+            node = _decode(data)
+            if len(self._decoded) >= _DECODED_MAX:
+                self._decoded.clear()
+            self._decoded[key] = node
+        return node
+
+    @property
+    def soa(self) -> dns.rdataset.Rdataset:
+        if self._soa is None:
+            self._soa = self._node_at(self._apex)[(_SOA, _NONE)]
+        return self._soa
+
+    @property
+    def serial(self) -> int:
+        soa: dns.rdtypes.ANY.SOA.SOA = self.soa[0]
+        return soa.serial
+
+    def get(self, name: dns.name.Name, rdtype: int, covers: int = _NONE) -> dns.rdataset.Rdataset | None:
+        return self._node_at(wire_key(name)).get((rdtype, covers))
+
+    def rdatasets_at(self, name: dns.name.Name) -> list[dns.rdataset.Rdataset]:
+        return list(self._node_at(wire_key(name)).values())
+
+    def node(self, name: dns.name.Name) -> Mapping[RdatasetKey, dns.rdataset.Rdataset]:
+        return self._node_at(wire_key(name))
+
+    def name_exists(self, name: dns.name.Name) -> bool:
+        """True for owners and for empty non-terminals."""
+        return wire_key(name) in self._existing
+
+    def delegation_above(self, name: dns.name.Name) -> dns.name.Name | None:
+        """The topmost zone cut (NS below the apex) at or above `name`, or None."""
+        if not self._cuts:
+            return None
+        key = wire_key(name)
+        starts, pos = [], 0  # starts[i]: where the suffix without the first i labels begins
+        while key[pos]:
+            starts.append(pos)
+            pos += key[pos] + 1
+        labels = name.labels
+        for i in range(len(labels) - len(self.origin) - 1, -1, -1):
+            if key[starts[i] :] in self._cuts:
+                return dns.name.Name(labels[i:])
+        return None
+
+    def closest_encloser(self, name: dns.name.Name) -> dns.name.Name:
+        """The longest existing ancestor-or-self of `name` (RFC 4592 3.3.1)."""
+        key, top = wire_key(name), len(self._apex)
+        while key not in self._existing and len(key) > top:
+            key = key[key[0] + 1 :]
+            name = name.parent()
+        return name
+
+    def _sorted_keys(self) -> list[bytes]:
+        if self._sorted is None:
+            self._sorted = sorted(self._packed, key=lambda key: canonical_key(tuple(_labels(key))))
+        return self._sorted
+
+    def names(self) -> list[dns.name.Name]:
+        """Owner names (not empty non-terminals) in DNSSEC canonical order (RFC 4034 6.1)."""
+        return [_owner(self._packed[key]) for key in self._sorted_keys()]
+
+    def predecessor(self, name: dns.name.Name, rdtype: int) -> tuple[dns.name.Name, Node] | None:
+        """As ZoneVersion.predecessor."""
+        chain = self._chains.get(rdtype)
+        if chain is None:
+            pairs = sorted((canonical_key(tuple(_labels(key))), key)
+                           for key, data in self._packed.items() if _holds(data, rdtype))
+            chain = self._chains[rdtype] = ([p[0] for p in pairs], [p[1] for p in pairs])
+        return self._before(chain, canonical_key(tuple(_labels(wire_key(name)))))
+
+    def nsec3_predecessor(self, hash_label: bytes) -> tuple[dns.name.Name, Node] | None:
+        """As ZoneVersion.nsec3_predecessor."""
+        if self._nsec3 is None:
+            apex = self._apex
+            pairs = sorted((key[1 : 1 + key[0]], key) for key, data in self._packed.items()
+                           if key[key[0] + 1 :] == apex and key != apex and _holds(data, _NSEC3))
+            self._nsec3 = ([p[0] for p in pairs], [p[1] for p in pairs])
+        return self._before(self._nsec3, hash_label.lower())
+
+    def _before(self, chain: tuple[list[bytes], list[bytes]], sort_key: bytes) -> tuple[dns.name.Name, Node] | None:
+        keys, owners = chain
+        if not owners:
+            return None
+        key = owners[bisect.bisect_right(keys, sort_key) - 1]  # -1 wraps around
+        return _owner(self._packed[key]), self._node_at(key)
+
+    def iter_rdatasets(self) -> Iterator[tuple[dns.name.Name, dns.rdataset.Rdataset]]:
+        """Every rdataset in canonical name order, the SOA first."""
+        yield self.origin, self.soa
+        apex = self._apex
+        for key in self._sorted_keys():
+            for name, rds in codec.decode(self._packed[key]):
+                if key == apex and rds.rdtype == _SOA and rds.covers == _NONE:
+                    continue
+                yield name, rds
+
+    def nodes(self) -> Nodes:
+        """A read-only mapping owner -> node that decodes as it is read (whole-zone readers)."""
+        return _Nodes(self)
+
+
+class _Nodes(Mapping):
+    """`WireVersion.nodes()`: the version as a Mapping[Name, node], decoded on access."""
+
+    def __init__(self, version: WireVersion):
+        self._version = version
+        self._packed = version._packed
+
+    def __getitem__(self, name: dns.name.Name) -> Node:
+        key = wire_key(name)
+        if key not in self._packed:
+            raise KeyError(name)
+        return self._version._node_at(key)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, dns.name.Name) and wire_key(name) in self._packed
+
+    def __iter__(self) -> Iterator[dns.name.Name]:
+        return (_owner(data) for data in self._packed.values())
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def items(self):  # type: ignore[override]  # one decode per owner, no key computed again
+        return ((_owner(data), _decode(data)) for data in self._packed.values())
+
+    def values(self):  # type: ignore[override]
+        return (_decode(data) for data in self._packed.values())
