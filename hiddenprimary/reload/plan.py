@@ -22,6 +22,7 @@ from hiddenprimary.zone.diff import Diff, diff, diff_at
 from hiddenprimary.zone.load import load_zone
 from hiddenprimary.zone.source import ReadLimits
 from hiddenprimary.zone.version import ZoneVersion
+from hiddenprimary.zone.wire_load import WireLoaded, load_wire
 from hiddenprimary.zone.wire_version import WireVersion
 
 
@@ -84,7 +85,11 @@ def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
             and source.unchanged(list(mark.files), limits or ReadLimits(), context, mark.digest)):
         return ReloadPlan(zone_cfg.name.to_text(omit_final_dot=True), current, None, None, mark.warnings,
                           mark.file_serial, mark=mark)
-    loaded = load_zone(zone_cfg.file, zone_cfg.name, memo, limits)
+    # Unsigned zones try the fast wire load first; it hands anything it cannot prove clean
+    # (and every signed zone, whose signer reads dnspython objects until issue 14) to load_zone.
+    loaded = None if signing is not None else load_wire(zone_cfg.file, zone_cfg.name, limits)
+    if loaded is None:
+        loaded = load_zone(zone_cfg.file, zone_cfg.name, memo, limits)
     if signing is not None and zone_cfg.dnssec is not None:
         _check_resign_margin(loaded, zone_cfg)
     plan = _indexed(_plan_reload(current, loaded, zone_cfg, clock, signing, last_file_serial, served_floor))
@@ -186,7 +191,7 @@ def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, cloc
     Raises ZoneRejected (file problems) or SerialError (the serial policy refuses the change).
     Identical content is a no-op: no new version, no serial bump (the `keep` policy compares the
     file's serial too, so raising only the serial in the file publishes a new version)."""
-    candidate = ZoneVersion(zone_cfg.name, loaded.rdatasets)
+    candidate = loaded.version if isinstance(loaded, WireLoaded) else ZoneVersion(zone_cfg.name, loaded.rdatasets)
     warnings = tuple(loaded.warnings)
     if signing is not None:
         return _plan_signed(current, candidate, zone_cfg, clock, signing, warnings, served_floor)

@@ -60,9 +60,9 @@ def _sorted_key(change: Change) -> tuple:
 
 def diff(a: ZoneVersion, b: ZoneVersion) -> Diff:
     """What turns `a` into `b`. A TTL change removes and re-adds the whole RRset (RFC 2181 5.2)."""
-    if isinstance(a, WireVersion) and isinstance(b, ZoneVersion):
-        return diff_at(a, b, a.owners_differing(b))  # the usual reload: served compact, loaded plain
-    if isinstance(b, WireVersion) and isinstance(a, ZoneVersion):
+    if isinstance(a, WireVersion):
+        return diff_at(a, b, a.owners_differing(b))  # the usual reload: served compact, loaded either
+    if isinstance(b, WireVersion):
         return diff_at(a, b, b.owners_differing(a))
     return diff_at(a, b, a.nodes().keys() | b.nodes().keys())
 

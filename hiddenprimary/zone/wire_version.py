@@ -184,13 +184,18 @@ class WireVersion:
         apex[(_SOA, _NONE)] = soa
         return self.evolve({self.origin: apex})
 
-    def owners_differing(self, other: ZoneVersion) -> list[dns.name.Name]:
-        """The owners where `other` (a plain version) may differ from this one: those whose
-        records encode to other bytes than ours (same records in another order or spelling count
-        too, so callers compare those by value), and ours that `other` lacks. Encoding a node
-        costs a fraction of decoding one: a full diff against a compact version pays this, not a
-        decode of every owner."""
+    def owners_differing(self, other: ZoneVersion | WireVersion) -> list[dns.name.Name]:
+        """The owners where `other` may differ from this one: those whose records encode to
+        other bytes than ours (same records in another order or spelling count too, so callers
+        compare those by value), and ours that `other` lacks. Encoding a node costs a fraction of
+        decoding one: a full diff against a compact version pays this, not a decode of every
+        owner; against another compact version it compares bytes only."""
         packed, seen, out = self._packed, set(), []
+        if isinstance(other, WireVersion):
+            theirs = other._packed
+            out = [_owner(data) for key, data in theirs.items() if packed.get(key) != data]
+            out.extend(_owner(data) for key, data in packed.items() if key not in theirs)
+            return out
         for name, node in other.nodes().items():
             key = wire_key(name)
             seen.add(key)

@@ -18,19 +18,32 @@ from hiddenprimary.reload.journal import Journal
 from hiddenprimary.reload.zone_state import ZoneState
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.load import load_zone
+from hiddenprimary.zone.wire_load import load_wire
 from tests.unit.reloader_setup import ZONE, Setup, zone_file
 
 
 @pytest.fixture
 def loads(monkeypatch):
-    """Counts the zone loads a reload makes (the real loader still runs)."""
+    """Counts the zone loads a reload makes, fast or full (the real loaders still run)."""
     calls = []
 
+    refused = []  # the fast load just handed this reload to the full one: one parse, not two
+
     def counting(*args, **kwargs):
-        calls.append(args[0])
+        if not refused:
+            calls.append(args[0])
+        refused.clear()
         return load_zone(*args, **kwargs)
 
+    def counting_wire(*args, **kwargs):
+        calls.append(args[0])
+        loaded = load_wire(*args, **kwargs)
+        if loaded is None:
+            refused.append(True)
+        return loaded
+
     monkeypatch.setattr(plan_module, "load_zone", counting)
+    monkeypatch.setattr(plan_module, "load_wire", counting_wire)
     return calls
 
 
