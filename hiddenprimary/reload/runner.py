@@ -29,6 +29,7 @@ from hiddenprimary.dnssec.parallel import ParallelSigner
 from hiddenprimary.logs import event
 from hiddenprimary.reload.commit import commit, restore
 from hiddenprimary.reload.events import ZoneEvents
+from hiddenprimary.reload import heap
 from hiddenprimary.reload.gc_pause import gc_paused
 from hiddenprimary.reload.journal import Journal, JournalInfo
 from hiddenprimary.reload.plan import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
@@ -267,6 +268,7 @@ class Reloader:
                                state.file_serial, served_floor=floor, limits=self._read_limits(),
                                mark=state.load_mark)
             info = commit(journal, plan, zone_cfg, self.served)
+            heap.give_back()  # what the load allocated and freed
             # A signing run (even one that changed nothing) knows the next due time.
             expires = None if plan.signed is None else plan.signed.earliest_expiration
             return _Step(plan, info, retime=plan.signed is not None, expires=expires)

@@ -338,9 +338,7 @@ class _Builder:
         if apex_node is None or _SOA not in apex_node[1] or _NS not in apex_node[1]:
             raise _Refused  # `no-soa`, `no-apex-ns`
         cuts = set()
-        rr_count = 0
-        packed: dict[bytes, bytes] = {}
-        for key, (owner, rrsets) in nodes.items():
+        for key, (_owner, rrsets) in nodes.items():
             if _CNAME in rrsets and len(rrsets) > 1:
                 raise _Refused  # `cname-and-other-data`
             if key != apex:
@@ -348,18 +346,33 @@ class _Builder:
                     raise _Refused  # `soa-not-at-apex`
                 if _NS in rrsets:
                     cuts.add(key)
-            out = []  # zone.codec form: the owner before each RRset
-            for rdtype, (ttl, rdatas) in rrsets.items():
-                out.append(owner)
-                out.append(_HEAD.pack(rdtype, 0, ttl, len(rdatas)))
-                for wire in rdatas.values():
-                    out.append(_LEN.pack(len(wire)))
-                    out.append(wire)
-                    rr_count += 1
-            packed[key] = b"".join(out)
         if cuts:
             self.check_cuts(cuts)
         self.check_ns_targets(cuts)
+        # Every owner in zone.codec form (the owner before each RRset) into one buffer first; the
+        # per-owner bytes are cut from it once the read's own objects are gone, so the version's
+        # small objects fill fresh memory instead of pinning the read's half-empty arenas.
+        blob = bytearray()
+        spans = []
+        rr_count = 0
+        for owner, rrsets in nodes.values():
+            start = len(blob)
+            for rdtype, (ttl, rdatas) in rrsets.items():
+                blob += owner
+                blob += _HEAD.pack(rdtype, 0, ttl, len(rdatas))
+                for wire in rdatas.values():
+                    blob += _LEN.pack(len(wire))
+                    blob += wire
+                rr_count += len(rdatas)
+            spans.append((len(owner), start, len(blob)))
+        cuts = {bytes(key) for key in cuts}
+        self.nodes = self.names = nodes = apex_node = None  # type: ignore[assignment]
+        view = memoryview(blob)
+        packed: dict[bytes, bytes] = {}
+        for owner_len, start, end in spans:
+            data = bytes(view[start:end])
+            packed[data[:owner_len].lower()] = data
+        view.release()
         return WireVersion(self.zone_origin, packed, cuts=cuts, rr_count=rr_count)
 
     def check_cuts(self, cuts: set[bytes]) -> None:
