@@ -24,23 +24,20 @@ import dns.renderer
 import dns.rrset
 
 from hiddenprimary.serve.request import reply_skeleton
+from hiddenprimary.transfer import wire_axfr
+from hiddenprimary.transfer.messages import MESSAGE_SIZE, RenderingFailed
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff
 from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
 from hiddenprimary.zone.version import ZoneVersion
+from hiddenprimary.zone.wire_version import WireVersion
 
-MESSAGE_SIZE = 16 * 1024  # per transfer message (RFC 5936 allows 65535); small keeps each render short
-# A record too big for MESSAGE_SIZE gets a message of its own of up to MAX_MESSAGE (as BIND); the
-# loader refuses records that would not fit even there (zone.limits).
+__all__ = ["MESSAGE_SIZE", "Rendering", "RenderingFailed", "axfr_rendering", "ixfr_rendering"]
+
 _FLAGS = dns.flags.QR | dns.flags.AA
 _ANSWER = dns.renderer.ANSWER
 
 Item = tuple[dns.name.Name, dns.rdataset.Rdataset]
-
-
-class RenderingFailed(ValueError):
-    """A transfer cannot be rendered whole (a record that fits in no message). The rendering stays
-    failed: every reader gets this error, none ever gets a stream without the record."""
 
 
 class Rendering:
@@ -93,7 +90,7 @@ class Rendering:
                 break
             name, rds = item
             try:
-                r.add_rdataset(_ANSWER, name, rds)
+                r.add_rdataset(_ANSWER, name, rds, want_shuffle=False)
                 count += len(rds)
             except dns.exception.TooBig:
                 if count == 0:
@@ -119,7 +116,7 @@ class Rendering:
         if not self.messages:
             r.add_question(self.origin, self.qtype, dns.rdataclass.IN)
         try:
-            r.add_rdataset(_ANSWER, name, rds)
+            r.add_rdataset(_ANSWER, name, rds, want_shuffle=False)
         except dns.exception.TooBig:
             raise RenderingFailed(f"record {name} {dns.rdatatype.to_text(rds.rdtype)} is too large for a "
                                   f"transfer message ({self._max_single} octets)") from None
@@ -165,11 +162,16 @@ def ixfr_items(version: ZoneVersion, diffs: list[Diff]) -> Iterator[Item]:
     yield origin, version.soa
 
 
-def axfr_rendering(version: ZoneVersion) -> Rendering:
-    """The version's one shared AXFR rendering (also used for IXFR's AXFR-style fallback)."""
+def axfr_rendering(version: ZoneVersion | WireVersion) -> Rendering | wire_axfr.WireRendering:
+    """The version's one shared AXFR rendering (also used for IXFR's AXFR-style fallback): a
+    compact version's is written from its wire bytes (`transfer.wire_axfr`, the same bytes)."""
     rendering = version.cache.get("axfr")
     if rendering is None or rendering.error is not None:  # a failed rendering is never reused
-        rendering = version.cache["axfr"] = Rendering(version.origin, dns.rdatatype.AXFR, axfr_items(version))
+        if isinstance(version, WireVersion):
+            rendering = wire_axfr.WireRendering(version)
+        else:
+            rendering = Rendering(version.origin, dns.rdatatype.AXFR, axfr_items(version))
+        version.cache["axfr"] = rendering
     return rendering
 
 

@@ -124,3 +124,25 @@ def heads(data: bytes) -> Iterator[tuple[int, int, int, int]]:
         for _ in range(head[3]):
             offset += _LEN.size + _LEN.unpack_from(data, offset)[0]
         yield head
+
+
+def rrsets(data: bytes) -> Iterator[tuple[bytes, int, int, int, list[bytes]]]:
+    """(owner wire as stored, rdtype, covers, ttl, [rdata wire]) of each rdataset in `data`
+    (bytes `encode` made): the raw pieces, for renderers that write wire without dnspython."""
+    offset, end = 0, len(data)
+    while offset < end:
+        pos = offset
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+        owner = data[offset:pos]
+        rdtype, covers, ttl, count = _HEAD.unpack_from(data, pos)
+        pos += _HEAD.size
+        rdatas = []
+        for _ in range(count):
+            (length,) = _LEN.unpack_from(data, pos)
+            pos += _LEN.size
+            rdatas.append(data[pos:pos + length])
+            pos += length
+        offset = pos
+        yield owner, rdtype, covers, ttl, rdatas

@@ -273,6 +273,19 @@ class WireVersion:
             self._sorted = sorted(self._packed, key=lambda key: canonical_key(tuple(_labels(key))))
         return self._sorted
 
+    @property
+    def apex_key(self) -> bytes:
+        return self._apex
+
+    def packed_at_apex(self) -> bytes:
+        return self._packed[self._apex]
+
+    def packed_in_order(self) -> Iterator[bytes]:
+        """Each owner's encoded rdatasets (`zone.codec`), owners in canonical order."""
+        packed = self._packed
+        for key in self._sorted_keys():
+            yield packed[key]
+
     def names(self) -> list[dns.name.Name]:
         """Owner names (not empty non-terminals) in DNSSEC canonical order (RFC 4034 6.1)."""
         return [_owner(self._packed[key]) for key in self._sorted_keys()]
