@@ -3,6 +3,8 @@ rendered whole (`transfer.xfr` renders dnspython objects, `transfer.wire_axfr` c
 
 from __future__ import annotations
 
+from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
+
 MESSAGE_SIZE = 16 * 1024  # per transfer message (RFC 5936 allows 65535); small keeps each render short
 # A record too big for MESSAGE_SIZE gets a message of its own of up to MAX_MESSAGE (as BIND); the
 # loader refuses records that would not fit even there (zone.limits).
@@ -11,3 +13,41 @@ MESSAGE_SIZE = 16 * 1024  # per transfer message (RFC 5936 allows 65535); small 
 class RenderingFailed(ValueError):
     """A transfer cannot be rendered whole (a record that fits in no message). The rendering stays
     failed: every reader gets this error, none ever gets a stream without the record."""
+
+
+class LazyMessages:
+    """The messages of one transfer stream, rendered on demand (`_render_next` appends the next
+    one, or sets `done`) and kept. `message(i)` is the i-th message (ID 0, no TSIG), or None past
+    the end. A record too large for `max_size` gets a message of its own up to `max_single`."""
+
+    def __init__(self, origin, qtype: int, max_size: int = MESSAGE_SIZE, reserve: int = TSIG_RESERVE,
+                 max_single: int = MAX_MESSAGE):
+        self.origin = origin
+        self.qtype = qtype
+        self._max_size = max_size - reserve  # room for what each transfer adds (OPT, TSIG)
+        self._max_single = max(max_single, max_size) - reserve
+        self.messages: list[bytes] = []
+        self.done = False
+        self.records = 0
+        self.error: str | None = None
+
+    def message(self, index: int) -> bytes | None:
+        while index >= len(self.messages) and not self.done:
+            if self.error is not None:
+                raise RenderingFailed(self.error)
+            try:
+                self._render_next()
+            except Exception as e:
+                # Sticky, whatever went wrong: no later reader may go on past a record that was
+                # taken from the iterator but not rendered.
+                self.error = str(e) if isinstance(e, RenderingFailed) else f"{type(e).__name__}: {e}"
+                raise RenderingFailed(self.error) from e
+        return self.messages[index] if index < len(self.messages) else None
+
+    def render_all(self) -> list[bytes]:
+        while self.message(len(self.messages)) is not None:
+            pass
+        return self.messages
+
+    def _render_next(self) -> None:
+        raise NotImplementedError

@@ -18,7 +18,7 @@ import dns.name
 import dns.rdataclass
 import dns.rdatatype
 
-from hiddenprimary.transfer.messages import MESSAGE_SIZE, RenderingFailed
+from hiddenprimary.transfer.messages import MESSAGE_SIZE, LazyMessages, RenderingFailed
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
 from hiddenprimary.zone.wire_version import WireVersion
@@ -110,39 +110,15 @@ def axfr_rrsets(version: WireVersion) -> Iterator[RRset]:
     yield soa_rrset
 
 
-class WireRendering:
-    """The AXFR messages of a WireVersion, rendered on demand and kept: the interface of
-    `transfer.xfr.Rendering` (message(i), render_all, messages, done, records, error)."""
+class WireRendering(LazyMessages):
+    """The AXFR messages of a WireVersion (see LazyMessages; the interface of xfr.Rendering)."""
 
     def __init__(self, version: WireVersion, max_size: int = MESSAGE_SIZE, reserve: int = TSIG_RESERVE,
                  max_single: int = MAX_MESSAGE):
-        self.origin = version.origin
-        self.qtype = dns.rdatatype.AXFR
+        super().__init__(version.origin, dns.rdatatype.AXFR, max_size, reserve, max_single)
         self._origin_wire = version.origin.to_wire()
         self._items: Iterator[RRset] = axfr_rrsets(version)
         self._pending: RRset | None = None
-        self._max_size = max_size - reserve
-        self._max_single = max(max_single, max_size) - reserve
-        self.messages: list[bytes] = []
-        self.done = False
-        self.records = 0
-        self.error: str | None = None
-
-    def message(self, index: int) -> bytes | None:
-        while index >= len(self.messages) and not self.done:
-            if self.error is not None:
-                raise RenderingFailed(self.error)
-            try:
-                self._render_next()
-            except Exception as e:  # sticky, as Rendering's
-                self.error = str(e) if isinstance(e, RenderingFailed) else f"{type(e).__name__}: {e}"
-                raise RenderingFailed(self.error) from e
-        return self.messages[index] if index < len(self.messages) else None
-
-    def render_all(self) -> list[bytes]:
-        while self.message(len(self.messages)) is not None:
-            pass
-        return self.messages
 
     def _start(self) -> tuple[bytearray, dict[bytes, int]]:
         out, compress = bytearray(12), {}

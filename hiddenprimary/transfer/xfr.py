@@ -25,7 +25,7 @@ import dns.rrset
 
 from hiddenprimary.serve.request import reply_skeleton
 from hiddenprimary.transfer import wire_axfr
-from hiddenprimary.transfer.messages import MESSAGE_SIZE, RenderingFailed
+from hiddenprimary.transfer.messages import MESSAGE_SIZE, LazyMessages, RenderingFailed
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff
 from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
@@ -40,42 +40,14 @@ _ANSWER = dns.renderer.ANSWER
 Item = tuple[dns.name.Name, dns.rdataset.Rdataset]
 
 
-class Rendering:
-    """The messages of one transfer stream, rendered on demand and kept. `message(i)` is the i-th
-    message (ID 0, no TSIG), or None past the end.
-
-    A record too large for `max_size` gets a message of its own up to `max_single` octets."""
+class Rendering(LazyMessages):
+    """The messages of one transfer stream of dnspython rdatasets (see LazyMessages)."""
 
     def __init__(self, origin: dns.name.Name, qtype: int, items: Iterator[Item],
                  max_size: int = MESSAGE_SIZE, reserve: int = TSIG_RESERVE, max_single: int = MAX_MESSAGE):
-        self.origin = origin
-        self.qtype = qtype
+        super().__init__(origin, qtype, max_size, reserve, max_single)
         self._items = items
         self._pending: Item | None = None
-        self._max_size = max_size - reserve  # room for what each transfer adds (OPT, TSIG)
-        self._max_single = max(max_single, max_size) - reserve
-        self.messages: list[bytes] = []
-        self.done = False
-        self.records = 0
-        self.error: str | None = None
-
-    def message(self, index: int) -> bytes | None:
-        while index >= len(self.messages) and not self.done:
-            if self.error is not None:
-                raise RenderingFailed(self.error)
-            try:
-                self._render_next()
-            except Exception as e:
-                # Sticky, whatever went wrong: no later reader may go on past a record that was
-                # taken from the iterator but not rendered.
-                self.error = str(e) if isinstance(e, RenderingFailed) else f"{type(e).__name__}: {e}"
-                raise RenderingFailed(self.error) from e
-        return self.messages[index] if index < len(self.messages) else None
-
-    def render_all(self) -> list[bytes]:
-        while self.message(len(self.messages)) is not None:
-            pass
-        return self.messages
 
     def _render_next(self) -> None:
         r = dns.renderer.Renderer(id=0, flags=_FLAGS, max_size=self._max_size)
