@@ -28,6 +28,7 @@ from hiddenprimary.reload.runner import Reloader
 from hiddenprimary.serve.responder import NOTIFY_LOG_INTERVAL_S, respond
 from hiddenprimary.transfer import acl
 from hiddenprimary.transfer.notify import Notifier
+from hiddenprimary.transfer.prerender import AxfrPrerender
 from hiddenprimary.transfer.secondary_book import SecondaryBook
 from hiddenprimary.transfer.transfers import Transfers
 from hiddenprimary.zone.store import Store
@@ -59,7 +60,9 @@ class Server:
         self._ports: list = []
         # Who hears of what: a published version goes out by NOTIFY and to the API secondaries;
         # transfers and NOTIFYs are booked for `hpctl status` and the metrics.
-        self.reloader.listeners += [self.notifier.zone_changed, self.api_sync.zone_changed]
+        self.prerender = AxfrPrerender(config, reactor)  # a new version's AXFR, off the reactor thread
+        self.reloader.listeners += [self.notifier.zone_changed, self.api_sync.zone_changed,
+                                    self.prerender.zone_changed]
         self.transfers.on_done = self.book.transfer_done
         self.notifier.on_change = self.book.notify_changed
         self.metrics.zone_serials = self._zone_serials

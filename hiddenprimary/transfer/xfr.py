@@ -139,12 +139,15 @@ def axfr_rendering(version: ZoneVersion | WireVersion) -> Rendering | wire_axfr.
     compact version's is written from its wire bytes (`transfer.wire_axfr`, the same bytes)."""
     rendering = version.cache.get("axfr")
     if rendering is None or rendering.error is not None:  # a failed rendering is never reused
-        if isinstance(version, WireVersion):
-            rendering = wire_axfr.WireRendering(version)
-        else:
-            rendering = Rendering(version.origin, dns.rdatatype.AXFR, axfr_items(version))
-        version.cache["axfr"] = rendering
+        rendering = version.cache["axfr"] = new_axfr_rendering(version)
     return rendering
+
+
+def new_axfr_rendering(version: ZoneVersion | WireVersion) -> Rendering | wire_axfr.WireRendering:
+    """A fresh AXFR rendering of `version`, not shared (see axfr_rendering)."""
+    if isinstance(version, WireVersion):
+        return wire_axfr.WireRendering(version)
+    return Rendering(version.origin, dns.rdatatype.AXFR, axfr_items(version))
 
 
 def ixfr_rendering(version: ZoneVersion, client_serial: int, diffs: list[Diff]) -> Rendering:

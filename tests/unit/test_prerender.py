@@ -1,0 +1,60 @@
+"""transfer.prerender: a published version's AXFR is rendered apart and put in its cache, so the
+first secondary to ask streams ready bytes; zones no transfer secondary takes are left alone."""
+
+from __future__ import annotations
+
+import dns.name
+import pytest
+from twisted.internet import defer, task
+
+from hiddenprimary.config.parse import parse_config
+from hiddenprimary.transfer import prerender, xfr
+from hiddenprimary.zone.wire_version import WireVersion
+from tests.zones import QUERY_ZONE, version_from_text
+
+CONFIG = """
+listen: ['127.0.0.1:0']
+secondaries:
+  lab: {allow: [127.0.0.0/8]}
+  r53: {api: route53, hosted_zones: {api.example: Z0123456789ABC}}
+zones:
+  example.com: {file: example.com.zone, secondaries: [lab]}
+  api.example: {file: api.example.zone, secondaries: [r53]}
+"""
+
+
+@pytest.fixture
+def now(monkeypatch):
+    """deferToThreadPool runs the work at once (the thread is not what is tested here)."""
+    monkeypatch.setattr(prerender.threads, "deferToThreadPool",
+                        lambda reactor, pool, work, *args: defer.maybeDeferred(work, *args))
+    monkeypatch.setattr(prerender.LazyPool, "get", lambda self: None)
+
+
+def _version() -> WireVersion:
+    plain = version_from_text(QUERY_ZONE)
+    return WireVersion.from_nodes(plain.origin, plain.nodes())
+
+
+def test_a_published_version_gets_its_axfr_rendered(tmp_path, now):
+    config = parse_config(CONFIG, str(tmp_path / "hp.yaml"))
+    version = _version()
+    prerender.AxfrPrerender(config, task.Clock()).zone_changed(dns.name.from_text("example.com."), version)
+    rendering = version.cache["axfr"]
+    assert rendering.done and rendering.messages == xfr.new_axfr_rendering(version).render_all()
+    assert xfr.axfr_rendering(version) is rendering  # what a transfer takes
+
+
+def test_a_zone_with_only_api_secondaries_is_left_alone(tmp_path, now):
+    config = parse_config(CONFIG, str(tmp_path / "hp.yaml"))
+    version = _version()
+    prerender.AxfrPrerender(config, task.Clock()).zone_changed(dns.name.from_text("api.example."), version)
+    assert "axfr" not in version.cache
+
+
+def test_a_rendering_a_transfer_started_meanwhile_is_kept(tmp_path, now):
+    config = parse_config(CONFIG, str(tmp_path / "hp.yaml"))
+    version = _version()
+    first = xfr.axfr_rendering(version)
+    prerender.AxfrPrerender(config, task.Clock()).zone_changed(dns.name.from_text("example.com."), version)
+    assert version.cache["axfr"] is first
