@@ -40,6 +40,9 @@ class StartupError(HiddenPrimaryError):
     """The daemon could not start (a port or the control socket is taken)."""
 
 
+SWITCH_INTERVAL_S = 0.0005
+
+
 class Server:
     """The running server: builds the parts and connects them; it holds no logic of its own."""
 
@@ -180,6 +183,9 @@ def run(config: Config) -> int:
 
     os.umask(data_dir.PRIVATE_UMASK)  # every file under data_dir 0600, sqlite's -wal/-shm too
     reactor.suggestThreadPoolSize(4)
+    # The reactor thread answers queries while reloads and renders run on worker threads; it waits
+    # for the GIL up to this long each time it wakes (CPython's default is 5 ms).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     server = Server(config, reactor)
     try:
         server.start()

@@ -25,7 +25,6 @@ loads the file with `zone.load` (which then reports every problem with its file:
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
 import struct
 
@@ -427,11 +426,26 @@ def _too_long() -> bytes:
 
 
 def _ipv6(text: str) -> bytes | None:
-    """The 16 octets of a hex-groups IPv6 address, or None to let dnspython decide."""
-    try:
-        return ipaddress.IPv6Address(text).packed  # agrees with dnspython on hex-groups forms
-    except ValueError:
-        return None
+    """The 16 octets of a hex-groups IPv6 address (RFC 4291 2.2 forms 1 and 2), or None to let
+    dnspython decide (embedded IPv4, anything odd)."""
+    head, double, tail = text.partition("::")
+    if double:
+        if "::" in tail:
+            return None
+        groups = head.split(":") if head else []
+        after = tail.split(":") if tail else []
+        missing = 8 - len(groups) - len(after)
+        if missing < 1:
+            return None
+        groups += ["0"] * missing + after
+    else:
+        groups = text.split(":")
+        if len(groups) != 8:
+            return None
+    for group in groups:
+        if not 0 < len(group) <= 4:
+            return None
+    return bytes.fromhex("".join([group.zfill(4) for group in groups]))
 
 
 def _txt(items: list, start: int) -> bytes | None:

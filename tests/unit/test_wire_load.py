@@ -8,6 +8,8 @@ from __future__ import annotations
 import pathlib
 import tempfile
 
+import dns.exception
+import dns.ipv6
 import dns.name
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 from hiddenprimary.errors import ZoneRejected
 from hiddenprimary.zone.load import load_zone
 from hiddenprimary.zone.source import ReadLimits
+from hiddenprimary.zone import wire_load
 from hiddenprimary.zone.wire_load import load_wire
 from hiddenprimary.zone.wire_version import WireVersion
 
@@ -188,3 +191,17 @@ def test_the_record_limit_is_left_to_the_full_load(tmp_path):
     path.write_text(f"$TTL 300\n{SOA}\n  NS ns1\nns1 A 192.0.2.53\nwww A 192.0.2.1\n")
     assert load_wire(str(path), EXAMPLE, ReadLimits(max_records=3)) is None
     assert load_wire(str(path), EXAMPLE, ReadLimits(max_records=4)) is not None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["", "0", "1", "ab", "ABCD", "12345", "f", "::"]), min_size=1, max_size=10))
+def test_an_ipv6_address_read_here_is_what_dnspython_reads(parts):
+    text = ":".join(parts)
+    mine = wire_load._ipv6(text)
+    try:
+        reference = dns.ipv6.inet_aton(text)
+    except dns.exception.SyntaxError:
+        reference = None
+    assert mine is None or mine == reference  # None: dnspython decides
+    if text in ("::", "1:2:3:4:5:6:7:8", "2001:DB8::1", "1:2:3:4:5:6:7::"):
+        assert mine is not None
