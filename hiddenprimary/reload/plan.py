@@ -19,10 +19,11 @@ from hiddenprimary.reload.load_mark import LoadMark, load_context
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone import source
 from hiddenprimary.zone.diff import Diff, diff, diff_at
-from hiddenprimary.zone.load import load_zone
+from hiddenprimary.zone.load import ZoneMemo, load_zone
 from hiddenprimary.zone.source import ReadLimits
 from hiddenprimary.zone.version import ZoneVersion
-from hiddenprimary.zone.wire_load import WireLoaded, load_wire
+from hiddenprimary.zone.wire_load import TextMemo, WireLoaded, load_wire
+from hiddenprimary.zone.wire_reload import reload_wire
 from hiddenprimary.zone.wire_version import WireVersion
 
 
@@ -85,11 +86,16 @@ def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
             and source.unchanged(list(mark.files), limits or ReadLimits(), context, mark.digest)):
         return ReloadPlan(zone_cfg.name.to_text(omit_final_dot=True), current, None, None, mark.warnings,
                           mark.file_serial, mark=mark)
-    # Unsigned zones try the fast wire load first; it hands anything it cannot prove clean
-    # (and every signed zone, whose signer reads dnspython objects until issue 14) to load_zone.
-    loaded = None if signing is not None else load_wire(zone_cfg.file, zone_cfg.name, limits)
+    # Unsigned zones: read only what changed since the last fast load (zone.wire_reload), else
+    # the whole file fast (zone.wire_load); either hands anything it cannot prove clean (and
+    # every signed zone, whose signer reads dnspython objects until issue 14) to load_zone.
+    loaded = None
+    if signing is None:
+        text_memo = memo if isinstance(memo, TextMemo) else None
+        loaded = (reload_wire(zone_cfg.file, zone_cfg.name, limits, text_memo, current)
+                  or load_wire(zone_cfg.file, zone_cfg.name, limits))
     if loaded is None:
-        loaded = load_zone(zone_cfg.file, zone_cfg.name, memo, limits)
+        loaded = load_zone(zone_cfg.file, zone_cfg.name, memo if isinstance(memo, ZoneMemo) else None, limits)
     if signing is not None and zone_cfg.dnssec is not None:
         _check_resign_margin(loaded, zone_cfg)
     plan = _indexed(_plan_reload(current, loaded, zone_cfg, clock, signing, last_file_serial, served_floor))

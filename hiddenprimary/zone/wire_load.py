@@ -40,7 +40,7 @@ from hiddenprimary.zone.record_tokens import RecordTokens
 from hiddenprimary.zone.records import MAX_TTL
 from hiddenprimary.zone.scan import RawRecord, scan
 from hiddenprimary.zone.source import LimitCrossed, ReadLimits, Source, Unreadable
-from hiddenprimary.zone.wire_version import WireVersion, wire_key
+from hiddenprimary.zone.wire_version import WireVersion, key_labels, wire_key
 
 _A, _AAAA, _NS, _CNAME, _PTR, _MX, _TXT, _SOA = (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.NS,
                                                  dns.rdatatype.CNAME, dns.rdatatype.PTR, dns.rdatatype.MX,
@@ -64,8 +64,18 @@ _TXT_SHORT = 512  # TXT rdata up to this many octets is made here; longer goes t
                   # parser, which also checks that it fits a transfer message with its owner
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """This file needs the full load (see the module docstring)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TextMemo:
+    """What the next reload of the same file may start from (`zone.wire_reload`): the text this
+    load read. The version it made is the one served then (but for the apex SOA's serial)."""
+
+    path: str
+    origin: dns.name.Name
+    text: str
 
 
 @dataclasses.dataclass
@@ -75,30 +85,35 @@ class WireLoaded:
     version: WireVersion
     sources: list[tuple[str, bytes]]
     warnings: tuple = ()
-    memo: None = None     # the next full load, if any, starts without one
-    touched: None = None  # a reload diffs compact versions by their bytes (zone.diff)
+    memo: TextMemo | None = None
+    touched: set | None = None  # the owners that can differ from the served version (None: any)
 
 
 def load_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None = None) -> WireLoaded | None:
     """The zone file at `path` as a WireVersion, or None when only the full load may read it."""
     source = Source(path, limits)
-    try:
-        data = source.read(path)
-        text = data.decode("utf-8")
-    except (Unreadable, LimitCrossed, UnicodeDecodeError):
-        return None
-    if "\0" in text:
+    text = read_text(source, path)
+    if text is None:
         return None
     try:
-        builder = _Builder(origin, source)
+        builder = Builder(origin, source)
         builder.read(text)
         version = builder.version()
-    except (_Refused, LimitCrossed):
+    except (Refused, LimitCrossed):
         return None
-    return WireLoaded(version, source.files)
+    return WireLoaded(version, source.files, memo=TextMemo(path, origin, text))
 
 
-class _Builder:
+def read_text(source: Source, path: str) -> str | None:
+    """The zone file's text, None when the full load must read it (it reports why)."""
+    try:
+        text = source.read(path).decode("utf-8")
+    except (Unreadable, LimitCrossed, UnicodeDecodeError):
+        return None
+    return None if "\0" in text else text
+
+
+class Builder:
     """The state of one read, as `zone.records.RecordReader` keeps it, and the RRsets found."""
 
     def __init__(self, origin: dns.name.Name, source: Source):
@@ -120,6 +135,36 @@ class _Builder:
         self.default_ttl: int | None = None
         self.default_from_soa = False
 
+    def set_context(self, origin: dns.name.Name, default_ttl: int | None) -> None:
+        """Read what follows as if after `$ORIGIN origin` and `$TTL default_ttl` (None: no
+        $TTL), with no owner and no TTL met before it (`zone.wire_reload` reads parts of a file)."""
+        if origin is not self.origin:
+            self.origin, self.origin_wire, self.names = origin, origin.to_wire(), {}
+        self.default_ttl = default_ttl
+        self.default_from_soa = False
+        self.last_owner = None
+        self.last_ttl = None
+
+    def packed(self, key: bytes) -> bytes | None:
+        """The owner `key` as read so far, in zone.codec form (None: no records), after the
+        checks that need only the owner itself."""
+        node = self.nodes.get(key)
+        if node is None:
+            return None
+        owner, rrsets = node
+        if _CNAME in rrsets and len(rrsets) > 1:
+            raise Refused  # `cname-and-other-data`
+        if key != self.apex and (_SOA in rrsets or _NS in rrsets):
+            raise Refused  # `soa-not-at-apex`; a new delegation needs the whole zone's checks
+        out = []
+        for rdtype, (ttl, rdatas) in rrsets.items():
+            out.append(owner)
+            out.append(_HEAD.pack(rdtype, 0, ttl, len(rdatas)))
+            for wire in rdatas.values():
+                out.append(_LEN.pack(len(wire)))
+                out.append(wire)
+        return b"".join(out)
+
     # -- the text -------------------------------------------------------------------------------
 
     def read(self, text: str) -> None:
@@ -128,7 +173,7 @@ class _Builder:
         record = self.record
         for rec in scan(text):
             if rec.error is not None or not rec.plain and not _simple_tokens(rec):
-                raise _Refused
+                raise Refused
             items = rec.items
             if not rec.blank_owner and items[0][0] == "$":
                 self.directive(items)
@@ -139,15 +184,15 @@ class _Builder:
                 countdown = _DEADLINE_EVERY
                 self.source.check_deadline()
                 if self.records > max_records:
-                    raise _Refused
+                    raise Refused
             record(rec)
         if self.records > max_records:
-            raise _Refused
+            raise Refused
 
     def directive(self, items: list) -> None:
         directive = items[0].upper()
         if len(items) != 2 or items[1].__class__ is not str:
-            raise _Refused
+            raise Refused
         if directive == "$TTL":
             ttl = _ttl(items[1])
             self.default_ttl = ttl
@@ -156,14 +201,14 @@ class _Builder:
             try:
                 origin = dns.name.from_text(items[1], self.origin)
             except dns.exception.DNSException:
-                raise _Refused from None
+                raise Refused from None
             if not origin.is_subdomain(self.zone_origin):
-                raise _Refused
+                raise Refused
             self.origin = origin
             self.origin_wire = origin.to_wire()
             self.names = {}
         else:
-            raise _Refused
+            raise Refused
 
     # -- one record -----------------------------------------------------------------------------
 
@@ -171,17 +216,17 @@ class _Builder:
         items = rec.items
         if rec.blank_owner:
             if self.last_owner is None:
-                raise _Refused
+                raise Refused
             owner, key = self.last_owner
             i = 0
         else:
             first = items[0]
             if first.__class__ is not str:
-                raise _Refused  # an escaped owner: the full load
+                raise Refused  # an escaped owner: the full load
             owner = self.name(first)
             key = owner.lower()
-            if first[-1] == "." and not _in_zone(key, self.apex):
-                raise _Refused
+            if first[-1] == "." and not in_zone(key, self.apex):
+                raise Refused
             self.last_owner = (owner, key)
             i = 1
         ttl = None
@@ -191,7 +236,7 @@ class _Builder:
         while i < n:
             word = items[i]
             if word.__class__ is not str:
-                raise _Refused
+                raise Refused
             kind, value = self.classify(word)
             if kind == 0 and ttl is None:
                 ttl = value
@@ -202,10 +247,10 @@ class _Builder:
                 rdtype = value
                 break
             else:
-                raise _Refused
+                raise Refused
             i += 1
         if rdtype is None:
-            raise _Refused
+            raise Refused
         canonical, wire = self.rdata(rec, rdtype, i + 1, owner)
         if rdtype == _SOA and self.default_ttl is None:
             self.default_ttl = _soa_minimum(wire)
@@ -216,9 +261,9 @@ class _Builder:
             elif self.default_ttl is not None:
                 ttl = self.default_ttl
             else:
-                raise _Refused  # no TTL to take
+                raise Refused  # no TTL to take
             if self.default_from_soa and self.last_ttl is None:
-                raise _Refused  # the full load warns `default-ttl-from-soa`
+                raise Refused  # the full load warns `default-ttl-from-soa`
         node = self.nodes.get(key)
         if node is None:
             self.nodes[key] = [owner, {rdtype: [ttl, {canonical: wire}]}]
@@ -228,14 +273,14 @@ class _Builder:
             node[1][rdtype] = [ttl, {canonical: wire}]
             return
         if rrset[0] != ttl:
-            raise _Refused  # `ttl-mismatch`
+            raise Refused  # `ttl-mismatch`
         if canonical not in rrset[1]:
             if rdtype in _SINGLETONS:
-                raise _Refused  # `multiple-soa`, `multiple-cname`
+                raise Refused  # `multiple-soa`, `multiple-cname`
             rrset[1][canonical] = wire
 
     def classify(self, word: str) -> tuple[int, int]:
-        """(0, ttl) | (1, IN) | (2, rdtype) for a word before the rdata; raises _Refused else."""
+        """(0, ttl) | (1, IN) | (2, rdtype) for a word before the rdata; raises Refused else."""
         found = self.words.get(word)
         if found is not None:
             return found
@@ -246,17 +291,17 @@ class _Builder:
             try:
                 rdclass = dns.rdataclass.from_text(word)
             except dns.exception.DNSException:
-                raise _Refused from None
+                raise Refused from None
             if rdclass != _IN:
-                raise _Refused
+                raise Refused
             found = (1, _IN)
         else:
             try:
                 rdtype = dns.rdatatype.from_text(word)
             except dns.exception.DNSException:
-                raise _Refused from None
+                raise Refused from None
             if dns.rdatatype.is_metatype(rdtype) or rdtype in _REFUSED_TYPES:
-                raise _Refused
+                raise Refused
             found = (2, rdtype)
         if len(self.words) < 10_000:
             self.words[word] = found
@@ -299,10 +344,10 @@ class _Builder:
 
     def parsed(self, rec: RawRecord, rdtype: int, start: int, owner: bytes) -> tuple[bytes, bytes]:
         """The rdata by dnspython's parser, as the full load reads it."""
-        owner_name = dns.name.Name(_labels(owner))
+        owner_name = dns.name.Name(key_labels(owner))
         rdata = self.parser.rdata(rec, rdtype, start, self.origin, owner_name, "")
         if rdata is None:
-            raise _Refused
+            raise Refused
         return rdata.to_digestable(), rdata.to_wire()
 
     def name(self, text: str) -> bytes:
@@ -318,12 +363,12 @@ class _Builder:
             wire = b"".join([_LEN_BYTE[len(label)] + label if len(label) < 64 else _too_long()
                              for label in labels]) + (b"\0" if absolute else self.origin_wire)
             if len(wire) > 255:
-                raise _Refused
+                raise Refused
         else:
             try:
                 wire = dns.name.from_text(text, self.origin, dns.name.IDNA_DEFAULT).to_wire()
             except dns.exception.DNSException:
-                raise _Refused from None
+                raise Refused from None
         if len(self.names) < 1_000_000:
             self.names[text] = wire
         return wire
@@ -335,14 +380,14 @@ class _Builder:
         apex = self.apex
         apex_node = nodes.get(apex)
         if apex_node is None or _SOA not in apex_node[1] or _NS not in apex_node[1]:
-            raise _Refused  # `no-soa`, `no-apex-ns`
+            raise Refused  # `no-soa`, `no-apex-ns`
         cuts = set()
         for key, (_owner, rrsets) in nodes.items():
             if _CNAME in rrsets and len(rrsets) > 1:
-                raise _Refused  # `cname-and-other-data`
+                raise Refused  # `cname-and-other-data`
             if key != apex:
                 if _SOA in rrsets:
-                    raise _Refused  # `soa-not-at-apex`
+                    raise Refused  # `soa-not-at-apex`
                 if _NS in rrsets:
                     cuts.add(key)
         if cuts:
@@ -388,7 +433,7 @@ class _Builder:
                 continue
             allowed = _AT_CUT if highest == key else _GLUE
             if not allowed.issuperset(rrsets):
-                raise _Refused
+                raise Refused
 
     def check_ns_targets(self, cuts: set[bytes]) -> None:
         """Every in-zone NS target has A or AAAA records (`missing-glue`, `ns-target-no-address`,
@@ -396,11 +441,11 @@ class _Builder:
         nodes = self.nodes
         for key in (self.apex, *cuts):
             for target in nodes[key][1][_NS][1]:  # canonical: lowercased
-                if not _in_zone(target, self.apex):
+                if not in_zone(target, self.apex):
                     continue
                 node = nodes.get(target)
                 if node is None or (_A not in node[1] and _AAAA not in node[1]):
-                    raise _Refused
+                    raise Refused
 
 
 def _simple_tokens(rec: RawRecord) -> bool:
@@ -415,14 +460,14 @@ def _ttl(text: str) -> int:
     try:
         ttl = dns.ttl.from_text(text)
     except dns.exception.DNSException:
-        raise _Refused from None
+        raise Refused from None
     if ttl > MAX_TTL:
-        raise _Refused  # `ttl-out-of-range`
+        raise Refused  # `ttl-out-of-range`
     return ttl
 
 
 def _too_long() -> bytes:
-    raise _Refused
+    raise Refused
 
 
 def _ipv6(text: str) -> bytes | None:
@@ -465,7 +510,7 @@ def _soa_minimum(wire: bytes) -> int:
     return struct.unpack_from("!I", wire, len(wire) - 4)[0]
 
 
-def _in_zone(key: bytes, apex: bytes) -> bool:
+def in_zone(key: bytes, apex: bytes) -> bool:
     """The name (lowercased wire) is the apex or below it, on a label boundary."""
     if len(key) < len(apex):
         return False
@@ -473,12 +518,3 @@ def _in_zone(key: bytes, apex: bytes) -> bool:
     while pos < end:
         pos += key[pos] + 1
     return pos == end and key[pos:] == apex
-
-
-def _labels(wire: bytes) -> list[bytes]:
-    labels, pos = [], 0
-    while wire[pos]:
-        labels.append(wire[pos + 1 : pos + 1 + wire[pos]])
-        pos += wire[pos] + 1
-    labels.append(b"")
-    return labels

@@ -38,7 +38,8 @@ def wire_key(name: dns.name.Name) -> bytes:
     return b"".join([_LEN_BYTE[len(label)] + label for label in name.labels]).lower()
 
 
-def _labels(key: bytes) -> list[bytes]:
+def key_labels(key: bytes) -> list[bytes]:
+    """The labels of a name in (lowercased) wire form, the root's empty one last."""
     labels, pos = [], 0
     while key[pos]:
         end = pos + 1 + key[pos]
@@ -50,7 +51,7 @@ def _labels(key: bytes) -> list[bytes]:
 
 def _owner(packed: bytes) -> dns.name.Name:
     """The owner name, in its stored spelling, at the start of an owner's encoded rdatasets."""
-    return dns.name.Name(_labels(packed))
+    return dns.name.Name(key_labels(packed))
 
 
 def _decode(packed: bytes) -> dict[RdatasetKey, dns.rdataset.Rdataset]:
@@ -147,20 +148,29 @@ class WireVersion:
 
     def evolve(self, changes: Mapping[dns.name.Name, Node]) -> WireVersion:
         """A new version: this one with the owners in `changes` holding those nodes instead (an
-        empty node removes the owner). Costs a C-level copy of the owner dict plus the changes."""
+        empty node removes the owner). Costs a C-level copy of the owner dict plus the changes.
+        An owner that exists keeps its stored spelling."""
+        packed: dict[bytes, bytes | None] = {}
+        for name, node in changes.items():
+            key = wire_key(name)
+            old = self._packed.get(key)
+            packed[key] = _encode(name if old is None else _owner(old), node) if node else None
+        return self.evolve_packed(packed)
+
+    def evolve_packed(self, changes: Mapping[bytes, bytes | None]) -> WireVersion:
+        """As `evolve`, with each changed owner given by its key and its encoded rdatasets (None
+        removes it), taken as they are (spelling included)."""
         packed = dict(self._packed)
         cuts = set(self._cuts)
         rr_count = self.rr_count
         new_keys, removed = [], False
-        for name, node in changes.items():
-            key = wire_key(name)
+        for key, data in changes.items():
             old = packed.get(key)
             if old is not None:
                 rr_count -= _facts(old)[0]
-                name = _owner(old)
             cuts.discard(key)
-            if node:
-                data = packed[key] = _encode(name, node)
+            if data:
+                packed[key] = data
                 count, ns = _facts(data)
                 rr_count += count
                 if ns and key != self._apex:
@@ -170,9 +180,15 @@ class WireVersion:
             elif old is not None:
                 del packed[key]
                 removed = True
-        # An owner gone may take empty non-terminals with it: then work them out again.
         existing = None if removed else _existing(new_keys, self._apex, set(self._existing))
         return WireVersion(self.origin, packed, existing=existing, cuts=cuts, rr_count=rr_count)
+
+    def packed_at(self, key: bytes) -> bytes | None:
+        """The encoded rdatasets of the owner `key` (lowercased wire), None when there is none."""
+        return self._packed.get(key)
+
+    def has_cuts(self) -> bool:
+        return bool(self._cuts)
 
     def with_serial(self, serial: int) -> WireVersion:
         """A copy whose SOA carries `serial`."""
@@ -270,7 +286,7 @@ class WireVersion:
 
     def _sorted_keys(self) -> list[bytes]:
         if self._sorted is None:
-            self._sorted = sorted(self._packed, key=lambda key: canonical_key(tuple(_labels(key))))
+            self._sorted = sorted(self._packed, key=lambda key: canonical_key(tuple(key_labels(key))))
         return self._sorted
 
     @property
@@ -294,10 +310,10 @@ class WireVersion:
         """As ZoneVersion.predecessor."""
         chain = self._chains.get(rdtype)
         if chain is None:
-            pairs = sorted((canonical_key(tuple(_labels(key))), key)
+            pairs = sorted((canonical_key(tuple(key_labels(key))), key)
                            for key, data in self._packed.items() if _holds(data, rdtype))
             chain = self._chains[rdtype] = ([p[0] for p in pairs], [p[1] for p in pairs])
-        return self._before(chain, canonical_key(tuple(_labels(wire_key(name)))))
+        return self._before(chain, canonical_key(tuple(key_labels(wire_key(name)))))
 
     def nsec3_predecessor(self, hash_label: bytes) -> tuple[dns.name.Name, Node] | None:
         """As ZoneVersion.nsec3_predecessor."""

@@ -19,12 +19,13 @@ from hiddenprimary.reload.zone_state import ZoneState
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.load import load_zone
 from hiddenprimary.zone.wire_load import load_wire
+from hiddenprimary.zone.wire_reload import reload_wire
 from tests.unit.reloader_setup import ZONE, Setup, zone_file
 
 
 @pytest.fixture
 def loads(monkeypatch):
-    """Counts the zone loads a reload makes, fast or full (the real loaders still run)."""
+    """Counts the zone loads a reload makes, by difference, fast or full (the real loaders still run)."""
     calls = []
 
     refused = []  # the fast load just handed this reload to the full one: one parse, not two
@@ -35,8 +36,17 @@ def loads(monkeypatch):
         refused.clear()
         return load_zone(*args, **kwargs)
 
-    def counting_wire(*args, **kwargs):
+    def counting_reread(*args, **kwargs):
         calls.append(args[0])
+        loaded = reload_wire(*args, **kwargs)
+        if loaded is None:
+            refused.append(True)
+        return loaded
+
+    def counting_wire(*args, **kwargs):
+        if not refused:
+            calls.append(args[0])
+        refused.clear()
         loaded = load_wire(*args, **kwargs)
         if loaded is None:
             refused.append(True)
@@ -44,6 +54,7 @@ def loads(monkeypatch):
 
     monkeypatch.setattr(plan_module, "load_zone", counting)
     monkeypatch.setattr(plan_module, "load_wire", counting_wire)
+    monkeypatch.setattr(plan_module, "reload_wire", counting_reread)
     return calls
 
 
