@@ -44,7 +44,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from hiddenprimary import logs
-from hiddenprimary.serve import answer_cache
+from hiddenprimary.serve import answer_cache, wire_answer
 from hiddenprimary.serve.query import answer
 from hiddenprimary.transfer import tsig
 from hiddenprimary.serve.request import (
@@ -126,7 +126,7 @@ def respond(
     try:
         pre = answer_cache.preparse(wire, transport, max_udp_payload) if use_cache else None
         if pre is not None:
-            hit = answer_cache.lookup(store, pre, wire)
+            hit = answer_cache.lookup(store, pre, wire) or wire_answer.answer(store, pre, wire)
             if hit is not None:
                 if soa_seen is not None and pre.key[1] == _SOA:  # a cached answer: an unsigned query
                     soa_seen(pre.key[0], None)

@@ -20,6 +20,7 @@ import dns.rdatatype
 
 from hiddenprimary.transfer.messages import MESSAGE_SIZE, LazyMessages, RenderingFailed
 from hiddenprimary.zone import codec
+from hiddenprimary.zone.wire_compress import write_name, write_rdata
 from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
 from hiddenprimary.zone.wire_version import WireVersion
 
@@ -30,52 +31,8 @@ _FLAGS = dns.flags.QR | dns.flags.AA
 _IN = dns.rdataclass.IN
 _SOA = dns.rdatatype.SOA
 _NONE = dns.rdatatype.NONE
-_ONE_NAME = frozenset({dns.rdatatype.NS, dns.rdatatype.CNAME, dns.rdatatype.PTR})
-_MX = dns.rdatatype.MX
 
 RRset = tuple[bytes, int, int, list[bytes]]  # owner wire, rdtype, ttl, rdata
-
-
-def _name_end(wire: bytes, pos: int) -> int:
-    while wire[pos]:
-        pos += wire[pos] + 1
-    return pos + 1
-
-
-def write_name(out: bytearray, wire: bytes, compress: dict[bytes, int]) -> None:
-    """`wire` (an uncompressed name) at the end of `out`, compressed against `compress`
-    (lowercased suffix wire -> offset), which learns the new suffixes, as dns.name.Name.to_wire."""
-    lower = wire.lower()
-    pos, last = 0, len(wire) - 1
-    while pos < last:
-        suffix = lower[pos:]
-        found = compress.get(suffix)
-        if found is not None:
-            out += _U16.pack(0xC000 + found)
-            return
-        here = len(out)
-        if here <= 0x3FFF:
-            compress[suffix] = here
-        step = wire[pos] + 1
-        out += wire[pos:pos + step]
-        pos += step
-    out += b"\0"
-
-
-def _write_rdata(out: bytearray, rdtype: int, rdata: bytes, compress: dict[bytes, int]) -> None:
-    if rdtype in _ONE_NAME:
-        write_name(out, rdata, compress)
-    elif rdtype == _MX:
-        out += rdata[:2]
-        write_name(out, rdata[2:], compress)
-    elif rdtype == _SOA:
-        mname_end = _name_end(rdata, 0)
-        rname_end = _name_end(rdata, mname_end)
-        write_name(out, rdata[:mname_end], compress)
-        write_name(out, rdata[mname_end:rname_end], compress)
-        out += rdata[rname_end:]
-    else:
-        out += rdata
 
 
 def _write_rrset(out: bytearray, rrset: RRset, compress: dict[bytes, int]) -> None:
@@ -86,7 +43,7 @@ def _write_rrset(out: bytearray, rrset: RRset, compress: dict[bytes, int]) -> No
         out += head
         at = len(out)
         out += b"\0\0"
-        _write_rdata(out, rdtype, rdata, compress)
+        write_rdata(out, rdtype, rdata, compress)
         out[at:at + 2] = _U16.pack(len(out) - at - 2)
 
 

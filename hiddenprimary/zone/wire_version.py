@@ -190,6 +190,15 @@ class WireVersion:
     def has_cuts(self) -> bool:
         return bool(self._cuts)
 
+    def under_cut(self, key: bytes) -> bool:
+        """The name `key` (lowercased wire, in the zone) is a delegation point or below one."""
+        top = len(self._apex)
+        while len(key) > top:
+            if key in self._cuts:
+                return True
+            key = key[key[0] + 1:]
+        return False
+
     def with_serial(self, serial: int) -> WireVersion:
         """A copy whose SOA carries `serial`."""
         old = self.soa

@@ -1,0 +1,127 @@
+"""serve.wire_answer, the fast twin of the full query path for compact versions: whatever it
+answers is byte for byte the full path's reply (dnspython parse, serve.query, render), for any
+case of the qname, ID, RD/CD bits, EDNS size and transport; and it does answer the plain
+positive queries (else it would be a stub)."""
+
+from __future__ import annotations
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hiddenprimary.serve import answer_cache, wire_answer
+from hiddenprimary.serve.responder import respond
+from hiddenprimary.zone.store import Store
+from hiddenprimary.zone.wire_version import WireVersion
+from tests.unit.test_responder import BIG_TEXT, ORIGIN, UNLOADED
+from tests.zones import version_from_text
+
+NAMES = ["www.example.com.", "ns1.example.com.", "mail.example.com.", "example.com.", "alias.example.com.",
+         "a.b.ent.example.com.", "b.ent.example.com.", "x.wild.example.com.", "*.wild.example.com.",
+         "exists.wild.example.com.", "sub.example.com.", "host.sub.example.com.", "ns.sub.example.com.",
+         "big.example.com.", "mx.example.com.", "mx3.example.com.", "ns0.mixcut.example.com.",
+         "_sip._tcp.example.com.", "nothere.example.com.", "www.example.net.", "ptr.example.com.",
+         "many.example.com."]
+TYPES = ["A", "AAAA", "TXT", "MX", "MX", "NS", "SOA", "CNAME", "CNAME", "SRV", "DS", "ANY", "PTR", "CAA", "TYPE999"]
+EXTRA = ("ptr PTR www.example.com.\nptr PTR mail.Example.COM.\nptr PTR other.example.net.\n"
+         + 'www CAA 0 issue "ca.example"\n'
+         + "".join(f"many A 10.1.{i // 256}.{i % 256}\n" for i in range(40)))  # 40 A: over 512 octets
+
+
+# No delegations: MX answers (with their targets' addresses) are written here too.
+FLAT_TEXT = """$TTL 3600
+@ SOA ns1 hostmaster 1 7200 3600 1209600 300
+@ NS ns1
+@ NS ns2.example.net.
+@ MX 10 mail
+@ MX 20 mail.example.net.
+ns1 A 192.0.2.1
+ns1 AAAA 2001:db8::1
+mail A 192.0.2.2
+mail A 192.0.2.4
+www A 192.0.2.3
+www AAAA 2001:db8::3
+www TXT "hello"
+www MX 10 WWW
+www MX 20 Mail
+www MX 30 mail
+www MX 40 v6only
+www MX 50 nothere
+www MX 60 alias
+alias CNAME www
+v6only AAAA 2001:db8::6
+mx MX 10 ptr
+ptr PTR www.example.com.
+ptr PTR mail.Example.COM.
+ptr PTR other.example.net.
+"""
+
+
+def wire_store(text: str) -> Store:
+    store = Store([ORIGIN, UNLOADED])
+    plain = version_from_text(text)
+    store.publish(ORIGIN, WireVersion.from_nodes(plain.origin, plain.nodes()))
+    return store
+
+
+STORES = {"cuts": wire_store(BIG_TEXT + EXTRA), "flat": wire_store(FLAT_TEXT)}
+
+
+@pytest.fixture(scope="module")
+def store() -> Store:
+    return STORES["cuts"]
+
+
+def _case(text: str, mask: int) -> str:
+    return "".join(c.upper() if (mask >> (i % 60)) & 1 else c for i, c in enumerate(text))
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.sampled_from(sorted(STORES)), qname=st.sampled_from(NAMES), qtype=st.sampled_from(TYPES),
+       edns=st.sampled_from([None, 0]),
+       payload=st.sampled_from([0, 512, 600, 1232, 4096]), do=st.booleans(),
+       transport=st.sampled_from(["udp", "tcp"]), mask=st.integers(0, 2**60), msg_id=st.integers(0, 0xFFFF),
+       bits=st.integers(0, 3), max_udp=st.sampled_from([512, 1232, 4096]))
+def test_the_fast_answer_is_the_full_paths_reply(which, qname, qtype, edns, payload, do, transport, mask, msg_id,
+                                                 bits, max_udp):
+    store = STORES[which]
+    q = dns.message.make_query(_case(qname, mask), qtype)
+    if edns is not None:
+        q.use_edns(0, dns.flags.DO if do else 0, payload)
+    q.id = msg_id
+    q.flags = dns.flags.Flag((dns.flags.RD if bits & 1 else 0) | (dns.flags.CD if bits & 2 else 0))
+    wire = q.to_wire()
+    pre = answer_cache.preparse(wire, transport, max_udp)
+    assert pre is not None
+    fast = wire_answer.answer(store, pre, wire)
+    full = respond(wire, transport=transport, store=store, max_udp_payload=max_udp, use_cache=False)
+    if fast is not None:
+        assert fast == full
+    held = {"www.example.com.": ("A", "AAAA", "TXT"), "ns1.example.com.": ("A", "AAAA"), "mail.example.com.": ("A",),
+            "ptr.example.com.": ("PTR",), "alias.example.com.": ("CNAME",)}
+    if which == "flat":
+        held = {**held, "www.example.com.": ("A", "AAAA", "TXT", "MX"), "mx.example.com.": ("MX",)}
+    if qtype in held.get(qname, ()) and not (edns is not None and do) and (transport == "tcp" or len(full) <= 512):
+        assert fast is not None  # the common query takes the fast path
+
+
+def test_a_positive_answer_is_what_a_client_reads(store):
+    q = dns.message.make_query("PTR.example.com.", "PTR", use_edns=0, payload=1232)
+    wire = q.to_wire()
+    fast = wire_answer.answer(store, answer_cache.preparse(wire, "udp", 1232), wire)
+    reply = dns.message.from_wire(fast)
+    assert reply.id == q.id and reply.rcode() == dns.rcode.NOERROR and reply.flags & dns.flags.AA
+    # Compressed names take the spelling of the suffix written first (as dnspython writes them).
+    assert [r.to_text() for r in reply.answer[0]] == ["www.example.com.", "mail.example.com.", "other.example.net."]
+    assert reply.answer[0].name == dns.name.from_text("ptr.example.com.") and reply.edns == 0
+
+
+def test_a_truncated_answer_is_left_to_the_full_path(store):
+    wire = dns.message.make_query("many.example.com.", "A").to_wire()
+    assert wire_answer.answer(store, answer_cache.preparse(wire, "udp", 1232), wire) is None
+    reply = dns.message.from_wire(respond(wire, transport="udp", store=store))
+    assert reply.flags & dns.flags.TC
