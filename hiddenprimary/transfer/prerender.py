@@ -1,6 +1,9 @@
-"""The AXFR messages of a newly published version, rendered on a thread of their own right after
-it is published (issue 13: the first AXFR after a start or a reload must not stall): the first
-secondary to ask streams ready bytes, and the reactor thread never renders a whole zone.
+"""The AXFR messages of a zone's first version (at start, restored or loaded), rendered on a thread
+of their own right after it is published (issue 13: the first AXFR after a start must not
+stall): the secondaries that ask at start stream ready bytes. Later versions reach secondaries by
+IXFR; rendering every reload's whole AXFR ahead would cost a million-record zone seconds of CPU
+per reload, taken from queries, so an AXFR of a later version renders as it is read (one message
+at a time, on the reactor thread).
 
 The rendering is made apart and handed to the version's cache on the reactor thread, unless a
 transfer that started meanwhile already made one there (a version's cache is only touched by
@@ -27,8 +30,12 @@ class AxfrPrerender:
         self.config = config
         self.reactor = reactor
         self._pool = LazyPool(reactor, "axfr-render", 1)
+        self._seen: set[dns.name.Name] = set()  # zones whose first version was handled
 
     def zone_changed(self, zone: dns.name.Name, version) -> None:
+        if zone in self._seen:
+            return
+        self._seen.add(zone)
         secondaries = self.config.secondaries
         if not any(secondaries[name].api is None for name in self.config.zones[zone].secondaries):
             return  # only API secondaries (or none): nothing transfers this zone

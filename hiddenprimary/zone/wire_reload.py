@@ -4,8 +4,9 @@ file: tests/unit/test_wire_reload.py checks under hypothesis that both give the 
 
 The text is cut into blocks: a line that names an owner (or holds a directive) and the lines
 after it that do not (blank-owner records, continuation lines of a parenthesised record,
-comments). A block means the same wherever it stands, given the `$ORIGIN` and `$TTL` in force
-there, so the blocks only one of the two texts holds are what changed. Their owners (read in the
+comments). A block means the same wherever it stands between the same directives (`$ORIGIN`,
+`$TTL`), so the blocks, tagged with how many directives precede them, that only one of the two
+texts holds are what changed. Their owners (read in the
 old text and in the new one) are the owners to read again, from every block of the new text that
 may name them: lines starting with the owner's first label or with `@` are read, in file order,
 and only the records of those owners kept. Each owner read again is checked on its own (CNAME
@@ -13,15 +14,19 @@ and other data, one SOA, TTLs of an RRset), and the NS targets of the apex again
 
 It returns None, and the caller reads the whole file with `zone.wire_load`, whenever that is not
 enough to be exact:
-- a directive changed, or a record relies on the last TTL given (no `$TTL` in force);
+- a directive changed, or a record relies on the last TTL given (no `$TTL` in force), or a
+  blank-owner record follows a directive (its owner is named in another block);
 - an owner that changed is or was a delegation, or the zone has delegations at all (their
   occlusion and glue rules need the whole tree);
-- the text is not ASCII (IDNA owners), a changed block does not read on its own (a parenthesis
-  closed at the start of a line), or a block repeats while directives stand between records;
+- the text is not ASCII (IDNA owners), or a changed block does not read on its own (a
+  parenthesis closed at the start of a line);
 - more lines than `limits.max_zone_records` (the full read counts records exactly)."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import operator
 import re
 
 import dns.name
@@ -33,7 +38,9 @@ from hiddenprimary.zone.wire_load import Builder, Refused, TextMemo, WireLoaded,
 from hiddenprimary.zone.wire_version import WireVersion, key_labels
 
 _BLOCK_START = re.compile(r"\n(?=[^ \t\n;])")  # a line that names an owner or holds a directive
-_DIRECTIVE = re.compile(r"^\$[^\n]*", re.M)
+_FIRST_RECORD = re.compile(r"^[^\s;$]", re.M)  # the first line that names an owner
+# A blank-owner record right after a directive: it belongs to the owner named before the directive.
+_INHERITS_ACROSS = re.compile(r"^\$[^\n]*\n(?:[ \t]*(?:;[^\n]*)?\n)*[ \t]+[^\s;]", re.M)
 _NS = 2
 
 
@@ -60,27 +67,42 @@ def reload_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None, mem
 
 
 class _Text:
-    """One zone file's text as blocks, with the directives in force at each offset."""
+    """One zone file's text as blocks. A block's segment is how many directives stand before it:
+    the same block text in another segment may mean other records. When every record follows
+    every directive (`one_context`), all record blocks share the last segment."""
 
     def __init__(self, text: str):
         if "\r" in text:
             text = "\n".join(split_lines(text))
         self.text = text
         self.blocks = _BLOCK_START.split(text)
-        self.directives = [(m.start(), m.group()) for m in _DIRECTIVE.finditer(text)]
-        # Directives only before the first record: every record reads in the same context.
-        first = next((i for i, b in enumerate(self.blocks) if b.strip() and not b.startswith(("$", ";"))), None)
-        self.one_context = first is None or not any(b.startswith("$") for b in self.blocks[first + 1:])
-        self._offsets: dict[str, int] | None = None
+        self.directive_at = _line_starts(text, "$")
+        self.directives = [text[at:_line_end(text, at)] for at in self.directive_at]
+        first = _FIRST_RECORD.search(text)
+        self.one_context = first is None or not self.directive_at or self.directive_at[-1] < first.start()
+        self._lower: str | None = None
 
-    def offset(self, block: str) -> int:
-        """Where `block` starts (its first place, when it repeats)."""
-        if self._offsets is None:
-            self._offsets, at = {}, 0
-            for b in self.blocks:
-                self._offsets.setdefault(b, at)
-                at += len(b) + 1
-        return self._offsets[block]
+    def lower(self) -> str:
+        if self._lower is None:
+            self._lower = self.text.lower()
+        return self._lower
+
+    def tagged(self) -> list[tuple[int, str]]:
+        """(segment, block) for every block."""
+        out, segment = [], 0
+        for block in self.blocks:
+            if block.startswith("$"):
+                segment += 1
+            out.append((segment, block))
+        return out
+
+    def segment_at(self, offset: int) -> int:
+        return bisect.bisect_right(self.directive_at, offset)
+
+    def block_at(self, start: int) -> str:
+        """The block that starts at offset `start`."""
+        end = _BLOCK_START.search(self.text, start)
+        return self.text[start:end.start() if end else len(self.text)]
 
 
 class _Reread:
@@ -94,22 +116,32 @@ class _Reread:
 
     def changes(self) -> tuple[dict[bytes, bytes | None], set[dns.name.Name]] | None:
         old, new = self.old, self.new
-        if not new.text.isascii() or [d for _, d in old.directives] != [d for _, d in new.directives]:
+        if not new.text.isascii() or old.directives != new.directives:
             return None
+        if not (old.one_context and new.one_context) and any(_INHERITS_ACROSS.search(t.text) for t in (old, new)):
+            return None  # its owner is in another block
         if new.text.count("\n") + 1 > self.source.limits.max_records:
             return None
-        old_blocks, new_blocks = set(old.blocks), set(new.blocks)
-        removed, added = old_blocks - new_blocks, new_blocks - old_blocks
-        if any(block.startswith("$") for block in (*removed, *added)):
+        if old.one_context and new.one_context:  # every record block in the last segment
+            last = len(new.directives)
+            ob, nb = old.blocks, new.blocks
+            if len(ob) == len(nb):  # edits in place: compare block by block (a moved block counts too)
+                at = list(itertools.compress(range(len(nb)), map(operator.ne, ob, nb)))
+                removed, added = [(last, ob[i]) for i in at], [(last, nb[i]) for i in at]
+            else:
+                old_blocks, new_blocks = set(ob), set(nb)
+                removed = [(last, b) for b in old_blocks - new_blocks]
+                added = [(last, b) for b in new_blocks - old_blocks]
+        else:
+            old_tagged, new_tagged = set(old.tagged()), set(new.tagged())
+            removed, added = list(old_tagged - new_tagged), list(new_tagged - old_tagged)
+        if any(block.startswith("$") for _, block in (*removed, *added)):
             return None
-        if not (old.one_context and new.one_context) and (len(new_blocks) != len(new.blocks)
-                                                          or len(old_blocks) != len(old.blocks)):
-            return None  # a repeated block may mean other records under other directives
         apex = self.current.apex_key
         keys = {apex}  # the SOA's serial changes with almost every edit
         for text, blocks in ((old, removed), (new, added)):
-            for block in blocks:
-                keys.update(self._read(text, [block]).nodes)
+            for tagged in blocks:
+                keys.update(self._read(text, [tagged]).nodes)
         builder = self._read(new, self._candidates(keys))
         changes = {key: builder.packed(key) for key in keys}
         for key in keys:  # a delegation that comes or goes needs the whole zone's checks
@@ -121,30 +153,47 @@ class _Reread:
         self._check_ns_targets(builder, changes)
         return changes, {dns.name.Name(key_labels(key)) for key in keys}
 
-    def _candidates(self, keys: set[bytes]) -> list[str]:
-        """Every block of the new text that may name one of `keys`, in file order."""
-        labels = sorted({re.escape(_first_label(key)) for key in keys if key != b"\0"})
-        pattern = re.compile(r"^(?:@|(?:" + "|".join(labels) + r")(?=[.\s]|$))", re.I) if labels else re.compile(r"^@")
-        return [block for block in self.new.blocks if pattern.match(block)]
+    def _candidates(self, keys: set[bytes]) -> list[tuple[int, str]]:
+        """Every block of the new text that may name one of `keys`, in file order. Where every
+        record reads under one $ORIGIN, an owner is written relative to it, absolute, or as `@`;
+        otherwise any name that starts with the owner's first label may be it (then `.`)."""
+        new = self.new
+        if new.one_context:
+            origin = self._context(new, len(new.directives))[0]
+            words = {w for key in keys for w in _spellings(key, origin)}
+            ends = " \t\n"
+        else:
+            words = {_first_label(key) for key in keys if key != b"\0"} | {"@"}
+            ends = " \t\n."
+        text, lower = new.text, new.lower()
+        starts = set()
+        for word in words:
+            for at in _line_starts(lower, word.lower()):
+                after = at + len(word)
+                if after == len(text) or text[after] in ends:
+                    starts.add(at)
+        return [(new.segment_at(at), new.block_at(at)) for at in sorted(starts)]
 
-    def _read(self, text: _Text, blocks: list[str]) -> Builder:
-        """A Builder that read `blocks` (of `text`), each in the context its place gives it."""
+    def _read(self, text: _Text, blocks: list[tuple[int, str]]) -> Builder:
+        """A Builder that read `blocks` (segment, text) of `text`, each under its segment's
+        $ORIGIN and $TTL."""
         builder = Builder(self.origin, self.source)
-        context = self._context(text, len(text.text)) if text.one_context else None
-        for block in blocks:
-            origin, default_ttl = context or self._context(text, text.offset(block))
+        contexts: dict[int, tuple[dns.name.Name, int | None]] = {}
+        for segment, block in blocks:
+            context = contexts.get(segment)
+            if context is None:
+                context = contexts[segment] = self._context(text, segment)
+            origin, default_ttl = context
             if default_ttl is None:
                 raise Refused  # TTLs would come from the records before it
             builder.set_context(origin, default_ttl)
             builder.read(block)
         return builder
 
-    def _context(self, text: _Text, at: int) -> tuple[dns.name.Name, int | None]:
-        """The $ORIGIN and $TTL in force at offset `at` of `text`."""
+    def _context(self, text: _Text, segment: int) -> tuple[dns.name.Name, int | None]:
+        """The $ORIGIN and $TTL in force after the first `segment` directives of `text`."""
         builder = Builder(self.origin, self.source)
-        for offset, line in text.directives:
-            if offset > at:
-                break
+        for line in text.directives[:segment]:
             for rec in scan(line):
                 builder.directive(rec.items)
         return builder.origin, builder.default_ttl
@@ -164,6 +213,33 @@ class _Reread:
                 continue
             if data is None or not (_holds(data, 1) or _holds(data, 28)):
                 raise Refused
+
+
+def _spellings(key: bytes, origin: dns.name.Name) -> list[str]:
+    """How the owner `key` can be written under `origin` (any case)."""
+    name = dns.name.Name(key_labels(key))
+    out = [name.to_text()]
+    if name == origin:
+        out.append("@")
+    elif name.is_subdomain(origin):
+        out.append(name.relativize(origin).to_text())
+    return out
+
+
+def _line_starts(text: str, word: str) -> list[int]:
+    """The offsets of the lines of `text` that start with `word`."""
+    out = [0] if text.startswith(word) else []
+    needle = "\n" + word
+    at = text.find(needle)
+    while at >= 0:
+        out.append(at + 1)
+        at = text.find(needle, at + 1)
+    return out
+
+
+def _line_end(text: str, at: int) -> int:
+    end = text.find("\n", at)
+    return len(text) if end < 0 else end
 
 
 def _first_label(key: bytes) -> str:

@@ -58,3 +58,13 @@ def test_a_rendering_a_transfer_started_meanwhile_is_kept(tmp_path, now):
     first = xfr.axfr_rendering(version)
     prerender.AxfrPrerender(config, task.Clock()).zone_changed(dns.name.from_text("example.com."), version)
     assert version.cache["axfr"] is first
+
+
+def test_only_a_zones_first_version_is_rendered_ahead(tmp_path, now):
+    config = parse_config(CONFIG, str(tmp_path / "hp.yaml"))
+    prerender_ = prerender.AxfrPrerender(config, task.Clock())
+    first, second = _version(), _version()
+    zone = dns.name.from_text("example.com.")
+    prerender_.zone_changed(zone, first)
+    prerender_.zone_changed(zone, second)  # a reload: its AXFR renders when a secondary reads it
+    assert "axfr" in first.cache and "axfr" not in second.cache

@@ -8,6 +8,7 @@ import pathlib
 import tempfile
 
 import dns.name
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -135,3 +136,21 @@ def test_what_the_reload_by_difference_leaves_to_a_whole_read(tmp_path):
     ]:
         path.write_text(edited)
         assert reload_wire(str(path), EXAMPLE, None, first.memo, first.version) is None, edited
+
+
+@pytest.mark.parametrize("before, after", [
+    # The same line moved across an $ORIGIN: same text, another owner.
+    (["host 300 A 192.0.2.1", "$ORIGIN eu.example.", "host PTR p.other."],
+     ["$ORIGIN eu.example.", "host 300 A 192.0.2.1", "host PTR p.other."]),
+    # A blank-owner record after a directive belongs to the owner named before it.
+    (["$TTL 600", "  PTR p.other."], ["; a comment", "$TTL 600", "  PTR p.other."]),
+    (["$TTL 600", "  PTR p.other."], ["host 300 PTR p.other.", "$TTL 600", "  PTR p.other."]),
+])
+def test_context_changes_that_no_block_text_shows(tmp_path, before, after):
+    path = tmp_path / "zone.db"
+    path.write_text(HEADER.format(serial=1) + "\n".join(before) + "\n")
+    first = load_wire(str(path), EXAMPLE)
+    path.write_text(HEADER.format(serial=1) + "\n".join(after) + "\n")
+    again = reload_wire(str(path), EXAMPLE, None, first.memo, first.version)
+    whole = load_wire(str(path), EXAMPLE)
+    assert again is None or diff(again.version, whole.version).is_empty()
