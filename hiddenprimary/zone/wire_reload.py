@@ -6,11 +6,13 @@ The text is cut into blocks: a line that names an owner (or holds a directive) a
 after it that do not (blank-owner records, continuation lines of a parenthesised record,
 comments). A block means the same wherever it stands between the same directives (`$ORIGIN`,
 `$TTL`), so the blocks, tagged with how many directives precede them, that only one of the two
-texts holds are what changed. Their owners (read in the
-old text and in the new one) are the owners to read again, from every block of the new text that
-may name them: lines starting with the owner's first label or with `@` are read, in file order,
-and only the records of those owners kept. Each owner read again is checked on its own (CNAME
-and other data, one SOA, TTLs of an RRset), and the NS targets of the apex again.
+texts holds are what changed (when both have as many blocks, compared place by place: a block
+that moved counts as changed, which only reads a little more). Their owners (read in the old
+text and in the new one) and the apex are the owners to read again, from every block of the new
+text that may name them: lines that start with one of the owner's spellings (relative, absolute,
+`@`; with directives between records, any name that starts with its first label), read in file
+order, only the records of those owners kept. Each owner read again is checked on its own
+(CNAME and other data, one SOA, TTLs of an RRset), and the apex's NS targets again.
 
 It returns None, and the caller reads the whole file with `zone.wire_load`, whenever that is not
 enough to be exact:
@@ -41,7 +43,8 @@ _BLOCK_START = re.compile(r"\n(?=[^ \t\n;])")  # a line that names an owner or h
 _FIRST_RECORD = re.compile(r"^[^\s;$]", re.M)  # the first line that names an owner
 # A blank-owner record right after a directive: it belongs to the owner named before the directive.
 _INHERITS_ACROSS = re.compile(r"^\$[^\n]*\n(?:[ \t]*(?:;[^\n]*)?\n)*[ \t]+[^\s;]", re.M)
-_NS = 2
+_NS = 2  # dns.rdatatype.NS, A and AAAA below, as codec heads give them
+_A, _AAAA = 1, 28
 
 
 def reload_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None, memo: TextMemo | None,
@@ -211,7 +214,7 @@ class _Reread:
                 data = self.current.packed_at(target)
             else:
                 continue
-            if data is None or not (_holds(data, 1) or _holds(data, 28)):
+            if data is None or not (_holds(data, _A) or _holds(data, _AAAA)):
                 raise Refused
 
 
