@@ -43,6 +43,10 @@ _BLOCK_START = re.compile(r"\n(?=[^ \t\n;])")  # a line that names an owner or h
 _FIRST_RECORD = re.compile(r"^[^\s;$]", re.M)  # the first line that names an owner
 # A blank-owner record right after a directive: it belongs to the owner named before the directive.
 _INHERITS_ACROSS = re.compile(r"^\$[^\n]*\n(?:[ \t]*(?:;[^\n]*)?\n)*[ \t]+[^\s;]", re.M)
+# The slices of the text (characters) and of the block lists that one C call works on, so the
+# reactor thread gets the GIL between them (a few milliseconds each).
+_CHUNK = 1 << 20
+_CHUNK_BLOCKS = 50_000
 _NS = 2  # dns.rdatatype.NS, A and AAAA below, as codec heads give them
 _A, _AAAA = 1, 28
 
@@ -78,7 +82,7 @@ class _Text:
         if "\r" in text:
             text = "\n".join(split_lines(text))
         self.text = text
-        self.blocks = _BLOCK_START.split(text)
+        self.blocks = _split_blocks(text)
         self.directive_at = _line_starts(text, "$")
         self.directives = [text[at:_line_end(text, at)] for at in self.directive_at]
         first = _FIRST_RECORD.search(text)
@@ -87,7 +91,8 @@ class _Text:
 
     def lower(self) -> str:
         if self._lower is None:
-            self._lower = self.text.lower()
+            text = self.text
+            self._lower = "".join([text[i:i + _CHUNK].lower() for i in range(0, len(text), _CHUNK)])
         return self._lower
 
     def tagged(self) -> list[tuple[int, str]]:
@@ -119,17 +124,20 @@ class _Reread:
 
     def changes(self) -> tuple[dict[bytes, bytes | None], set[dns.name.Name]] | None:
         old, new = self.old, self.new
-        if not new.text.isascii() or old.directives != new.directives:
+        if old.directives != new.directives or not _ascii(new.text):
             return None
         if not (old.one_context and new.one_context) and any(_INHERITS_ACROSS.search(t.text) for t in (old, new)):
             return None  # its owner is in another block
-        if new.text.count("\n") + 1 > self.source.limits.max_records:
+        if _lines(new.text) > self.source.limits.max_records:
             return None
         if old.one_context and new.one_context:  # every record block in the last segment
             last = len(new.directives)
             ob, nb = old.blocks, new.blocks
             if len(ob) == len(nb):  # edits in place: compare block by block (a moved block counts too)
-                at = list(itertools.compress(range(len(nb)), map(operator.ne, ob, nb)))
+                at = []
+                for i in range(0, len(nb), _CHUNK_BLOCKS):
+                    at += itertools.compress(range(i, i + _CHUNK_BLOCKS),
+                                             map(operator.ne, ob[i:i + _CHUNK_BLOCKS], nb[i:i + _CHUNK_BLOCKS]))
                 removed, added = [(last, ob[i]) for i in at], [(last, nb[i]) for i in at]
             else:
                 old_blocks, new_blocks = set(ob), set(nb)
@@ -229,15 +237,41 @@ def _spellings(key: bytes, origin: dns.name.Name) -> list[str]:
     return out
 
 
+def _split_blocks(text: str) -> list[str]:
+    """`_BLOCK_START.split(text)`, a slice at a time: one call over a 30 MB file holds the GIL for
+    a tenth of a second, which queries answered meanwhile would wait for."""
+    out: list[str] = []
+    start, size = 0, len(text)
+    while True:
+        cut = _BLOCK_START.search(text, start + _CHUNK) if start + _CHUNK < size else None
+        if cut is None:
+            out += _BLOCK_START.split(text[start:])
+            return out
+        out += _BLOCK_START.split(text[start:cut.start()])
+        start = cut.start() + 1
+
+
 def _line_starts(text: str, word: str) -> list[int]:
-    """The offsets of the lines of `text` that start with `word`."""
+    """The offsets of the lines of `text` that start with `word` (searched a slice at a time)."""
     out = [0] if text.startswith(word) else []
     needle = "\n" + word
-    at = text.find(needle)
-    while at >= 0:
-        out.append(at + 1)
-        at = text.find(needle, at + 1)
+    size, start = len(text), 0
+    while start < size:
+        end = min(size, start + _CHUNK + len(needle))
+        at = text.find(needle, start, end)
+        while at >= 0:
+            out.append(at + 1)
+            at = text.find(needle, at + 1, end)
+        start += _CHUNK
     return out
+
+
+def _lines(text: str) -> int:
+    return sum(text.count("\n", i, i + _CHUNK) for i in range(0, len(text), _CHUNK)) + 1
+
+
+def _ascii(text: str) -> bool:
+    return all(text[i:i + _CHUNK].isascii() for i in range(0, len(text), _CHUNK))
 
 
 def _line_end(text: str, at: int) -> int:
