@@ -42,8 +42,8 @@ from bench_servers import SERVERS, BindSecondary, Nsd, ServerProcess, free_port,
 from bench_zone import BenchZone  # noqa: E402
 
 USAGE = """\
-  scripts/bench --quick              100k records (+ the reload -> secondary figure at 10k): ~2 min
-  scripts/bench                      100k and 1M records (+ reload -> secondary at 10k and 1M): ~20 min
+  scripts/bench --quick              100k records (+ the reload -> secondary figure at 10k): ~1 min
+  scripts/bench                      100k and 1M records (+ reload -> secondary at 10k and 1M): ~4 min
   scripts/bench --sizes 20000        every figure at the sizes given
   scripts/bench --json out.json      also write the figures as JSON
   scripts/bench signing [--records N]   DNSSEC signing vs dnssec-signzone (scripts/bench_signing.py)
