@@ -6,14 +6,16 @@ It answers only what it can answer exactly as the full path would (tests/unit/te
 compares the bytes under hypothesis), and returns None for everything else, which then takes the
 full path: a query `answer_cache.preparse` does not accept (TSIG, EDNS options, several
 questions, compression in the question...), DO set, a class other than IN, a version that is not
-compact, a name that does not exist or lacks the type (NXDOMAIN, NODATA, CNAME, wildcards), a
-name at or below a zone cut, types whose answers carry more than the RRset (NS, MX, SRV get
-additional records; CNAME, DNAME, SOA, DS and the DNSSEC and meta types have rules of their
-own), and an answer that does not fit the size limit (truncation).
+compact, a name that does not exist or lacks the type (NXDOMAIN, NODATA, a CNAME to follow,
+wildcards), a name at or below a zone cut, NS and SRV (their additional records follow other
+rules), MX in a zone with cuts, DNAME, SOA, DS and the DNSSEC and meta types (rules of their
+own), and an answer that does not fit the size limit (truncation). A CNAME query at a CNAME is
+answered here (nothing to follow), and MX with the A and AAAA of its in-zone targets, each once,
+in the additional section, owned by the name as the MX record spells it.
 
 The reply: the query's ID, QR and AA with the query's RD and CD, the question as the client wrote
 it, the RRset with its owner compressed to the question (offset 12) and its rdata written as
-dnspython writes it (names compressed only in PTR among the types answered here), then the OPT
+dnspython writes it (names compressed in PTR, CNAME and MX rdata), then the OPT
 record when the query had EDNS (version 0, our payload size, no flags: DO queries are not
 answered here)."""
 
@@ -48,11 +50,11 @@ _QR_AA = 0x84  # third header octet
 _RD = 0x01
 _CD = 0x10
 _QUESTION_POINTER = 0xC00C
-_OPT = struct.Struct("!BHHIH")
+_OPT = struct.Struct("!BHHIH")  # root, OPT, payload, ext-rcode/version/flags, RDLENGTH
 _TYPE_CLASS_TTL = struct.Struct("!HHI")
 _U16 = struct.Struct("!H")
 _MX = dns.rdatatype.MX
-_ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)  # root, OPT, payload, ext-rcode/version/flags, RDLENGTH
+_ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
 
 
 def answer(store: Store, query: answer_cache.Preparsed, wire: bytes) -> bytes | None:
