@@ -3,6 +3,8 @@ rendered whole (`transfer.xfr` renders dnspython objects, `transfer.wire_axfr` c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
 
 MESSAGE_SIZE = 16 * 1024  # per transfer message (RFC 5936 allows 65535); small keeps each render short
@@ -51,3 +53,9 @@ class LazyMessages:
 
     def _render_next(self) -> None:
         raise NotImplementedError
+
+
+def chain(first: list, rest: Iterator) -> Iterator:
+    """`first`, then what `rest` still holds: an RRset split in halves goes back in front."""
+    yield from first
+    yield from rest

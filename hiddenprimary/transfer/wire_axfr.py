@@ -18,7 +18,7 @@ import dns.name
 import dns.rdataclass
 import dns.rdatatype
 
-from hiddenprimary.transfer.messages import MESSAGE_SIZE, LazyMessages, RenderingFailed
+from hiddenprimary.transfer.messages import MESSAGE_SIZE, LazyMessages, RenderingFailed, chain
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.wire_compress import write_name, write_rdata
 from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
@@ -56,7 +56,7 @@ def _rollback(out: bytearray, compress: dict[bytes, int], where: int) -> None:
 def axfr_rrsets(version: WireVersion) -> Iterator[RRset]:
     """RFC 5936 2.2: SOA, every other RRset, SOA (as `transfer.xfr.axfr_items`)."""
     origin = version.origin.to_wire()
-    soa = next(r for r in codec.rrsets(version.packed_at_apex()) if r[1] == _SOA and r[2] == _NONE)
+    soa = next(r for r in codec.rrsets(version.packed_at(version.apex_key)) if r[1] == _SOA and r[2] == _NONE)
     soa_rrset = (origin, _SOA, soa[3], soa[4])
     yield soa_rrset
     for data in version.packed_in_order():
@@ -113,15 +113,11 @@ class WireRendering(LazyMessages):
                 break
             half = len(rdatas) // 2
             first, rest = (*item[:3], rdatas[:half]), (*item[:3], rdatas[half:])
-            self._items = _chain([first, rest], self._items)
+            self._items = chain([first, rest], self._items)
         _HEADER.pack_into(out, 0, 0, _FLAGS, 0 if len(self.messages) else 1, count, 0, 0)
         self.messages.append(bytes(out))
         self.records += count
 
-
-def _chain(first: list[RRset], rest: Iterator[RRset]) -> Iterator[RRset]:
-    yield from first
-    yield from rest
 
 
 def _text(owner: bytes) -> str:

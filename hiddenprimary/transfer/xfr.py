@@ -25,7 +25,7 @@ import dns.rrset
 
 from hiddenprimary.serve.request import reply_skeleton
 from hiddenprimary.transfer import wire_axfr
-from hiddenprimary.transfer.messages import MESSAGE_SIZE, LazyMessages, RenderingFailed
+from hiddenprimary.transfer.messages import MESSAGE_SIZE, LazyMessages, RenderingFailed, chain
 from hiddenprimary.zone import serial as serials
 from hiddenprimary.zone.diff import Diff
 from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
@@ -75,7 +75,7 @@ class Rendering(LazyMessages):
                         count = 1
                         break
                     first, rest = _split(rds)
-                    self._items = _chain([(name, first), (name, rest)], self._items)
+                    self._items = chain([(name, first), (name, rest)], self._items)
                     continue
                 self._pending = item
                 break
@@ -107,10 +107,6 @@ def _split(rds: dns.rdataset.Rdataset) -> tuple[dns.rdataset.Rdataset, dns.rdata
         parts.append(part)
     return parts[0], parts[1]
 
-
-def _chain(first: list[Item], rest: Iterator[Item]) -> Iterator[Item]:
-    yield from first
-    yield from rest
 
 
 # -- what the streams hold ------------------------------------------------------------------------

@@ -302,9 +302,6 @@ class WireVersion:
     def apex_key(self) -> bytes:
         return self._apex
 
-    def packed_at_apex(self) -> bytes:
-        return self._packed[self._apex]
-
     def packed_in_order(self) -> Iterator[bytes]:
         """Each owner's encoded rdatasets (`zone.codec`), owners in canonical order."""
         packed = self._packed
