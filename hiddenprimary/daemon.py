@@ -20,9 +20,8 @@ from hiddenprimary.control.server import ControlFactory
 from hiddenprimary.errors import HiddenPrimaryError
 from hiddenprimary.logs import event
 from hiddenprimary.metrics import Metrics
-from hiddenprimary.net import accept_errors
+from hiddenprimary.net import accept_errors, udp
 from hiddenprimary.net.tcp import DnsStreamFactory
-from hiddenprimary.net.udp import DnsDatagramProtocol
 from hiddenprimary.providers.api_sync import ApiSync
 from hiddenprimary.reload.runner import Reloader
 from hiddenprimary.serve.responder import NOTIFY_LOG_INTERVAL_S, respond
@@ -138,7 +137,7 @@ class Server:
                 port = tcp.getHost().port
                 accept_errors.watch(tcp, "dns", f"{host}:{port}", self.reactor.seconds)
                 self._ports.append(tcp)
-                self._ports.append(self.reactor.listenUDP(port, DnsDatagramProtocol(self.handle), interface=host))
+                self._ports.append(udp.listen(self.reactor, port, self.handle, interface=host))
                 event(log, "listen", address=host, port=port)
             if self.config.metrics is not None:
                 host, port = self.config.metrics

@@ -22,11 +22,8 @@ always the first name written). tests/unit/test_responder.py checks byte equalit
 path under hypothesis.
 
 Finding the zone on a hit does not go through `Store.find`, whose dnspython `Name` hashing costs
-more than the rest of the hit: `zone_of` walks the lowercased qname's suffixes in a per-Store
-index of the configured zones' wire forms (most specific first, like `Store.find`), then asks
-`Store.current(zone)`. The index is built once per Store from `Store.zones()`, which is fixed when
-the Store is created (Store has no way to add or remove a zone; if it gets one, invalidate the
-index there).
+more than the rest of the hit: `version_of` walks the lowercased qname's suffixes in the Store's
+index of the zones' wire forms (most specific first, like `Store.find`).
 
 Single-threaded by design (the reactor thread); a race can at worst lose an insertion.
 """
@@ -35,7 +32,6 @@ from __future__ import annotations
 
 import struct
 import typing
-import weakref
 
 import dns.name
 
@@ -115,14 +111,9 @@ def preparse(wire: bytes, transport: str, max_udp_payload: int) -> Preparsed | N
     return Preparsed(key, question_end, tuple(starts))
 
 
-def lookup(store: Store, query: Preparsed, wire: bytes) -> bytes | None:
-    """The cached reply for `query` with its ID, RD, CD and question spliced in, or None."""
-    zone = zone_of(store, query)
-    if zone is None:
-        return None
-    version = store.current(zone)
-    if version is None:
-        return None
+def lookup(version: ZoneVersion, query: Preparsed, wire: bytes) -> bytes | None:
+    """The reply for `query` cached in `version` (`version_of` its zone), with its ID, RD, CD
+    and question spliced in, or None."""
     cache: _Entries | None = version.cache.get(CACHE_SLOT)
     if cache is None:
         return None
@@ -142,22 +133,15 @@ def lookup(store: Store, query: Preparsed, wire: bytes) -> bytes | None:
     )
 
 
-_zone_indexes: weakref.WeakKeyDictionary[Store, dict[bytes, dns.name.Name]] = weakref.WeakKeyDictionary()
-
-
 def zone_of(store: Store, query: Preparsed) -> dns.name.Name | None:
     """The zone `Store.find` would return for the query's qname (the most specific configured
     zone containing it), found by suffix lookups in bytes."""
-    index = _zone_indexes.get(store)
-    if index is None:
-        index = {zone.canonicalize().to_wire(): zone for zone in store.zones()}
-        _zone_indexes[store] = index
-    qname = query.key[0]
-    for start in query.label_starts:
-        zone = index.get(qname[start:])
-        if zone is not None:
-            return zone
-    return None
+    return store.zone_of_wire(query.key[0], query.label_starts)
+
+
+def version_of(store: Store, query: Preparsed) -> ZoneVersion | None:
+    """The current version of that zone; None when there is none (or no zone)."""
+    return store.current_of_wire(query.key[0], query.label_starts)
 
 
 def insert(version: ZoneVersion, query: Preparsed, wire: bytes, reply: bytes) -> None:

@@ -126,7 +126,10 @@ def respond(
     try:
         pre = answer_cache.preparse(wire, transport, max_udp_payload) if use_cache else None
         if pre is not None:
-            hit = answer_cache.lookup(store, pre, wire) or wire_answer.answer(store, pre, wire)
+            version = answer_cache.version_of(store, pre)
+            # The cache holds only what the wire path declines: ask the wire path first.
+            hit = None if version is None else (wire_answer.answer(version, pre, wire)
+                                                 or answer_cache.lookup(version, pre, wire))
             if hit is not None:
                 if soa_seen is not None and pre.key[1] == _SOA:  # a cached answer: an unsigned query
                     soa_seen(pre.key[0], None)

@@ -126,6 +126,33 @@ def heads(data: bytes) -> Iterator[tuple[int, int, int, int]]:
         yield head
 
 
+def pick(data: bytes, rdtype: int, fallback: int) -> tuple[int, int, list[bytes]] | None:
+    """(rdtype, ttl, [rdata wire]) of the rdataset of type `rdtype` (covers NONE) in one owner's
+    `data`, else of type `fallback`, else None: what an answer needs of an owner (the type asked,
+    or its CNAME), with only that rdataset's records sliced out."""
+    offset, end = 0, len(data)
+    found = None
+    while offset < end:
+        while data[offset]:
+            offset += data[offset] + 1
+        offset += 1
+        this, covers, ttl, count = _HEAD.unpack_from(data, offset)
+        offset += _HEAD.size
+        if covers == 0 and (this == rdtype or (this == fallback and found is None)):
+            rdatas = []
+            for _ in range(count):
+                length = (data[offset] << 8) | data[offset + 1]
+                rdatas.append(data[offset + 2:offset + 2 + length])
+                offset += 2 + length
+            if this == rdtype:
+                return this, ttl, rdatas
+            found = (this, ttl, rdatas)
+            continue
+        for _ in range(count):
+            offset += 2 + ((data[offset] << 8) | data[offset + 1])
+    return found
+
+
 def rrsets(data: bytes) -> Iterator[tuple[bytes, int, int, int, list[bytes]]]:
     """(owner wire as stored, rdtype, covers, ttl, [rdata wire]) of each rdataset in `data`
     (bytes `encode` made): the raw pieces, for renderers that write wire without dnspython."""

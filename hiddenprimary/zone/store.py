@@ -21,6 +21,10 @@ class Store:
         self._history: dict[dns.name.Name, tuple[Diff, ...]] = {z: () for z in self._current}
         self._names = {z: z for z in self._current}  # canonical spelling of each zone name
         self._max_labels = max((len(z) for z in self._current), default=0)
+        # The same, keyed by each zone's lowercased wire form: the answer fast paths find a
+        # query's zone and version by bytes lookups (a dnspython Name hashes in Python).
+        self._wire_names = {z.canonicalize().to_wire(): z for z in self._current}
+        self._wire_current: dict[bytes, ZoneVersion | None] = dict.fromkeys(self._wire_names)
 
     def zones(self) -> list[dns.name.Name]:
         return list(self._current)
@@ -39,6 +43,25 @@ class Store:
                 return zone, self._current[zone]
         return None
 
+    def zone_of_wire(self, qname: bytes, label_starts: Iterable[int]) -> dns.name.Name | None:
+        """As `find`'s zone, for a qname in lowercased wire form whose labels start at
+        `label_starts` (in order, the root's last)."""
+        names = self._wire_names
+        for start in label_starts:
+            zone = names.get(qname[start:])
+            if zone is not None:
+                return zone
+        return None
+
+    def current_of_wire(self, qname: bytes, label_starts: Iterable[int]) -> ZoneVersion | None:
+        """As `find`'s version (None also when no configured zone holds the name)."""
+        current = self._wire_current
+        for start in label_starts:
+            version = current.get(qname[start:], current)
+            if version is not current:
+                return version  # type: ignore[return-value]
+        return None
+
     def history(self, zone: dns.name.Name) -> tuple[Diff, ...]:
         return self._history[zone]
 
@@ -51,3 +74,4 @@ class Store:
             raise ValueError(f"history of {zone} ends at {history[-1].serial_to}, version is {version.serial}")
         self._history[zone] = history
         self._current[zone] = version
+        self._wire_current[zone.canonicalize().to_wire()] = version

@@ -15,6 +15,7 @@ _U16 = struct.Struct("!H")
 _ONE_NAME = frozenset({dns.rdatatype.NS, dns.rdatatype.CNAME, dns.rdatatype.PTR})
 _MX = dns.rdatatype.MX
 _SOA = dns.rdatatype.SOA
+NAMES_IN_RDATA = frozenset({*_ONE_NAME, _MX, _SOA})  # the types whose rdata names are compressed
 
 
 def _name_end(wire: bytes, pos: int) -> int:

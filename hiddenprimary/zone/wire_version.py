@@ -187,6 +187,11 @@ class WireVersion:
         """The encoded rdatasets of the owner `key` (lowercased wire), None when there is none."""
         return self._packed.get(key)
 
+    def name_key_exists(self, key: bytes) -> bool:
+        """`name_exists` for a name in lowercased wire form (`key`): an owner or an empty
+        non-terminal."""
+        return key in self._existing
+
     def has_cuts(self) -> bool:
         return bool(self._cuts)
 

@@ -41,3 +41,23 @@ def test_bytes_it_did_not_write_are_a_value_error(data):
 def test_empty():
     assert list(codec.decode(codec.encode([]))) == []
     assert dns.name.root.to_wire() == b"\x00"
+
+
+def test_pick_is_the_first_rdataset_of_the_type_or_else_of_the_fallback():
+    """codec.pick, the answer fast path's reader, against codec.rrsets (its plain twin) for every
+    owner of a signed zone (RRSIGs cover types: covers must be NONE) and every type pair."""
+    keys = (make_key(13),)
+    policy = zone_signer.SigningPolicy.from_config(Dnssec(denial="nsec"))
+    signed, _ = zone_signer.sign_zone(zone_signer.signer_input(make_version(), keys, policy), keys, policy,
+                                      int(time.time()))
+    picked = 0
+    for name, node in signed.nodes().items():
+        data = codec.encode([(name, rds) for rds in node.values()])
+        plain = [(rdtype, ttl, rdatas) for _o, rdtype, covers, ttl, rdatas in codec.rrsets(data) if covers == 0]
+        for rdtype in (1, 2, 5, 6, 15, 16, 28, 46, 47, 48, 99):
+            for fallback in (5, 46, 1):
+                expected = next((r for r in plain if r[0] == rdtype), None) or next(
+                    (r for r in plain if r[0] == fallback), None)
+                assert codec.pick(data, rdtype, fallback) == expected
+                picked += expected is not None
+    assert picked > 50

@@ -560,7 +560,7 @@ def test_cache_hit_splices_id_rd_cd_and_question_case(store):
     second[3] |= 0x10  # CD set
     second = bytes(second)
     pre = answer_cache.preparse(second, "udp", 1232)
-    hit = answer_cache.lookup(store, pre, second)
+    hit = answer_cache.lookup(answer_cache.version_of(store, pre), pre, second)
     assert hit is not None
     assert hit == respond(second, transport="udp", store=store, use_cache=False)
     r = dns.message.from_wire(hit)
@@ -688,7 +688,8 @@ def test_cached_and_uncached_replies_are_identical(store, qname, qtype, rdclass,
     assert cold_and_maybe_cached == expected
     pre = answer_cache.preparse(probe, transport, max_udp)
     assert pre is not None
-    hit = answer_cache.lookup(store, pre, probe)
+    version = answer_cache.version_of(store, pre)
+    hit = None if version is None else answer_cache.lookup(version, pre, probe)
     zone_found = store.find(dns.name.from_text(qname))
     answered_from_zone = (
         zone_found is not None and zone_found[1] is not None and qtype not in ("AXFR", "IXFR")
@@ -746,8 +747,14 @@ def test_zone_of_agrees_with_store_find(zones, labels):
     expected = None if found is None else found[0]
     zone = answer_cache.zone_of(store, pre)
     assert zone == expected
+    assert answer_cache.version_of(store, pre) is None  # nothing published yet
     if zone is not None:
         assert zone.to_text() == expected.to_text()  # the Store's own spelling
+    marks = {}
+    for configured in store.zones():
+        marks[configured] = object()
+        store.publish(configured, marks[configured])  # type: ignore[arg-type]  # only found again
+    assert answer_cache.version_of(store, pre) is (None if expected is None else marks[expected])
 
 
 # -- soa_seen: what the daemon counts as a secondary's SOA check (issue 11 item 11) ------------------
