@@ -15,6 +15,8 @@ server is started on its own (config and zone file in a temp dir, 127.0.0.1, a f
                 until the new serial is served (at least 1 s)
   secondary_s   a BIND secondary (loopback, NOTIFYed by the primary) in sync, then a reload
                 triggered -> the secondary answers the new serial (not NSD: it is no primary here)
+  restart_s     last: the server stopped (SIGTERM) and started again on the same files and state
+                (data_dir, journals) -> the zone's SOA answers its current serial
 
 Ratios in the tables: hiddenprimary / the other server (for qps: the other / hiddenprimary), so
 above 1 means hiddenprimary is behind; "vs best" against the best of the others, "vs goal"
@@ -51,7 +53,7 @@ USAGE = """\
 
 PSS_SETTLE_S = 1.0  # after the first answer, before reading PSS
 PROBE_MIN_S = 1.0   # the latency window: trigger -> new serial served, at least this long
-MAIN = ("axfr", "qps", "reload", "probe")
+MAIN = ("axfr", "qps", "reload", "probe", "restart")
 PLANS = {   # zone size -> figure groups (start-up and PSS always)
     "quick": {10_000: ("secondary",), 100_000: MAIN},
     "full": {10_000: ("secondary",), 100_000: MAIN, 1_000_000: (*MAIN, "secondary")},
@@ -69,6 +71,7 @@ class Figure:
 
 FIGURES = (
     Figure("start_s", "start -> first answer, s", "BIND"),
+    Figure("restart_s", "restart (state kept) -> first answer, s", "BIND"),
     Figure("pss_mib", "memory PSS after load, MiB", "BIND"),
     Figure("reload_s", "reload 10 changed -> new serial, s", "Knot"),   # BIND at 1M: goal_of()
     Figure("secondary_s", "reload -> BIND secondary serves it, s", "Knot"),
@@ -81,7 +84,7 @@ FIGURES = (
 )
 GROUP_KEYS = {"start": ("start_s",), "pss": ("pss_mib",), "axfr": ("axfr_first_s", "axfr_repeat_s"),
               "qps": ("qps",), "reload": ("reload_s",), "probe": ("probe_p99_ms", "probe_max_ms", "probe_lost"),
-              "secondary": ("secondary_s",)}
+              "secondary": ("secondary_s",), "restart": ("restart_s",)}
 
 
 def goal_of(figure: Figure, size: int) -> str | None:
@@ -135,6 +138,8 @@ class ServerBench:
                     self.out["secondary_s"] = "n/a"
                 else:
                     self._figure("secondary", self._secondary)
+            if "restart" in self.groups:
+                self._figure("restart", self._restart)
             return self.out
         finally:
             self.server.stop()
@@ -167,6 +172,12 @@ class ServerBench:
         """Seconds until `server` (default: the one measured) on `port` answers the current serial."""
         return wait_serial(port, self.zone.serial(self.version), timeout, since=since,
                            alive=(server or self.server).alive)
+
+    def _restart(self) -> dict[str, float]:
+        self.server.stop()
+        started = time.monotonic()
+        self.server.start()
+        return {"restart_s": self._wait(self.server.port, self.args.start_timeout, since=started)}
 
     def _axfr(self) -> dict[str, float]:
         expected, timeout = self.zone.record_count(), self.args.axfr_timeout

@@ -62,10 +62,13 @@ def reload_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None, mem
     text = read_text(source, path)
     if text is None:
         return None
+    reread = _Reread(origin, source, memo.text, text, current)
     try:
-        touched = _Reread(origin, source, memo.text, text, current).changes()
+        touched = reread.changes()
     except (Refused, LimitCrossed):
         return None
+    finally:
+        reread.release()
     if touched is None:
         return None
     changes, names = touched
@@ -88,6 +91,13 @@ class _Text:
         first = _FIRST_RECORD.search(text)
         self.one_context = first is None or not self.directive_at or self.directive_at[-1] < first.start()
         self._lower: str | None = None
+
+    def release(self) -> None:
+        """Free the block list a slice at a time: a million strings freed at once would hold
+        the GIL for tens of milliseconds, in whichever thread drops the last reference."""
+        blocks = self.blocks
+        while blocks:
+            del blocks[-_CHUNK_BLOCKS:]
 
     def lower(self) -> str:
         if self._lower is None:
@@ -121,6 +131,10 @@ class _Reread:
         self.current = current
         self.old = _Text(old_text)
         self.new = _Text(new_text)
+
+    def release(self) -> None:
+        self.old.release()
+        self.new.release()
 
     def changes(self) -> tuple[dict[bytes, bytes | None], set[dns.name.Name]] | None:
         old, new = self.old, self.new
