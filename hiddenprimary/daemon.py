@@ -24,7 +24,7 @@ from hiddenprimary.net import accept_errors, udp
 from hiddenprimary.net.tcp import DnsStreamFactory
 from hiddenprimary.providers.api_sync import ApiSync
 from hiddenprimary.reload.runner import Reloader
-from hiddenprimary.serve.responder import NOTIFY_LOG_INTERVAL_S, respond
+from hiddenprimary.serve.responder import NOTIFY_LOG_INTERVAL_S, UDP, answer_plain, respond
 from hiddenprimary.transfer import acl
 from hiddenprimary.transfer.notify import Notifier
 from hiddenprimary.transfer.prerender import AxfrPrerender
@@ -77,6 +77,13 @@ class Server:
                         keyring=self.transfers.keyring, now=self.clock.wall, notify_log=self.notify_log,
                         soa_seen=self.book.soa_seen_from(peer[0]))
         self.metrics.query_answered(transport, reply)
+        return reply
+
+    def answer_plain(self, wire: bytes) -> bytes | None:
+        """UDP's fast path (`responder.answer_plain`); None: `handle` answers."""
+        reply = answer_plain(wire, UDP, self.store, self.config.limits.udp_max_payload)
+        if reply is not None:
+            self.metrics.query_answered(UDP, reply)
         return reply
 
     def _zone_serials(self):
@@ -137,7 +144,7 @@ class Server:
                 port = tcp.getHost().port
                 accept_errors.watch(tcp, "dns", f"{host}:{port}", self.reactor.seconds)
                 self._ports.append(tcp)
-                self._ports.append(udp.listen(self.reactor, port, self.handle, interface=host))
+                self._ports.append(udp.listen(self.reactor, port, self.handle, interface=host, fast=self.answer_plain))
                 event(log, "listen", address=host, port=port)
             if self.config.metrics is not None:
                 host, port = self.config.metrics

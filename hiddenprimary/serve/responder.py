@@ -144,6 +144,20 @@ def respond(
         return _last_resort_servfail(wire)
 
 
+def answer_plain(wire: bytes, transport: str, store: Store, max_udp_payload: int = 1232) -> bytes | None:
+    """The reply `respond` would give a plain query (what `answer_cache.preparse` accepts) that
+    the wire path or the answer cache answers, or None: then call `respond`. The daemon's UDP
+    port asks this first (no per-query keyword arguments, peer tuple or hooks to build). SOA
+    queries always go to `respond` (its `soa_seen` hook counts secondaries' refresh checks)."""
+    pre = answer_cache.preparse(wire, transport, max_udp_payload)
+    if pre is None or pre.key[1] == _SOA:
+        return None
+    version = answer_cache.version_of(store, pre)
+    if version is None:
+        return None
+    return wire_answer.answer(version, pre, wire) or answer_cache.lookup(version, pre, wire)
+
+
 def _log_notify(throttle: logs.Throttle, wire: bytes, out: object, peer: tuple[str, int] | None,
                 transport: str) -> None:
     """`notify.received` at debug: a NOTIFY to us (the primary) is refused, but says a peer thinks

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from hiddenprimary.zone.diff import diff
 from hiddenprimary.zone.wire_load import load_wire
+from hiddenprimary.zone import wire_reload
 from hiddenprimary.zone.wire_reload import reload_wire
 
 EXAMPLE = dns.name.from_text("example.")
@@ -154,3 +155,23 @@ def test_context_changes_that_no_block_text_shows(tmp_path, before, after):
     again = reload_wire(str(path), EXAMPLE, None, first.memo, first.version)
     whole = load_wire(str(path), EXAMPLE)
     assert again is None or diff(again.version, whole.version).is_empty()
+
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.sampled_from(["www a 1", "www2 a 1", "ww", "  www a", "@ ns x", "mail.eu mx 1", "mail",
+                                       "", ";www", "www.", "wwww\tb"]), max_size=30),
+       words=st.sets(st.sampled_from(["www", "ww", "@", "mail", "mail.eu", "www2"]), min_size=1),
+       ends=st.sampled_from([" \t\n", " \t\n."]), chunk=st.sampled_from([1, 7, 1 << 20]))
+def test_lines_starting_finds_the_lines_a_word_opens(lines, words, ends, chunk):
+    """The candidate search (one regular expression, a slice at a time) against its plain twin:
+    each line whose text starts with a word followed by an end character or the end of the text."""
+    text = "\n".join(lines)
+    plain, at = [], 0
+    for line in lines:
+        if any(line.startswith(w) and (len(line) == len(w) or line[len(w)] in ends) for w in words):
+            plain.append(at)
+        at += len(line) + 1
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wire_reload, "_CHUNK", chunk)
+        assert wire_reload._lines_starting(text, words, ends) == plain
