@@ -3,6 +3,7 @@ rendered whole (`transfer.xfr` renders dnspython objects, `transfer.wire_axfr` c
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
@@ -20,7 +21,12 @@ class RenderingFailed(ValueError):
 class LazyMessages:
     """The messages of one transfer stream, rendered on demand (`_render_next` appends the next
     one, or sets `done`) and kept. `message(i)` is the i-th message (ID 0, no TSIG), or None past
-    the end. A record too large for `max_size` gets a message of its own up to `max_single`."""
+    the end. A record too large for `max_size` gets a message of its own up to `max_single`.
+
+    Two threads may read one rendering (`transfer.prerender` renders ahead on its own thread
+    while a transfer on the reactor thread streams what is ready): rendering takes a lock, so a
+    message is rendered once, by whichever reader needs it first; a message already rendered is
+    read without the lock."""
 
     def __init__(self, origin, qtype: int, max_size: int = MESSAGE_SIZE, reserve: int = TSIG_RESERVE,
                  max_single: int = MAX_MESSAGE):
@@ -32,19 +38,24 @@ class LazyMessages:
         self.done = False
         self.records = 0
         self.error: str | None = None
+        self._lock = threading.Lock()
 
     def message(self, index: int) -> bytes | None:
-        while index >= len(self.messages) and not self.done:
-            if self.error is not None:
-                raise RenderingFailed(self.error)
-            try:
-                self._render_next()
-            except Exception as e:
-                # Sticky, whatever went wrong: no later reader may go on past a record that was
-                # taken from the iterator but not rendered.
-                self.error = str(e) if isinstance(e, RenderingFailed) else f"{type(e).__name__}: {e}"
-                raise RenderingFailed(self.error) from e
-        return self.messages[index] if index < len(self.messages) else None
+        messages = self.messages
+        if index < len(messages):
+            return messages[index]  # appended whole: no lock needed to read it
+        with self._lock:
+            while index >= len(messages) and not self.done:
+                if self.error is not None:
+                    raise RenderingFailed(self.error)
+                try:
+                    self._render_next()
+                except Exception as e:
+                    # Sticky, whatever went wrong: no later reader may go on past a record that
+                    # was taken from the iterator but not rendered.
+                    self.error = str(e) if isinstance(e, RenderingFailed) else f"{type(e).__name__}: {e}"
+                    raise RenderingFailed(self.error) from e
+        return messages[index] if index < len(messages) else None
 
     def render_all(self) -> list[bytes]:
         while self.message(len(self.messages)) is not None:

@@ -5,9 +5,11 @@ IXFR; rendering every reload's whole AXFR ahead would cost a million-record zone
 per reload, taken from queries, so an AXFR of a later version renders as it is read (one message
 at a time, on the reactor thread).
 
-The rendering is made apart and handed to the version's cache on the reactor thread, unless a
-transfer that started meanwhile already made one there (a version's cache is only touched by
-the reactor thread). Zones without transfer secondaries are left alone."""
+The rendering is the version's own (`xfr.axfr_rendering`, put in its cache on the reactor thread,
+which alone touches a version's cache): a transfer that starts while it is being rendered
+streams the messages already made and renders the next one itself when it catches up, never the
+same message twice (`transfer.messages.LazyMessages` takes a lock to render). Zones without
+transfer secondaries are left alone."""
 
 from __future__ import annotations
 
@@ -39,22 +41,14 @@ class AxfrPrerender:
         secondaries = self.config.secondaries
         if not any(secondaries[name].api is None for name in self.config.zones[zone].secondaries):
             return  # only API secondaries (or none): nothing transfers this zone
-        d = threads.deferToThreadPool(self.reactor, self._pool.get(), _render, version)
-        d.addCallback(lambda rendering: self._keep(version, rendering))
+        rendering = xfr.axfr_rendering(version)
+        d = threads.deferToThreadPool(self.reactor, self._pool.get(), _render, rendering)
         d.addErrback(lambda failure: event(log, "axfr.prerender_failed", logging.WARNING, zone=zone,
                                            error=failure.getErrorMessage()))
 
-    @staticmethod
-    def _keep(version, rendering) -> None:
-        current = version.cache.get("axfr")
-        if rendering is not None and (current is None or current.error is not None):
-            version.cache["axfr"] = rendering
 
-
-def _render(version):
-    rendering = xfr.new_axfr_rendering(version)
+def _render(rendering) -> None:
     try:
         rendering.render_all()
     except RenderingFailed:
-        return None  # a transfer renders it again and reports why
-    return rendering
+        pass  # sticky: the transfer that reads it reports why, and the next one renders anew

@@ -1,5 +1,6 @@
-"""transfer.prerender: a published version's AXFR is rendered apart and put in its cache, so the
-first secondary to ask streams ready bytes; zones no transfer secondary takes are left alone."""
+"""transfer.prerender: a published version's AXFR is rendered on a thread into the version's own
+rendering, so the first secondary to ask streams ready bytes (or what is ready, rendering the
+rest as it goes, never a message twice); zones no transfer secondary takes are left alone."""
 
 from __future__ import annotations
 
@@ -68,3 +69,35 @@ def test_only_a_zones_first_version_is_rendered_ahead(tmp_path, now):
     prerender_.zone_changed(zone, first)
     prerender_.zone_changed(zone, second)  # a reload: its AXFR renders when a secondary reads it
     assert "axfr" in first.cache and "axfr" not in second.cache
+
+
+def test_a_transfer_reading_while_the_thread_renders_gets_every_message_once():
+    """Two readers of one rendering, as at start: the prerender thread and a transfer on another
+    thread. Each message is rendered once, by whichever needs it first, and both read the same
+    stream as a rendering made alone."""
+    import threading
+
+    plain = version_from_text(QUERY_ZONE + "".join(f"h{i} A 192.0.2.{i % 250}\nh{i} TXT \"{'x' * 40}\"\n"
+                                                   for i in range(3000)))
+    version = WireVersion.from_nodes(plain.origin, plain.nodes())
+    alone = xfr.new_axfr_rendering(version).render_all()
+    assert len(alone) > 10
+    shared = xfr.axfr_rendering(version)
+    calls = []
+    render_next = shared._render_next
+
+    def counted():
+        calls.append(threading.current_thread().name)
+        render_next()
+
+    shared._render_next = counted
+    read = []
+    ahead = threading.Thread(target=shared.render_all, name="prerender")
+    ahead.start()
+    index = 0
+    while (message := shared.message(index)) is not None:
+        read.append(message)
+        index += 1
+    ahead.join(10)
+    assert read == alone == shared.messages
+    assert len(calls) == len(alone)  # never a message twice (the last call sets `done`)
