@@ -3,7 +3,7 @@ rendered whole (`transfer.xfr` renders dnspython objects, `transfer.wire_axfr` c
 
 from __future__ import annotations
 
-import threading
+import contextlib
 from collections.abc import Iterator
 
 from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
@@ -24,9 +24,10 @@ class LazyMessages:
     the end. A record too large for `max_size` gets a message of its own up to `max_single`.
 
     Two threads may read one rendering (`transfer.prerender` renders ahead on its own thread
-    while a transfer on the reactor thread streams what is ready): rendering takes a lock, so a
-    message is rendered once, by whichever reader needs it first; a message already rendered is
-    read without the lock."""
+    while a transfer on the reactor thread streams what is ready): then `lock` must be a
+    threading.Lock, set before the second thread starts (the reactor thread alone reads it
+    before). Rendering holds it, so a message is rendered once, by whichever reader needs it
+    first; a message already rendered is read without it."""
 
     def __init__(self, origin, qtype: int, max_size: int = MESSAGE_SIZE, reserve: int = TSIG_RESERVE,
                  max_single: int = MAX_MESSAGE):
@@ -38,13 +39,13 @@ class LazyMessages:
         self.done = False
         self.records = 0
         self.error: str | None = None
-        self._lock = threading.Lock()
+        self.lock = contextlib.nullcontext()  # a threading.Lock once a second thread reads
 
     def message(self, index: int) -> bytes | None:
         messages = self.messages
         if index < len(messages):
             return messages[index]  # appended whole: no lock needed to read it
-        with self._lock:
+        with self.lock:
             while index >= len(messages) and not self.done:
                 if self.error is not None:
                     raise RenderingFailed(self.error)

@@ -14,6 +14,7 @@ transfer secondaries are left alone."""
 from __future__ import annotations
 
 import logging
+import threading
 
 import dns.name
 from twisted.internet import threads
@@ -42,6 +43,7 @@ class AxfrPrerender:
         if not any(secondaries[name].api is None for name in self.config.zones[zone].secondaries):
             return  # only API secondaries (or none): nothing transfers this zone
         rendering = xfr.axfr_rendering(version)
+        rendering.lock = threading.Lock()  # before the thread starts: it and transfers read it
         d = threads.deferToThreadPool(self.reactor, self._pool.get(), _render, rendering)
         d.addErrback(lambda failure: event(log, "axfr.prerender_failed", logging.WARNING, zone=zone,
                                            error=failure.getErrorMessage()))

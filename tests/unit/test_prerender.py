@@ -83,6 +83,7 @@ def test_a_transfer_reading_while_the_thread_renders_gets_every_message_once():
     alone = xfr.new_axfr_rendering(version).render_all()
     assert len(alone) > 10
     shared = xfr.axfr_rendering(version)
+    shared.lock = threading.Lock()  # as AxfrPrerender sets it
     calls = []
     render_next = shared._render_next
 
