@@ -20,7 +20,7 @@ import dns.rdatatype
 
 from hiddenprimary.transfer.messages import MESSAGE_SIZE, LazyMessages, RenderingFailed, chain
 from hiddenprimary.zone import codec
-from hiddenprimary.zone.wire_compress import write_name, write_rdata
+from hiddenprimary.zone.wire_compress import NAMES_IN_RDATA, write_name, write_rdata
 from hiddenprimary.zone.limits import MAX_MESSAGE, TSIG_RESERVE
 from hiddenprimary.zone.wire_version import WireVersion
 
@@ -38,13 +38,26 @@ RRset = tuple[bytes, int, int, list[bytes]]  # owner wire, rdtype, ttl, rdata
 def _write_rrset(out: bytearray, rrset: RRset, compress: dict[bytes, int]) -> None:
     owner, rdtype, ttl, rdatas = rrset
     head = _RR.pack(rdtype, _IN, ttl)
+    named = rdtype in NAMES_IN_RDATA
+    lower = None
     for rdata in rdatas:
-        write_name(out, owner, compress)
+        # After the first record the owner is a pointer to where it was written, when that
+        # offset could be learnt (write_name's result then, for less work a record).
+        pointer = None if lower is None else compress.get(lower)
+        if pointer is None:
+            write_name(out, owner, compress)
+            lower = owner.lower()
+        else:
+            out += _U16.pack(0xC000 | pointer)
         out += head
-        at = len(out)
-        out += b"\0\0"
-        write_rdata(out, rdtype, rdata, compress)
-        out[at:at + 2] = _U16.pack(len(out) - at - 2)
+        if named:
+            at = len(out)
+            out += b"\0\0"
+            write_rdata(out, rdtype, rdata, compress)
+            out[at:at + 2] = _U16.pack(len(out) - at - 2)
+        else:
+            out += _U16.pack(len(rdata))
+            out += rdata
 
 
 def _rollback(out: bytearray, compress: dict[bytes, int], where: int) -> None:

@@ -50,6 +50,21 @@ def key_labels(key: bytes) -> list[bytes]:
     return labels
 
 
+def _canonical(key: bytes) -> bytes:
+    return canonical_key(tuple(key_labels(key)))
+
+
+def _reversed_labels(key: bytes) -> bytes:
+    """The labels of `key`, rightmost first, joined by 00 (see `_sorted_keys`)."""
+    labels, pos = [], 0
+    while key[pos]:
+        end = pos + 1 + key[pos]
+        labels.append(key[pos + 1:end])
+        pos = end
+    labels.reverse()
+    return b"\0".join(labels)
+
+
 def _owner(packed: bytes) -> dns.name.Name:
     """The owner name, in its stored spelling, at the start of an owner's encoded rdatasets."""
     return dns.name.Name(key_labels(packed))
@@ -328,7 +343,11 @@ class WireVersion:
 
     def _sorted_keys(self) -> list[bytes]:
         if self._sorted is None:
-            self._sorted = sorted(self._packed, key=lambda key: canonical_key(tuple(key_labels(key))))
+            keys = list(self._packed)
+            # Without a 00 octet inside a label (one 00 in the key: the root's), the labels
+            # rightmost first joined by 00 sort as canonical_key does, for less work a key.
+            simple = all(key.count(0) == 1 for key in keys)
+            self._sorted = sorted(keys, key=_reversed_labels if simple else _canonical)
         return self._sorted
 
     @property
@@ -337,9 +356,9 @@ class WireVersion:
 
     def packed_in_order(self) -> Iterator[bytes]:
         """Each owner's encoded rdatasets (`zone.codec`), owners in canonical order."""
-        packed = self._packed
+        maps, mask = self._packed.maps, self._packed.mask
         for key in self._sorted_keys():
-            yield packed[key]
+            yield maps[hash(key) & mask][key]  # ShardedDict's [], inlined: a whole zone asks
 
     def names(self) -> list[dns.name.Name]:
         """Owner names (not empty non-terminals) in DNSSEC canonical order (RFC 4034 6.1)."""

@@ -31,7 +31,7 @@ T = dns.rdatatype
 # Owners below the apex: deep names (empty non-terminals between), a cut with glue and data
 # below it, wildcards, mixed case, an escaped dot and a zero octet inside a label.
 LABELS = ["www", "WWW.Deep.a", "a.b.c", "b.c", "sub", "ns.sub", "x.y.sub", "*.w", "a.*.w", "z",
-          "host\\.dot", "zer\\000o", "nsec3hash0", "c"]
+          "host\\.dot", "zer\\000o", "nsec3hash0", "c", "zer", "zera", "a.zer"]
 RDATA = {
     "A": ["192.0.2.1", "192.0.2.2", "192.0.2.3"],
     "TXT": ['"a"', '"b c"', '"\\000x"'],
