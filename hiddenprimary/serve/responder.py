@@ -126,10 +126,7 @@ def respond(
     try:
         pre = answer_cache.preparse(wire, transport, max_udp_payload) if use_cache else None
         if pre is not None:
-            version = answer_cache.version_of(store, pre)
-            # The cache holds only what the wire path declines: ask the wire path first.
-            hit = None if version is None else (wire_answer.answer(version, pre, wire)
-                                                 or answer_cache.lookup(version, pre, wire))
+            hit = _answered_fast(store, pre, wire)
             if hit is not None:
                 if soa_seen is not None and pre.key[1] == _SOA:  # a cached answer: an unsigned query
                     soa_seen(pre.key[0], None)
@@ -152,9 +149,15 @@ def answer_plain(wire: bytes, transport: str, store: Store, max_udp_payload: int
     pre = answer_cache.preparse(wire, transport, max_udp_payload)
     if pre is None or pre.key[1] == _SOA:
         return None
+    return _answered_fast(store, pre, wire)
+
+
+def _answered_fast(store: Store, pre: answer_cache.Preparsed, wire: bytes) -> bytes | None:
+    """The reply from the wire path or the answer cache, or None (the full path's work)."""
     version = answer_cache.version_of(store, pre)
     if version is None:
         return None
+    # The cache holds only what the wire path declines: ask the wire path first.
     return wire_answer.answer(version, pre, wire) or answer_cache.lookup(version, pre, wire)
 
 

@@ -105,7 +105,7 @@ def answer(version: ZoneVersion, query: answer_cache.Preparsed, wire: bytes) -> 
                 out += rdata
             continue
         if compress is None:
-            compress = {qname[start:]: 12 + start for start in query.label_starts[:-1]}
+            compress = _question_suffixes(query)
         for rdata in rdatas:
             if owner is None:
                 out += _POINTER_TO_QUESTION
@@ -117,7 +117,7 @@ def answer(version: ZoneVersion, query: answer_cache.Preparsed, wire: bytes) -> 
             write_rdata(out, rdtype, rdata, compress)
             _U16.pack_into(out, at, len(out) - at - 2)
     if compress is None and (negative or additional):
-        compress = {qname[start:]: 12 + start for start in query.label_starts[:-1]}
+        compress = _question_suffixes(query)
     if negative:
         ttl, soa = _negative_soa(version)
         write_name(out, version.apex_key, compress)
@@ -138,6 +138,13 @@ def answer(version: ZoneVersion, query: answer_cache.Preparsed, wire: bytes) -> 
     if len(out) > limit:
         return None  # truncation: the full path's rules
     return bytes(out)
+
+
+def _question_suffixes(query: answer_cache.Preparsed) -> dict[bytes, int]:
+    """The compression table after the question: each suffix of the qname (not the root) at its
+    offset in the message."""
+    qname = query.key[0]
+    return {qname[start:]: 12 + start for start in query.label_starts[:-1]}
 
 
 # (owner as spelled, or None for the question's name; rdtype; TTL; rdatas)
@@ -195,11 +202,8 @@ def _may_be_nsec3(key: bytes, apex: bytes) -> bool:
 
 def _negative_soa(version: WireVersion) -> tuple[int, bytes]:
     """The SOA's RFC 2308 3 TTL (min of its TTL and MINIMUM) and its rdata."""
-    for _owner, rdtype, covers, ttl, rdatas in codec.rrsets(version.packed_at(version.apex_key)):
-        if rdtype == _SOA and covers == _NONE:
-            soa = rdatas[0]
-            return min(ttl, _U32.unpack_from(soa, len(soa) - 4)[0]), soa
-    raise AssertionError("a compact version always holds its SOA")
+    _rdtype, ttl, (soa,) = codec.pick(version.packed_at(version.apex_key), _SOA, _SOA)  # always there
+    return min(ttl, _U32.unpack_from(soa, len(soa) - 4)[0]), soa
 
 
 def _addresses(version: WireVersion, exchanges: list[bytes]) -> list[tuple[bytes, int, int, list[bytes]]]:

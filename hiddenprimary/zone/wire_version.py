@@ -55,14 +55,9 @@ def _canonical(key: bytes) -> bytes:
 
 
 def _reversed_labels(key: bytes) -> bytes:
-    """The labels of `key`, rightmost first, joined by 00 (see `_sorted_keys`)."""
-    labels, pos = [], 0
-    while key[pos]:
-        end = pos + 1 + key[pos]
-        labels.append(key[pos + 1:end])
-        pos = end
-    labels.reverse()
-    return b"\0".join(labels)
+    """The labels of `key`, rightmost first (the root's empty one left out), joined by 00 (see
+    `_sorted_keys`)."""
+    return b"\0".join(key_labels(key)[-2::-1])
 
 
 def _owner(packed: bytes) -> dns.name.Name:
