@@ -11,7 +11,7 @@ import sys
 from twisted.internet import defer
 from twisted.internet.error import CannotListenError
 
-from hiddenprimary import data_dir, fd_budget, logs, metrics
+from hiddenprimary import data_dir, fd_budget, logs
 from hiddenprimary.clock import Clock, SystemClock
 from hiddenprimary.config import Config
 from hiddenprimary.control import server as control
@@ -147,9 +147,11 @@ class Server:
                 self._ports.append(udp.listen(self.reactor, port, self.handle, interface=host, fast=self.answer_plain))
                 event(log, "listen", address=host, port=port)
             if self.config.metrics is not None:
+                from hiddenprimary import metrics_http  # Twisted's web server: only when asked for
+
                 host, port = self.config.metrics
-                web = metrics.listen(self.metrics, self.reactor, host, port, max_clients=limits.metrics_clients,
-                                     idle_timeout_s=limits.metrics_idle_timeout_s)
+                web = metrics_http.listen(self.metrics, self.reactor, host, port, max_clients=limits.metrics_clients,
+                                          idle_timeout_s=limits.metrics_idle_timeout_s)
                 port = web.getHost().port
                 accept_errors.watch(web, "metrics", f"{host}:{port}", self.reactor.seconds)
                 self._ports.append(web)

@@ -1,29 +1,20 @@
-"""Prometheus metrics (text format over HTTP, `metrics: "127.0.0.1:9153"` in the config).
+"""Prometheus metrics: the counters and their families (`metrics_http` serves them over HTTP,
+`metrics: "127.0.0.1:9153"` in the config; imported only when that is set).
 
 Counters are plain dicts bumped on the hot paths (a query costs one dict increment) and turned
 into metric families only when scraped; serials and lags are read from the server at scrape time,
-so they are never stale. Connections are capped and closed after a short idle time
-(`limits.metrics_clients`, `limits.metrics_idle_timeout_s`)."""
+so they are never stale."""
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
 )
-from twisted.protocols.policies import WrappingFactory
-from twisted.web.resource import Resource
-from twisted.web.server import Site
-
-from hiddenprimary.logs import RateLimitedEvent
-
-log = logging.getLogger("hiddenprimary.metrics")
 
 RELOAD_BUCKETS_S = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED", 9: "NOTAUTH"}
@@ -100,46 +91,3 @@ def counter_family(name: str, help_text: str, labels: list[str], counts) -> Coun
     for key, n in sorted(counts.items()):
         family.add_metric(list(key), n)
     return family
-
-
-class _MetricsPage(Resource):
-    """Rendered on the reactor thread (prometheus-client's own Twisted resource runs in a worker
-    thread, which would read the server's state while the reactor changes it)."""
-
-    isLeaf = True
-
-    def __init__(self, registry: CollectorRegistry):
-        super().__init__()
-        self._registry = registry
-
-    def render_GET(self, request) -> bytes:
-        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode())
-        return generate_latest(self._registry)
-
-
-class CappedFactory(WrappingFactory):
-    """At most `max_clients` connections open at once; more are closed as soon as accepted (each
-    one holds a file descriptor that DNS TCP and the control socket may need)."""
-
-    def __init__(self, wrapped, max_clients: int, now: Callable[[], float]):
-        super().__init__(wrapped)
-        self.max_clients = max_clients
-        self._refused = RateLimitedEvent(log, "metrics.refused_connection", logging.WARNING, now)
-
-    def buildProtocol(self, addr):
-        if len(self.protocols) >= self.max_clients:
-            self._refused(peer=getattr(addr, "host", addr), open=len(self.protocols), limit=self.max_clients)
-            return None  # Twisted closes the connection at once
-        return super().buildProtocol(addr)
-
-
-def site_factory(metrics: Metrics, reactor, *, max_clients: int, idle_timeout_s: float) -> CappedFactory:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(metrics)
-    site = Site(_MetricsPage(registry), timeout=idle_timeout_s, reactor=reactor)
-    return CappedFactory(site, max_clients, reactor.seconds)
-
-
-def listen(metrics: Metrics, reactor, host: str, port: int, *, max_clients: int, idle_timeout_s: float):
-    factory = site_factory(metrics, reactor, max_clients=max_clients, idle_timeout_s=idle_timeout_s)
-    return reactor.listenTCP(port, factory, interface=host)

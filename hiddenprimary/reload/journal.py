@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS snapshot (
     after_seq INTEGER NOT NULL,   -- the diffs with seq > after_seq lead from it to the current version
     content BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS snapshot_index (   -- zone.snapshot_index of the snapshot, a cache
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    snapshot_sha256 TEXT NOT NULL,            -- the snapshot it indexes
+    sha256 TEXT NOT NULL,                     -- of `content`
+    content BLOB NOT NULL
+);
 """
 
 
@@ -130,8 +136,10 @@ class Journal:
 
     def _open(self, lock_wait: float) -> None:
         self._db = None
+        # No statement cache: a cached statement keeps its last bound values, and the snapshot
+        # INSERT's is a copy of the whole zone (13 MiB at 300k records) held until the next one.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=max(0.0, lock_wait))
+                                   timeout=max(0.0, lock_wait), cached_statements=0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         ok = self._db.execute("PRAGMA quick_check").fetchone()[0]
@@ -221,13 +229,18 @@ class Journal:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('load_mark', ?)", (load_mark,))
 
     def _write_snapshot(self, version: ZoneVersion | WireVersion, after_seq: int) -> None:
-        content = version.to_codec()
+        content, index = version.to_snapshot() if isinstance(version, WireVersion) else (version.to_codec(), None)
         self._db.execute("INSERT OR REPLACE INTO snapshot (id, serial, after_seq, content) VALUES (1, ?, ?, ?)",
                          (version.serial, after_seq, content))
         # A restart splits the snapshot into owners without parsing its rdata: the digest is what
         # tells it the bytes are the ones written (sqlite checks its pages, not what is in them).
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('snapshot_sha256', ?)",
-                         (hashlib.sha256(content).hexdigest(),))
+        digest = hashlib.sha256(content).hexdigest()
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('snapshot_sha256', ?)", (digest,))
+        if index is None:
+            self._db.execute("DELETE FROM snapshot_index")
+        else:
+            self._db.execute("INSERT OR REPLACE INTO snapshot_index VALUES (1, ?, ?, ?)",
+                             (digest, hashlib.sha256(index).hexdigest(), index))
 
     def _max_seq(self) -> int:
         return self._db.execute("SELECT coalesce(max(seq), 0) FROM diffs").fetchone()[0]
@@ -268,7 +281,7 @@ class Journal:
                     pass
             elif digest[0] != hashlib.sha256(content).hexdigest():
                 raise ValueError("the snapshot does not match its SHA-256 digest")
-            version: ZoneVersion | WireVersion = WireVersion.from_codec(self.origin, content)
+            version: ZoneVersion | WireVersion = self._split(content, None if digest is None else digest[0])
             for d in self._diffs_after(after_seq):
                 version = apply(d, version)
             return version
@@ -278,6 +291,21 @@ class Journal:
             raise JournalCorrupt(f"{self.path}: cannot rebuild the saved zone: {e}") from e
         except ValueError as e:
             raise JournalCorrupt(f"{self.path}: cannot rebuild the saved zone: {e}") from e
+
+    def _split(self, content: bytes, digest: str | None) -> WireVersion:
+        """The snapshot as a version: cut by its index when the index is whole and is this
+        snapshot's (else, an older journal or a damaged index, the snapshot is walked)."""
+        try:
+            row = self._db.execute("SELECT snapshot_sha256, sha256, content FROM snapshot_index WHERE id = 1").fetchone()
+        except sqlite3.Error:  # not a blob any more, or a journal from before indexes
+            row = None
+        if (row is not None and digest is not None and row[0] == digest and isinstance(row[2], bytes)
+                and row[1] == hashlib.sha256(row[2]).hexdigest()):
+            try:
+                return WireVersion.from_snapshot(self.origin, content, row[2])
+            except ValueError:
+                pass
+        return WireVersion.from_codec(self.origin, content)
 
     def file_serial(self) -> int | None:
         """The zone file's serial at the last committed load (None: never recorded)."""

@@ -149,6 +149,19 @@ class ShardedSet:
     def sized(cls, size: int) -> ShardedSet:
         return cls([set() for _ in range(shard_count(size))])
 
+    @classmethod
+    def of(cls, keys: Iterable[bytes], size: int) -> ShardedSet:
+        """The set of `keys`, laid out for about `size` keys."""
+        sets = cls.sized(size).sets
+        mask = len(sets) - 1
+        if not mask:
+            sets[0].update(keys)
+            return cls(sets)
+        adders = [shard.add for shard in sets]
+        for key in keys:
+            adders[hash(key) & mask](key)
+        return cls(sets)
+
     def __contains__(self, key: object) -> bool:
         return key in self.sets[hash(key) & self.mask]
 

@@ -22,7 +22,7 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
 
-from hiddenprimary.zone import codec
+from hiddenprimary.zone import codec, snapshot_index
 from hiddenprimary.zone.owner_shards import ShardedDict, ShardedSet
 from hiddenprimary.zone.version import Node, Nodes, RdatasetKey, ZoneVersion, canonical_key
 
@@ -89,15 +89,25 @@ def _holds(packed: bytes, rdtype: int) -> bool:
 def _existing(keys: Iterator[bytes] | ShardedDict, apex: bytes, size: int) -> ShardedSet:
     """The names that exist: every key of `keys` and each empty non-terminal between it and the
     apex (RFC 4592 2.2.2)."""
-    existing = ShardedSet.sized(size)
-    existing.add(apex)
+    # A level of parents at a time, in set operations (a restart builds this for every owner).
+    names = set(keys)
+    names.add(apex)
     top = len(apex)
-    for key in keys:
-        existing.add(key)
-        key = key[key[0] + 1 :]
-        while len(key) > top and key not in existing:
-            existing.add(key)
-            key = key[key[0] + 1 :]
+    parents = {key[key[0] + 1 :] for key in names if len(key) > top} - names
+    while parents:
+        names |= parents
+        parents = {key[key[0] + 1 :] for key in parents if len(key) > top} - names
+    return ShardedSet.of(names, size)
+
+
+def _existing_with(packed: ShardedDict, empty: list[bytes]) -> ShardedSet:
+    """The names that exist, given the empty non-terminals: the owners' shards copied whole
+    (a name set is laid out as the owner map of its version), then `empty` added."""
+    existing = ShardedSet([set(shard) for shard in packed.maps])
+    if len(existing.sets) != len(ShardedSet.sized(len(packed)).sets):
+        existing = ShardedSet.of(packed, len(packed))
+    for name in empty:
+        existing.add(name)
     return existing
 
 
@@ -165,11 +175,31 @@ class WireVersion:
             packed[key] = packed[key] + run if key in packed else run  # the apex SOA comes first, alone
         return cls(origin, packed)
 
+    @classmethod
+    def from_snapshot(cls, origin: dns.name.Name, data: bytes, index: bytes) -> WireVersion:
+        """As `from_codec`, cut by the `snapshot_index` that `to_snapshot` wrote with `data`.
+        Raises ValueError when the index does not fit `data`."""
+        keys, values, rr_count, cuts, empty = snapshot_index.decode(index, data)
+        packed = ShardedDict.of(zip(keys, values), len(keys))
+        if len(packed) != len(keys):
+            raise ValueError("the snapshot index names an owner twice")
+        return cls(origin, packed, cuts=cuts, rr_count=rr_count, existing=_existing_with(packed, empty))
+
     def to_codec(self) -> bytes:
         """The version in `zone.codec` form (the journal's snapshot), as stored: no encoding.
         The apex first, the other owners in no particular order."""
+        return self.to_snapshot()[0]
+
+    def to_snapshot(self) -> tuple[bytes, bytes]:
+        """`to_codec`'s bytes and their `snapshot_index`."""
         apex = self._apex
-        return self._packed[apex] + b"".join(data for key, data in self._packed.items() if key != apex)
+        packed = self._packed
+        owners = [(apex, packed[apex])]
+        owners += [(key, data) for key, data in packed.items() if key != apex]
+        empty = [name for name in self._existing if name not in packed]
+        # One join (no `head + rest`): the snapshot is the size of the zone, copied once.
+        return (b"".join([data for _key, data in owners]),
+                snapshot_index.encode(owners, self.rr_count, self._cuts, empty))
 
     def to_plain(self) -> ZoneVersion:
         """The same version as a ZoneVersion (dnspython objects), for readers that need every

@@ -1,6 +1,7 @@
 """The journal: what goes in comes back out, across reopen, trimming and damage."""
 
 import dataclasses
+import hashlib
 import os
 import sqlite3
 
@@ -270,3 +271,46 @@ def _root_version(serial):
     soa = dns.rdataset.from_text("IN", "SOA", 3600, f"a.root. h.root. {serial} 1 2 3 4")
     ns = dns.rdataset.from_text("IN", "NS", 3600, "a.root.")
     return ZoneVersion(dns.name.root, {dns.name.root: {(6, 0): soa, (2, 0): ns}})
+
+
+def test_a_restart_cuts_the_snapshot_by_its_index_and_a_bad_index_is_only_ignored(tmp_path, monkeypatch):
+    from hiddenprimary.zone.wire_version import WireVersion
+
+    records_ = {("www", "A"): (300, ("192.0.2.1",)), ("a.b", "TXT"): (60, ('"x"',)), ("sub", "NS"): (60, ("ns.x.",))}
+    wire = WireVersion.from_nodes(ORIGIN, make_version(5, records_).nodes())
+    j = open_journal(tmp_path)
+    j.save_first(wire)
+    j.close()
+    cut_by_index = []
+    real = WireVersion.from_snapshot.__func__
+    monkeypatch.setattr(WireVersion, "from_snapshot", classmethod(
+        lambda cls, *a: cut_by_index.append(1) or real(cls, *a)))
+
+    def reopened():
+        j = open_journal(tmp_path)
+        try:
+            back = j.load()
+        finally:
+            j.close()
+        assert nodes_equal(back.nodes(), wire.nodes()) and back.serial == 5
+        assert (back._cuts, back.rr_count) == (wire._cuts, wire.rr_count) == ({b"\x03sub\x07example\x03com\x00"}, 5)
+        return back
+
+    reopened()
+    assert cut_by_index == [1]
+    db = sqlite3.connect(tmp_path / "j.journal")
+    # A damaged index (its own digest no longer matches) is ignored: the snapshot is walked.
+    db.execute("UPDATE snapshot_index SET content = substr(content, 1, 20) || x'ff' || substr(content, 22)")
+    db.commit()
+    reopened()
+    assert cut_by_index == [1]
+    # So is an index whose digest fits but whose bytes do not fit the snapshot (a bug's), and
+    # a journal from before indexes.
+    db.execute("UPDATE snapshot_index SET content = x'00', sha256 = ?", (hashlib.sha256(b"\0").hexdigest(),))
+    db.commit()
+    reopened()
+    db.execute("DROP TABLE snapshot_index")
+    db.commit()
+    db.close()
+    reopened()
+    assert cut_by_index == [1, 1]  # tried once more (and refused): the digest-fitting bad index

@@ -4,7 +4,8 @@ idle metrics connections took the descriptors DNS TCP and the control socket nee
 from twisted.internet import address, task
 from twisted.internet.testing import StringTransport
 
-from hiddenprimary.metrics import Metrics, site_factory
+from hiddenprimary.metrics import Metrics
+from hiddenprimary.metrics_http import site_factory
 
 
 def connect(factory, host="127.0.0.7"):

@@ -60,6 +60,8 @@ def _grow_both(start, added):
     plain, sharded = set(start), ShardedSet.sized(len(start))
     for key in start:
         sharded.add(key)
+    built = ShardedSet.of(start, len(start))  # all at once: the same shards
+    assert built.sets == sharded.sets
     for keys in added:
         before, before_plain = sharded, set(plain)
         sharded = before.with_added(keys)

@@ -130,6 +130,13 @@ def test_evolve_apply_and_the_snapshot_match_the_plain_twin(a_nodes, b_nodes, pr
     # the snapshot: written by either twin, read back compact
     for written in (plain_b.to_codec(), WireVersion.from_nodes(ORIGIN, b_nodes).to_codec()):
         _same_version(plain_b, WireVersion.from_codec(ORIGIN, written), names)
+    # the snapshot cut by its index (a restart) is the walked one, shard for shard
+    for version in (WireVersion.from_nodes(ORIGIN, b_nodes), wire_a.evolve(changes)):
+        content, index = version.to_snapshot()
+        walked, cut = WireVersion.from_codec(ORIGIN, content), WireVersion.from_snapshot(ORIGIN, content, index)
+        assert cut._packed.maps == walked._packed.maps and cut._existing.sets == walked._existing.sets
+        assert (cut._cuts, cut.rr_count) == (walked._cuts, walked.rr_count) == (version._cuts, version.rr_count)
+        _same_version(plain_b, cut, names, exact=False)
     _same_version(plain_b, wire_a.evolve(changes).with_serial(2), names, exact=False)
     _same_version(plain_b.with_serial(9), WireVersion.from_nodes(ORIGIN, b_nodes).with_serial(9), names)
 
@@ -198,6 +205,20 @@ def test_bytes_encode_did_not_make_are_refused(damage):
     data = damage(version_from_text(QUERY_ZONE).to_codec())
     with pytest.raises(ValueError, match="bad encoded rdatasets"):
         WireVersion.from_codec(ORIGIN, data)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda content, index: (content, index[:-1]),                  # cut short
+    lambda content, index: (content, b"HPI2" + index[4:]),         # another layout
+    lambda content, index: (content + b"\0", index),               # another snapshot's
+    lambda content, index: (content, index[:16] + b"\1" + index[17:]),  # offsets that do not start at 0
+])
+def test_an_index_that_does_not_fit_its_snapshot_is_refused(damage):
+    plain = version_from_text(QUERY_ZONE)
+    content, index = WireVersion.from_nodes(plain.origin, plain.nodes()).to_snapshot()
+    assert WireVersion.from_snapshot(plain.origin, content, index).rr_count == plain.rr_count
+    with pytest.raises(ValueError):
+        WireVersion.from_snapshot(plain.origin, *damage(content, index))
 
 
 def test_a_version_without_an_apex_soa_is_refused():
