@@ -7,7 +7,10 @@ after it that do not (blank-owner records, continuation lines of a parenthesised
 comments). A block means the same wherever it stands between the same directives (`$ORIGIN`,
 `$TTL`), so the blocks, tagged with how many directives precede them, that only one of the two
 texts holds are what changed (when both have as many blocks, compared place by place: a block
-that moved counts as changed, which only reads a little more). Their owners (read in the old
+that moved counts as changed, which only reads a little more). When every record follows every
+directive, the texts are not cut into blocks at all: `_changed_regions` compares them a page
+(~64k characters) at a time and cuts only the pages that differ (a 1M-record zone's 10-record
+reload: 0.74 s -> 0.36 s). Their owners (read in the old
 text and in the new one) and the apex are the owners to read again, from every block of the new
 text that may name them: lines that start with one of the owner's spellings (relative, absolute,
 `@`; with directives between records, any name that starts with its first label), read in file
@@ -85,17 +88,23 @@ class _Text:
         if "\r" in text:
             text = "\n".join(split_lines(text))
         self.text = text
-        self.blocks = _split_blocks(text)
+        self._blocks: list[str] | None = None
         self.directive_at = _line_starts(text, "$")
         self.directives = [text[at:_line_end(text, at)] for at in self.directive_at]
         first = _FIRST_RECORD.search(text)
         self.one_context = first is None or not self.directive_at or self.directive_at[-1] < first.start()
         self._lower: str | None = None
 
+    @property
+    def blocks(self) -> list[str]:
+        if self._blocks is None:
+            self._blocks = _split_blocks(self.text)
+        return self._blocks
+
     def release(self) -> None:
         """Free the block list a slice at a time: a million strings freed at once would hold
         the GIL for tens of milliseconds, in whichever thread drops the last reference."""
-        blocks = self.blocks
+        blocks = self._blocks or []
         while blocks:
             del blocks[-_CHUNK_BLOCKS:]
 
@@ -144,7 +153,14 @@ class _Reread:
             return None  # its owner is in another block
         if _lines(new.text) > self.source.limits.max_records:
             return None
-        if old.one_context and new.one_context:  # every record block in the last segment
+        regions = _changed_regions(old.text, new.text) if old.one_context and new.one_context else None
+        if regions is not None:  # every record block in the last segment; only the regions differ
+            last = len(new.directives)
+            old_blocks = {b for old_part, _ in regions for b in _region_blocks(old_part)}
+            new_blocks = {b for _, new_part in regions for b in _region_blocks(new_part)}
+            removed = [(last, b) for b in old_blocks - new_blocks]
+            added = [(last, b) for b in new_blocks - old_blocks]
+        elif old.one_context and new.one_context:  # every record block in the last segment
             last = len(new.directives)
             ob, nb = old.blocks, new.blocks
             if len(ob) == len(nb):  # edits in place: compare block by block (a moved block counts too)
@@ -243,6 +259,71 @@ def _spellings(key: bytes, origin: dns.name.Name) -> list[str]:
     elif name.is_subdomain(origin):
         out.append(name.relativize(origin).to_text())
     return out
+
+
+_PAGE = 1 << 16  # characters of old text compared at once by `_changed_regions`
+_BLOCK_HEAD = frozenset(" \t\n;")  # a character that cannot start a block
+
+
+def _changed_regions(old: str, new: str) -> list[tuple[str, str]] | None:
+    """The parts of `old` and `new` that differ, as (old part, new part) pairs of whole blocks;
+    everything else is the same text in the same order. Found a page of `old` at a time: a page
+    (whole blocks, ~_PAGE characters) that the new text holds where the last one left off is
+    skipped with one comparison; after a page that differs, the next page of `old` found again in
+    `new` (at a line start, followed by a block start) ends the region. None when that takes
+    more searching than reading both texts whole (the caller then cuts both into blocks)."""
+    starts = [0]
+    at = _PAGE
+    while at < len(old):
+        found = _BLOCK_START.search(old, at - 1)
+        if found is None:
+            break
+        starts.append(found.start() + 1)
+        at = starts[-1] + _PAGE
+    starts.append(len(old))
+    pages = len(starts) - 1
+    budget = 2 * (len(old) + len(new))  # characters the searches may scan
+    regions: list[tuple[str, str]] = []
+    shift = 0  # where old text at offset `a` stands in the new text: a + shift
+    k = 0
+    while k < pages:
+        a, b = starts[k], starts[k + 1]
+        if _same_page(old, new, a, b, shift):
+            k += 1
+            continue
+        begin = a + shift  # a block start in new (the end of a page that matched, or 0)
+        for j in range(k + 1, pages):
+            anchor = "\n" + old[starts[j]:min(starts[j + 1], starts[j] + 256)]
+            at = new.find(anchor, max(0, begin - 1))
+            budget -= (len(new) if at < 0 else at) - begin
+            if budget < 0:
+                return None
+            if at >= 0 and _same_page(old, new, starts[j], starts[j + 1], at + 1 - starts[j]):
+                regions.append((old[a:starts[j]], new[begin:at + 1]))
+                shift, k = at + 1 - starts[j], j
+                break
+        else:
+            regions.append((old[a:], new[begin:]))
+            return regions
+    if len(old) + shift != len(new):  # not reached: the last page matched only at the new end
+        return None
+    return regions
+
+
+def _region_blocks(part: str) -> list[str]:
+    """The blocks of a region, each without the line end that separates it from the next (so a
+    block reads the same whether it closes a region or not)."""
+    return [block.rstrip("\n") for block in _BLOCK_START.split(part) if block.strip("\n")]
+
+
+def _same_page(old: str, new: str, a: int, b: int, shift: int) -> bool:
+    """`old[a:b]` (whole blocks) stands at `a + shift` in `new`, as whole blocks there too."""
+    if a + shift < 0 or new[a + shift:b + shift] != old[a:b]:
+        return False
+    end = b + shift
+    if b == len(old):
+        return end == len(new)
+    return end < len(new) and new[end] not in _BLOCK_HEAD
 
 
 def _split_blocks(text: str) -> list[str]:

@@ -80,9 +80,11 @@ def histories(draw) -> list[tuple[int, list[str]]]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(history=histories(), policy_serial=st.booleans())
-def test_a_reload_by_difference_equals_a_whole_file_read(history, policy_serial):
-    with tempfile.TemporaryDirectory() as folder:
+@given(history=histories(), policy_serial=st.booleans(), page=st.sampled_from([1, 7, 40, 1 << 16]))
+def test_a_reload_by_difference_equals_a_whole_file_read(history, policy_serial, page):
+    # `page`: how much text the changed-region search compares at once (the zones here are small)
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wire_reload, "_PAGE", page)
         path = pathlib.Path(folder) / "zone.db"
         served = memo = None
         for serial, body in history:
@@ -175,3 +177,37 @@ def test_lines_starting_finds_the_lines_a_word_opens(lines, words, ends, chunk):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(wire_reload, "_CHUNK", chunk)
         assert wire_reload._lines_starting(text, words, ends) == plain
+
+
+def _blocks(text: str):
+    import collections
+
+    return collections.Counter(wire_reload._region_blocks(text))
+
+
+@settings(max_examples=400, deadline=None)
+@given(old=st.lists(st.sampled_from(["a A 1", "b A 2", " TXT x", "c A 3", "; note", "", "d\tA 4", "a A 1"]),
+                    max_size=40),
+       edits=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 3), st.sampled_from(["e A 5", " TXT y", "a A 1", ""])),
+                      max_size=6),
+       page=st.integers(1, 60))
+def test_changed_regions_hold_every_block_that_differs(old, edits, page):
+    """Outside the regions both texts hold the same blocks; the regions are whole blocks of each."""
+    new = list(old)
+    for at, removed, line in edits:
+        at = min(at, len(new))
+        new[at:at + removed] = [line]
+    old_text, new_text = "\n".join(old) + "\n", "\n".join(new) + "\n"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wire_reload, "_PAGE", page)
+        regions = wire_reload._changed_regions(old_text, new_text)
+    assert regions is not None  # small texts never run out of search budget
+    old_parts, new_parts = _blocks(""), _blocks("")
+    for old_part, new_part in regions:
+        old_parts += _blocks(old_part)
+        new_parts += _blocks(new_part)
+    everything_old, everything_new = _blocks(old_text), _blocks(new_text)
+    assert not old_parts - everything_old and not new_parts - everything_new  # whole blocks of each text
+    assert everything_old - old_parts == everything_new - new_parts
+    if old_text == new_text:
+        assert regions == []
