@@ -82,8 +82,9 @@ def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
     never handed on late. `mark`, the last good load's: when the files it read have the same
     bytes (and nothing else it depends on changed), nothing is parsed and nothing changes."""
     context = load_context(zone_cfg, None if signing is None else signing.keys, limits)
+    preread: source.Preread = {}
     if (current is not None and mark is not None and mark.files and mark.files[0] == zone_cfg.file
-            and source.unchanged(list(mark.files), limits or ReadLimits(), context, mark.digest)):
+            and source.unchanged(list(mark.files), limits or ReadLimits(), context, mark.digest, preread)):
         return ReloadPlan(zone_cfg.name.to_text(omit_final_dot=True), current, None, None, mark.warnings,
                           mark.file_serial, mark=mark)
     # Unsigned zones: read only what changed since the last fast load (zone.wire_reload), else
@@ -92,8 +93,8 @@ def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
     loaded = None
     if signing is None:
         text_memo = memo if isinstance(memo, TextMemo) else None
-        loaded = (reload_wire(zone_cfg.file, zone_cfg.name, limits, text_memo, current)
-                  or load_wire(zone_cfg.file, zone_cfg.name, limits))
+        loaded = (reload_wire(zone_cfg.file, zone_cfg.name, limits, text_memo, current, preread)
+                  or load_wire(zone_cfg.file, zone_cfg.name, limits, preread))
     if loaded is None:
         loaded = load_zone(zone_cfg.file, zone_cfg.name, memo if isinstance(memo, ZoneMemo) else None, limits)
     if signing is not None and zone_cfg.dnssec is not None:

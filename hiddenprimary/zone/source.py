@@ -64,11 +64,17 @@ class LimitCrossed(Exception):
         self.where: object = None  # zone.reader's Location of where it happened
 
 
+Preread = dict[str, tuple[bytes, bytes]]  # path -> (content, SHA-256 of it)
+
+
 class Source:
     """Reads the files of one load, keeping the byte budget and the deadline across them."""
 
-    def __init__(self, zone_path: str, limits: ReadLimits | None = None):
+    def __init__(self, zone_path: str, limits: ReadLimits | None = None, preread: Preread | None = None):
+        """`preread`: files already read in this reload (path -> bytes and their SHA-256), taken
+        as they were then instead of read again (`unchanged` read them to compare)."""
         self.limits = limits or ReadLimits()
+        self.preread = preread or {}
         self.used = 0  # bytes read so far, includes counted
         self.files: list[tuple[str, bytes]] = []  # (path, SHA-256 of its bytes) of every file read, in order
         folder = os.path.dirname(os.path.abspath(zone_path))
@@ -92,6 +98,14 @@ class Source:
         """The whole content of the regular file at `path`, counted against the byte budget.
         `written` is the path as the zone file names it (an $INCLUDE's, before symlinks are
         resolved): what `files` records, so that `unchanged` follows a symlink moved since."""
+        kept = self.preread.get(path) if written is None else None
+        if kept is not None:
+            data, digest = kept
+            if len(data) > self.limits.max_bytes - self.used:
+                raise self._too_big()
+            self.used += len(data)
+            self.files.append((path, digest))
+            return data
         try:
             kind = _kind(os.stat(path).st_mode)  # refuse before open(): opening some devices acts
         except OSError as exc:
@@ -160,16 +174,19 @@ def files_digest(files: list[tuple[str, bytes]], context: bytes) -> bytes:
     return h.digest()
 
 
-def unchanged(paths: list[str], limits: ReadLimits, context: bytes, digest: bytes) -> bool:
+def unchanged(paths: list[str], limits: ReadLimits, context: bytes, digest: bytes, keep: Preread | None = None) -> bool:
     """`paths`: the zone file, then each $INCLUDE as written (`Source.files`). True when reading
     them again (with the same rules as a load) gives `digest`: the files a
     load read have the same bytes, so a new load would give the same zone. Any read problem is
-    False (the load will report it)."""
+    False (the load will report it). `keep` gets the zone file's bytes, for the load that
+    follows when they changed (a 1M-record file is ~40 MB: read and hashed once, not twice)."""
     if not paths:
         return False
     source = Source(paths[0], limits)
     try:
-        source.read(paths[0])
+        data = source.read(paths[0])
+        if keep is not None:
+            keep[paths[0]] = (data, source.files[0][1])
         for written in paths[1:]:  # $INCLUDEs: resolved and allowed as a load does it
             real = os.path.realpath(written)
             source.check_include(real)

@@ -40,7 +40,7 @@ from hiddenprimary.zone.rdata_parser import RdataParser
 from hiddenprimary.zone.record_tokens import RecordTokens
 from hiddenprimary.zone.records import MAX_TTL
 from hiddenprimary.zone.scan import RawRecord, scan
-from hiddenprimary.zone.source import LimitCrossed, ReadLimits, Source, Unreadable
+from hiddenprimary.zone.source import LimitCrossed, Preread, ReadLimits, Source, Unreadable
 from hiddenprimary.zone.wire_version import WireVersion, key_labels, wire_key
 
 _A, _AAAA, _NS, _CNAME, _PTR, _MX, _TXT, _SOA = (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.NS,
@@ -90,9 +90,11 @@ class WireLoaded:
     touched: set | None = None  # the owners that can differ from the served version (None: any)
 
 
-def load_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None = None) -> WireLoaded | None:
-    """The zone file at `path` as a WireVersion, or None when only the full load may read it."""
-    source = Source(path, limits)
+def load_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None = None,
+              preread: Preread | None = None) -> WireLoaded | None:
+    """The zone file at `path` as a WireVersion, or None when only the full load may read it.
+    `preread`: as `zone.source.Source` takes it."""
+    source = Source(path, limits, preread)
     text = read_text(source, path)
     if text is None:
         return None

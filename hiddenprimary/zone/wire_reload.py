@@ -38,7 +38,7 @@ import dns.name
 
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.scan import scan, split_lines
-from hiddenprimary.zone.source import LimitCrossed, ReadLimits, Source
+from hiddenprimary.zone.source import LimitCrossed, Preread, ReadLimits, Source
 from hiddenprimary.zone.wire_load import Builder, Refused, TextMemo, WireLoaded, in_zone, read_text
 from hiddenprimary.zone.wire_version import WireVersion, key_labels
 
@@ -55,13 +55,14 @@ _A, _AAAA = 1, 28
 
 
 def reload_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None, memo: TextMemo | None,
-                current) -> WireLoaded | None:
+                current, preread: Preread | None = None) -> WireLoaded | None:
     """The zone file at `path` as a new version of `current` (the version `memo`'s text made,
-    served), reading only what changed; None when the whole file must be read."""
+    served), reading only what changed; None when the whole file must be read. `preread`: as
+    `zone.source.Source` takes it."""
     if (memo is None or not isinstance(current, WireVersion) or memo.path != path
             or memo.origin.labels != origin.labels or current.has_cuts()):
         return None
-    source = Source(path, limits)
+    source = Source(path, limits, preread)
     text = read_text(source, path)
     if text is None:
         return None
@@ -262,6 +263,7 @@ def _spellings(key: bytes, origin: dns.name.Name) -> list[str]:
 
 
 _PAGE = 1 << 16  # characters of old text compared at once by `_changed_regions`
+_MAX_PAGES_CHANGED = 64  # pages in a row that differ before `_changed_regions` gives up
 _BLOCK_HEAD = frozenset(" \t\n;")  # a character that cannot start a block
 
 
@@ -271,7 +273,8 @@ def _changed_regions(old: str, new: str) -> list[tuple[str, str]] | None:
     (whole blocks, ~_PAGE characters) that the new text holds where the last one left off is
     skipped with one comparison; after a page that differs, the next page of `old` found again in
     `new` (at a line start, followed by a block start) ends the region. None when that takes
-    more searching than reading both texts whole (the caller then cuts both into blocks)."""
+    more searching than reading both texts whole, or more than _MAX_PAGES_CHANGED pages in a row
+    differ (the caller then cuts both into blocks)."""
     starts = [0]
     at = _PAGE
     while at < len(old):
@@ -293,9 +296,13 @@ def _changed_regions(old: str, new: str) -> list[tuple[str, str]] | None:
             continue
         begin = a + shift  # a block start in new (the end of a page that matched, or 0)
         for j in range(k + 1, pages):
+            if j - k > _MAX_PAGES_CHANGED:
+                return None
             anchor = "\n" + old[starts[j]:min(starts[j + 1], starts[j] + 256)]
-            at = new.find(anchor, max(0, begin - 1))
-            budget -= (len(new) if at < 0 else at) - begin
+            # Searched near where it would stand (one `find` holds the GIL; a 40 MB text takes ~15 ms).
+            window = begin + (starts[j + 1] - a) + 4 * _PAGE
+            at = new.find(anchor, max(0, begin - 1), window)
+            budget -= min(window, len(new)) - begin
             if budget < 0:
                 return None
             if at >= 0 and _same_page(old, new, starts[j], starts[j + 1], at + 1 - starts[j]):

@@ -92,6 +92,21 @@ def test_a_comment_edit_loads_once_then_not_again(tmp_path, loads):
     assert after.ok and not after.changed and len(loads) == 2
 
 
+def test_an_edited_file_is_opened_once_per_reload(tmp_path, monkeypatch):
+    """The bytes the unchanged-check read (and hashed) are the ones loaded: one open, one read."""
+    from hiddenprimary.zone import source
+
+    s = Setup(tmp_path)
+    s.start()
+    opened = []
+    real_open = source.os.open
+    monkeypatch.setattr(source.os, "open", lambda path, *a: opened.append(path) or real_open(path, *a))
+    s.zone_path.write_text(zone_file(2024010102, hosts=3))
+    [result] = s.reload()
+    assert result.ok and result.changed and result.new_serial == 2024010102 and result.added == 1
+    assert opened == [str(s.zone_path)]
+
+
 def test_after_a_restart_an_unchanged_file_is_not_parsed(tmp_path, loads):
     s = Setup(tmp_path)
     s.start()
