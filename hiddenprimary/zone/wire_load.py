@@ -76,7 +76,7 @@ class TextMemo:
 
     path: str
     origin: dns.name.Name
-    text: str
+    text: bytes  # the file's bytes (wire_reload works on bytes: no decoded copy to make)
 
 
 @dataclasses.dataclass
@@ -95,7 +95,8 @@ def load_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None = None
     """The zone file at `path` as a WireVersion, or None when only the full load may read it.
     `preread`: as `zone.source.Source` takes it."""
     source = Source(path, limits, preread)
-    text = read_text(source, path)
+    data = read_bytes(source, path)
+    text = None if data is None else _decoded(data)
     if text is None:
         return None
     try:
@@ -104,20 +105,22 @@ def load_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None = None
         version = builder.version()
     except (Refused, LimitCrossed):
         return None
-    return WireLoaded(version, source.files, memo=TextMemo(path, origin, text))
+    return WireLoaded(version, source.files, memo=TextMemo(path, origin, data))
 
 
 _DECODE_CHUNK = 1 << 20
 
 
-def read_text(source: Source, path: str) -> str | None:
-    """The zone file's text, None when the full load must read it (it reports why)."""
+def read_bytes(source: Source, path: str) -> bytes | None:
+    """The zone file's bytes, None when the full load must read it (it reports why)."""
     try:
         data = source.read(path)
     except (Unreadable, LimitCrossed):
         return None
-    if b"\0" in data:
-        return None
+    return None if b"\0" in data else data
+
+
+def _decoded(data: bytes) -> str | None:
     # Decoded a megabyte at a time: one decode of a 30 MB file holds the GIL for ~20 ms.
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:

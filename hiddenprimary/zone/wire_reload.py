@@ -37,15 +37,15 @@ import re
 import dns.name
 
 from hiddenprimary.zone import codec
-from hiddenprimary.zone.scan import scan, split_lines
+from hiddenprimary.zone.scan import scan
 from hiddenprimary.zone.source import LimitCrossed, Preread, ReadLimits, Source
-from hiddenprimary.zone.wire_load import Builder, Refused, TextMemo, WireLoaded, in_zone, read_text
+from hiddenprimary.zone.wire_load import Builder, Refused, TextMemo, WireLoaded, in_zone, read_bytes
 from hiddenprimary.zone.wire_version import WireVersion, key_labels
 
-_BLOCK_START = re.compile(r"\n(?=[^ \t\n;])")  # a line that names an owner or holds a directive
-_FIRST_RECORD = re.compile(r"^[^\s;$]", re.M)  # the first line that names an owner
+_BLOCK_START = re.compile(rb"\n(?=[^ \t\n;])")  # a line that names an owner or holds a directive
+_FIRST_RECORD = re.compile(rb"^[^\s;$]", re.M)  # the first line that names an owner
 # A blank-owner record right after a directive: it belongs to the owner named before the directive.
-_INHERITS_ACROSS = re.compile(r"^\$[^\n]*\n(?:[ \t]*(?:;[^\n]*)?\n)*[ \t]+[^\s;]", re.M)
+_INHERITS_ACROSS = re.compile(rb"^\$[^\n]*\n(?:[ \t]*(?:;[^\n]*)?\n)*[ \t]+[^\s;]", re.M)
 # The slices of the text (characters) and of the block lists that one C call works on, so the
 # reactor thread gets the GIL between them (a few milliseconds each).
 _CHUNK = 1 << 20
@@ -63,8 +63,8 @@ def reload_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None, mem
             or memo.origin.labels != origin.labels or current.has_cuts()):
         return None
     source = Source(path, limits, preread)
-    text = read_text(source, path)
-    if text is None:
+    text = read_bytes(source, path)
+    if text is None or not text.isascii() or not memo.text.isascii():  # IDNA owners: the whole read
         return None
     reread = _Reread(origin, source, memo.text, text, current)
     try:
@@ -85,19 +85,18 @@ class _Text:
     the same block text in another segment may mean other records. When every record follows
     every directive (`one_context`), all record blocks share the last segment."""
 
-    def __init__(self, text: str):
-        if "\r" in text:
-            text = "\n".join(split_lines(text))
+    def __init__(self, text: bytes):
+        if b"\r" in text:  # as zone.scan.split_lines counts line ends
+            text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         self.text = text
-        self._blocks: list[str] | None = None
-        self.directive_at = _line_starts(text, "$")
+        self._blocks: list[bytes] | None = None
+        self.directive_at = _line_starts(text, b"$")
         self.directives = [text[at:_line_end(text, at)] for at in self.directive_at]
         first = _FIRST_RECORD.search(text)
         self.one_context = first is None or not self.directive_at or self.directive_at[-1] < first.start()
-        self._lower: str | None = None
 
     @property
-    def blocks(self) -> list[str]:
+    def blocks(self) -> list[bytes]:
         if self._blocks is None:
             self._blocks = _split_blocks(self.text)
         return self._blocks
@@ -109,17 +108,11 @@ class _Text:
         while blocks:
             del blocks[-_CHUNK_BLOCKS:]
 
-    def lower(self) -> str:
-        if self._lower is None:
-            text = self.text
-            self._lower = "".join([text[i:i + _CHUNK].lower() for i in range(0, len(text), _CHUNK)])
-        return self._lower
-
-    def tagged(self) -> list[tuple[int, str]]:
+    def tagged(self) -> list[tuple[int, bytes]]:
         """(segment, block) for every block."""
         out, segment = [], 0
         for block in self.blocks:
-            if block.startswith("$"):
+            if block.startswith(b"$"):
                 segment += 1
             out.append((segment, block))
         return out
@@ -127,14 +120,14 @@ class _Text:
     def segment_at(self, offset: int) -> int:
         return bisect.bisect_right(self.directive_at, offset)
 
-    def block_at(self, start: int) -> str:
+    def block_at(self, start: int) -> bytes:
         """The block that starts at offset `start`."""
         end = _BLOCK_START.search(self.text, start)
         return self.text[start:end.start() if end else len(self.text)]
 
 
 class _Reread:
-    def __init__(self, origin: dns.name.Name, source: Source, old_text: str, new_text: str,
+    def __init__(self, origin: dns.name.Name, source: Source, old_text: bytes, new_text: bytes,
                  current: WireVersion):
         self.origin = origin
         self.source = source
@@ -148,7 +141,7 @@ class _Reread:
 
     def changes(self) -> tuple[dict[bytes, bytes | None], set[dns.name.Name]] | None:
         old, new = self.old, self.new
-        if old.directives != new.directives or not _ascii(new.text):
+        if old.directives != new.directives:
             return None
         if not (old.one_context and new.one_context) and any(_INHERITS_ACROSS.search(t.text) for t in (old, new)):
             return None  # its owner is in another block
@@ -177,7 +170,7 @@ class _Reread:
         else:
             old_tagged, new_tagged = set(old.tagged()), set(new.tagged())
             removed, added = list(old_tagged - new_tagged), list(new_tagged - old_tagged)
-        if any(block.startswith("$") for _, block in (*removed, *added)):
+        if any(block.startswith(b"$") for _, block in (*removed, *added)):
             return None
         apex = self.current.apex_key
         keys = {apex}  # the SOA's serial changes with almost every edit
@@ -195,7 +188,7 @@ class _Reread:
         self._check_ns_targets(builder, changes)
         return changes, {dns.name.Name(key_labels(key)) for key in keys}
 
-    def _candidates(self, keys: set[bytes]) -> list[tuple[int, str]]:
+    def _candidates(self, keys: set[bytes]) -> list[tuple[int, bytes]]:
         """Every block of the new text that may name one of `keys`, in file order. Where every
         record reads under one $ORIGIN, an owner is written relative to it, absolute, or as `@`;
         otherwise any name that starts with the owner's first label may be it (then `.`)."""
@@ -203,14 +196,14 @@ class _Reread:
         if new.one_context:
             origin = self._context(new, len(new.directives))[0]
             words = {w for key in keys for w in _spellings(key, origin)}
-            ends = " \t\n"
+            ends = b" \t\n"
         else:
-            words = {_first_label(key) for key in keys if key != b"\0"} | {"@"}
-            ends = " \t\n."
-        starts = _lines_starting(new.lower(), {word.lower() for word in words}, ends)
+            words = {_first_label(key) for key in keys if key != b"\0"} | {b"@"}
+            ends = b" \t\n."
+        starts = _lines_starting(new.text, {word.lower() for word in words}, ends)
         return [(new.segment_at(at), new.block_at(at)) for at in starts]
 
-    def _read(self, text: _Text, blocks: list[tuple[int, str]]) -> Builder:
+    def _read(self, text: _Text, blocks: list[tuple[int, bytes]]) -> Builder:
         """A Builder that read `blocks` (segment, text) of `text`, each under its segment's
         $ORIGIN and $TTL."""
         builder = Builder(self.origin, self.source)
@@ -223,14 +216,14 @@ class _Reread:
             if default_ttl is None:
                 raise Refused  # TTLs would come from the records before it
             builder.set_context(origin, default_ttl)
-            builder.read(block)
+            builder.read(block.decode("ascii"))
         return builder
 
     def _context(self, text: _Text, segment: int) -> tuple[dns.name.Name, int | None]:
         """The $ORIGIN and $TTL in force after the first `segment` directives of `text`."""
         builder = Builder(self.origin, self.source)
         for line in text.directives[:segment]:
-            for rec in scan(line):
+            for rec in scan(line.decode("ascii")):
                 builder.directive(rec.items)
         return builder.origin, builder.default_ttl
 
@@ -251,7 +244,7 @@ class _Reread:
                 raise Refused
 
 
-def _spellings(key: bytes, origin: dns.name.Name) -> list[str]:
+def _spellings(key: bytes, origin: dns.name.Name) -> list[bytes]:
     """How the owner `key` can be written under `origin` (any case)."""
     name = dns.name.Name(key_labels(key))
     out = [name.to_text()]
@@ -259,15 +252,15 @@ def _spellings(key: bytes, origin: dns.name.Name) -> list[str]:
         out.append("@")
     elif name.is_subdomain(origin):
         out.append(name.relativize(origin).to_text())
-    return out
+    return [spelling.encode("ascii") for spelling in out]
 
 
 _PAGE = 1 << 16  # characters of old text compared at once by `_changed_regions`
 _MAX_PAGES_CHANGED = 64  # pages in a row that differ before `_changed_regions` gives up
-_BLOCK_HEAD = frozenset(" \t\n;")  # a character that cannot start a block
+_BLOCK_HEAD = frozenset(b" \t\n;")  # a character that cannot start a block
 
 
-def _changed_regions(old: str, new: str) -> list[tuple[str, str]] | None:
+def _changed_regions(old: bytes, new: bytes) -> list[tuple[bytes, bytes]] | None:
     """The parts of `old` and `new` that differ, as (old part, new part) pairs of whole blocks;
     everything else is the same text in the same order. Found a page of `old` at a time: a page
     (whole blocks, ~_PAGE characters) that the new text holds where the last one left off is
@@ -286,7 +279,7 @@ def _changed_regions(old: str, new: str) -> list[tuple[str, str]] | None:
     starts.append(len(old))
     pages = len(starts) - 1
     budget = 2 * (len(old) + len(new))  # characters the searches may scan
-    regions: list[tuple[str, str]] = []
+    regions: list[tuple[bytes, bytes]] = []
     shift = 0  # where old text at offset `a` stands in the new text: a + shift
     k = 0
     while k < pages:
@@ -298,14 +291,16 @@ def _changed_regions(old: str, new: str) -> list[tuple[str, str]] | None:
         for j in range(k + 1, pages):
             if j - k > _MAX_PAGES_CHANGED:
                 return None
-            anchor = "\n" + old[starts[j]:min(starts[j + 1], starts[j] + 256)]
+            anchor = b"\n" + old[starts[j]:min(starts[j + 1], starts[j] + 256)]
             # Searched near where it would stand (one `find` holds the GIL; a 40 MB text takes ~15 ms).
             window = begin + (starts[j + 1] - a) + 4 * _PAGE
             at = new.find(anchor, max(0, begin - 1), window)
-            budget -= min(window, len(new)) - begin
+            while at >= 0 and not _same_page(old, new, starts[j], starts[j + 1], at + 1 - starts[j]):
+                at = new.find(anchor, at + 1, window)  # the same text again, further on
+            budget -= (at if at >= 0 else min(window, len(new))) - begin  # what the finds read
             if budget < 0:
                 return None
-            if at >= 0 and _same_page(old, new, starts[j], starts[j + 1], at + 1 - starts[j]):
+            if at >= 0:
                 regions.append((old[a:starts[j]], new[begin:at + 1]))
                 shift, k = at + 1 - starts[j], j
                 break
@@ -317,13 +312,13 @@ def _changed_regions(old: str, new: str) -> list[tuple[str, str]] | None:
     return regions
 
 
-def _region_blocks(part: str) -> list[str]:
+def _region_blocks(part: bytes) -> list[bytes]:
     """The blocks of a region, each without the line end that separates it from the next (so a
     block reads the same whether it closes a region or not)."""
-    return [block.rstrip("\n") for block in _BLOCK_START.split(part) if block.strip("\n")]
+    return [block.rstrip(b"\n") for block in _BLOCK_START.split(part) if block.strip(b"\n")]
 
 
-def _same_page(old: str, new: str, a: int, b: int, shift: int) -> bool:
+def _same_page(old: bytes, new: bytes, a: int, b: int, shift: int) -> bool:
     """`old[a:b]` (whole blocks) stands at `a + shift` in `new`, as whole blocks there too."""
     if a + shift < 0 or new[a + shift:b + shift] != old[a:b]:
         return False
@@ -333,10 +328,10 @@ def _same_page(old: str, new: str, a: int, b: int, shift: int) -> bool:
     return end < len(new) and new[end] not in _BLOCK_HEAD
 
 
-def _split_blocks(text: str) -> list[str]:
+def _split_blocks(text: bytes) -> list[bytes]:
     """`_BLOCK_START.split(text)`, a slice at a time: one call over a 30 MB file holds the GIL for
     a tenth of a second, which queries answered meanwhile would wait for."""
-    out: list[str] = []
+    out: list[bytes] = []
     start, size = 0, len(text)
     while True:
         cut = _BLOCK_START.search(text, start + _CHUNK) if start + _CHUNK < size else None
@@ -347,10 +342,10 @@ def _split_blocks(text: str) -> list[str]:
         start = cut.start() + 1
 
 
-def _line_starts(text: str, word: str) -> list[int]:
+def _line_starts(text: bytes, word: bytes) -> list[int]:
     """The offsets of the lines of `text` that start with `word` (searched a slice at a time)."""
     out = [0] if text.startswith(word) else []
-    needle = "\n" + word
+    needle = b"\n" + word
     size, start = len(text), 0
     while start < size:
         end = min(size, start + _CHUNK + len(needle))
@@ -362,36 +357,38 @@ def _line_starts(text: str, word: str) -> list[int]:
     return out
 
 
-def _lines_starting(text: str, words: set[str], ends: str) -> list[int]:
-    """The offsets, in order, of the lines of `text` whose first word is one of `words` (ended by
-    a character of `ends` or the end of the text). One regular expression scans the text a slice
-    at a time (one `find` per word over the whole text cost a 1M zone 10 ms a word)."""
-    pattern = re.compile("\n(?:" + "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
-                         + ")(?=[" + re.escape(ends) + "])")
+def _lines_starting(text: bytes, words: set[bytes], ends: bytes) -> list[int]:
+    """The offsets, in order, of the lines of `text` whose first word is one of `words` (written
+    in lower case; matched in any case) ended by a byte of `ends` or the end of the text. One
+    regular expression scans a lowered copy of one slice at a time (one `find` per word over the
+    whole text cost a 1M zone 10 ms a word; one lowered copy of it held the GIL ~20 ms)."""
+    pattern = re.compile(b"\n(?:" + b"|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+                         + b")(?=[" + re.escape(ends) + b"])")
     size, longest = len(text), max(map(len, words)) + 2
-    found = [0] if any(text.startswith(word) and text[len(word):len(word) + 1] in (*ends, "") for word in words) else []
+    found = []
+    for word in words:
+        head = text[:len(word) + 1].lower()
+        if head.startswith(word) and (len(head) == len(word) or head[len(word)] in ends):
+            found.append(0)  # the first line
+        if text[-len(word) - 1:].lower() == b"\n" + word:
+            found.append(size - len(word))  # the last line, unended
     for start in range(0, size, _CHUNK):
-        end = min(size, start + _CHUNK + longest)  # a match that starts in this slice ends by `end`
-        found += [match.start() + 1 for match in pattern.finditer(text, start, end) if match.start() < start + _CHUNK]
-    found += [size - len(word) for word in words if text.endswith("\n" + word)]  # the last line, unended
+        window = text[start:start + _CHUNK + longest].lower()  # a match that starts in the slice ends in it
+        found += [start + match.start() + 1 for match in pattern.finditer(window) if match.start() < _CHUNK]
     return sorted(set(found))
 
 
-def _lines(text: str) -> int:
-    return sum(text.count("\n", i, i + _CHUNK) for i in range(0, len(text), _CHUNK)) + 1
+def _lines(text: bytes) -> int:
+    return sum(text.count(b"\n", i, i + _CHUNK) for i in range(0, len(text), _CHUNK)) + 1
 
 
-def _ascii(text: str) -> bool:
-    return all(text[i:i + _CHUNK].isascii() for i in range(0, len(text), _CHUNK))
-
-
-def _line_end(text: str, at: int) -> int:
-    end = text.find("\n", at)
+def _line_end(text: bytes, at: int) -> int:
+    end = text.find(b"\n", at)
     return len(text) if end < 0 else end
 
 
-def _first_label(key: bytes) -> str:
-    return key[1:1 + key[0]].decode("ascii")
+def _first_label(key: bytes) -> bytes:
+    return key[1:1 + key[0]]
 
 
 def _holds(data: bytes, rdtype: int) -> bool:

@@ -162,24 +162,27 @@ def test_context_changes_that_no_block_text_shows(tmp_path, before, after):
 
 @settings(max_examples=300, deadline=None)
 @given(lines=st.lists(st.sampled_from(["www a 1", "www2 a 1", "ww", "  www a", "@ ns x", "mail.eu mx 1", "mail",
-                                       "", ";www", "www.", "wwww\tb"]), max_size=30),
+                                       "", ";www", "www.", "wwww\tb", "WwW a 1", "Mail.EU mx 1", "MAIL"]), max_size=30),
        words=st.sets(st.sampled_from(["www", "ww", "@", "mail", "mail.eu", "www2"]), min_size=1),
        ends=st.sampled_from([" \t\n", " \t\n."]), chunk=st.sampled_from([1, 7, 1 << 20]))
 def test_lines_starting_finds_the_lines_a_word_opens(lines, words, ends, chunk):
-    """The candidate search (one regular expression, a slice at a time) against its plain twin:
-    each line whose text starts with a word followed by an end character or the end of the text."""
+    """The candidate search (one regular expression over a lowered slice at a time) against its
+    plain twin: each line whose text starts with a word, in any case, followed by an end
+    character or the end of the text."""
     text = "\n".join(lines)
     plain, at = [], 0
     for line in lines:
-        if any(line.startswith(w) and (len(line) == len(w) or line[len(w)] in ends) for w in words):
+        low = line.lower()
+        if any(low.startswith(w) and (len(low) == len(w) or low[len(w)] in ends) for w in words):
             plain.append(at)
         at += len(line) + 1
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(wire_reload, "_CHUNK", chunk)
-        assert wire_reload._lines_starting(text, words, ends) == plain
+        found = wire_reload._lines_starting(text.encode(), {w.encode() for w in words}, ends.encode())
+    assert found == plain
 
 
-def _blocks(text: str):
+def _blocks(text: bytes):
     import collections
 
     return collections.Counter(wire_reload._region_blocks(text))
@@ -197,14 +200,13 @@ def test_changed_regions_hold_every_block_that_differs(old, edits, page):
     for at, removed, line in edits:
         at = min(at, len(new))
         new[at:at + removed] = [line]
-    old_text, new_text = "\n".join(old) + "\n", "\n".join(new) + "\n"
+    old_text, new_text = ("\n".join(old) + "\n").encode(), ("\n".join(new) + "\n").encode()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(wire_reload, "_PAGE", page)
         regions = wire_reload._changed_regions(old_text, new_text)
-    if regions is None:  # more pages in a row differ than it searches through
-        assert page * wire_reload._MAX_PAGES_CHANGED < len(old_text) + len(new_text)
+    if regions is None:  # too much differs to search through: the caller cuts both texts whole
         return
-    old_parts, new_parts = _blocks(""), _blocks("")
+    old_parts, new_parts = _blocks(b""), _blocks(b"")
     for old_part, new_part in regions:
         old_parts += _blocks(old_part)
         new_parts += _blocks(new_part)
@@ -213,3 +215,19 @@ def test_changed_regions_hold_every_block_that_differs(old, edits, page):
     assert everything_old - old_parts == everything_new - new_parts
     if old_text == new_text:
         assert regions == []
+
+
+def test_scattered_edits_of_a_big_text_are_a_few_small_regions():
+    lines = [f"host{i} A 10.{i // 65536}.{i // 256 % 256}.{i % 256}" for i in range(100_000)]  # ~2.3 MB
+    edited = list(lines)
+    for i in range(90_000, -1, -10_000):  # ~230k characters apart: one page each
+        edited[i:i + 1] = [f"host{i} A 192.0.2.1", f"new{i} TXT added"]  # a change and an insertion
+    del edited[-5]
+    old, new = ("\n".join(lines) + "\n").encode(), ("\n".join(edited) + "\n").encode()
+    regions = wire_reload._changed_regions(old, new)
+    assert regions is not None and len(regions) == 11
+    assert sum(len(o) + len(n) for o, n in regions) < 22 * 2 * (wire_reload._PAGE + 100)
+    changed = {b for _, n in regions for b in wire_reload._region_blocks(n)} - \
+        {b for o, _ in regions for b in wire_reload._region_blocks(o)}
+    assert changed == {f"host{i} A 192.0.2.1".encode() for i in range(0, 100_000, 10_000)} | \
+        {f"new{i} TXT added".encode() for i in range(0, 100_000, 10_000)}
