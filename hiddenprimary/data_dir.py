@@ -67,6 +67,12 @@ def journal_path(data: str, zone: dns.name.Name) -> str:
     return os.path.join(data, ZONES_DIR, zone_filename(zone).rstrip(".") + ".journal")
 
 
+def text_memo_path(data: str, zone: dns.name.Name) -> str:
+    """`data_dir/zones/<zone>.text`: the zone file's bytes as last loaded, kept for the next
+    reload to compare with (`zone.wire_load.TextMemo`), a cache: losing it costs one full read."""
+    return os.path.join(data, ZONES_DIR, zone_filename(zone).rstrip(".") + ".text")
+
+
 def key_directory(data: str, zone: dns.name.Name) -> str:
     """`data_dir/keys/<zone>/` (`keys/example.com./`, `keys/root-zone/`)."""
     return os.path.join(data, KEYS_DIR, zone_filename(zone))

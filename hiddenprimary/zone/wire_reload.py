@@ -64,9 +64,12 @@ def reload_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None, mem
         return None
     source = Source(path, limits, preread)
     text = read_bytes(source, path)
-    if text is None or not text.isascii() or not memo.text.isascii():  # IDNA owners: the whole read
+    if text is None or not text.isascii():  # IDNA owners: the whole read
         return None
-    reread = _Reread(origin, source, memo.text, text, current)
+    old_text = memo.read()
+    if old_text is None or not old_text.isascii():
+        return None
+    reread = _Reread(origin, source, old_text, text, current)
     try:
         touched = reread.changes()
     except (Refused, LimitCrossed):
@@ -76,7 +79,8 @@ def reload_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None, mem
     if touched is None:
         return None
     changes, names = touched
-    return WireLoaded(current.evolve_packed(changes), source.files, memo=TextMemo(path, origin, text),
+    return WireLoaded(current.evolve_packed(changes), source.files,
+                      memo=TextMemo(path, origin, text, source.files[0][1]),
                       touched=names)
 
 
