@@ -289,6 +289,7 @@ class Reloader:
             state = self.zones.get(zone)
             if state is not None and state.load_memo is memo:
                 state.load_memo = spilled
+                self._in_thread(heap.give_back)  # the text's pages, once no one holds them
 
         def failed(failure) -> None:
             event(log, "reload.memo_not_written", logging.WARNING, zone=_zone_text(zone),

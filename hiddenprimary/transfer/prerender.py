@@ -8,20 +8,24 @@ at a time, on the reactor thread).
 The rendering is the version's own (`xfr.axfr_rendering`, put in its cache on the reactor thread,
 which alone touches a version's cache): a transfer that starts while it is being rendered
 streams the messages already made and renders the next one itself when it catches up, never the
-same message twice (`transfer.messages.LazyMessages` takes a lock to render). Zones without
-transfer secondaries are left alone."""
+same message twice (`transfer.messages.LazyMessages` takes a lock to render). Once rendered,
+messages over a megabyte in all wait in an unlinked file in `data_dir/zones` (`spill`), not in
+memory. Zones without transfer secondaries are left alone."""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 import dns.name
 from twisted.internet import threads
 
+from hiddenprimary import data_dir
 from hiddenprimary.config import Config
 from hiddenprimary.logs import event
 from hiddenprimary.net.pools import LazyPool
+from hiddenprimary.reload import heap
 from hiddenprimary.transfer import xfr
 from hiddenprimary.transfer.messages import RenderingFailed
 
@@ -44,13 +48,16 @@ class AxfrPrerender:
             return  # only API secondaries (or none): nothing transfers this zone
         rendering = xfr.axfr_rendering(version)
         rendering.lock = threading.Lock()  # before the thread starts: it and transfers read it
-        d = threads.deferToThreadPool(self.reactor, self._pool.get(), _render, rendering)
+        folder = os.path.join(self.config.data_dir, data_dir.ZONES_DIR)
+        d = threads.deferToThreadPool(self.reactor, self._pool.get(), _render, rendering, folder)
         d.addErrback(lambda failure: event(log, "axfr.prerender_failed", logging.WARNING, zone=zone,
                                            error=failure.getErrorMessage()))
 
 
-def _render(rendering) -> None:
+def _render(rendering, folder: str) -> None:
     try:
         rendering.render_all()
     except RenderingFailed:
-        pass  # sticky: the transfer that reads it reports why, and the next one renders anew
+        return  # sticky: the transfer that reads it reports why, and the next one renders anew
+    if rendering.spill(folder):  # a big zone's messages wait in a file, not in memory
+        heap.give_back()

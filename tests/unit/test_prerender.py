@@ -4,6 +4,8 @@ rest as it goes, never a message twice); zones no transfer secondary takes are l
 
 from __future__ import annotations
 
+import os
+
 import dns.name
 import pytest
 from twisted.internet import defer, task
@@ -102,3 +104,31 @@ def test_a_transfer_reading_while_the_thread_renders_gets_every_message_once():
     ahead.join(10)
     assert read == alone == shared.messages
     assert len(calls) == len(alone)  # never a message twice (the last call sets `done`)
+
+
+def test_a_big_rendering_waits_in_a_file_and_reads_back_the_same_bytes(tmp_path, now, monkeypatch):
+    from hiddenprimary.transfer import messages
+
+    config = parse_config(CONFIG.replace("listen:", f"data_dir: {tmp_path / 'var'}\nlisten:"), str(tmp_path / "hp.yaml"))
+    (tmp_path / "var" / "zones").mkdir(parents=True)
+    monkeypatch.setattr(messages, "SPILL_BYTES", 1)  # the test zone is small
+    monkeypatch.setattr(messages, "_WRITE_CHUNK", 300)  # and several writes
+    hosts = "".join(f"host{i} A 192.0.2.{i % 250}\n" for i in range(2000))  # a few messages
+    plain = version_from_text(QUERY_ZONE + hosts)
+    version = WireVersion.from_nodes(plain.origin, plain.nodes())
+    prerender.AxfrPrerender(config, task.Clock()).zone_changed(dns.name.from_text("example.com."), version)
+    rendering = version.cache["axfr"]
+    fresh = xfr.new_axfr_rendering(version).render_all()
+    assert isinstance(rendering.messages, messages.SpilledMessages) and len(fresh) > 2
+    assert rendering.messages == fresh and [rendering.message(i) for i in range(len(fresh))] == fresh
+    assert rendering.message(len(fresh)) is None and rendering.messages[-1] == fresh[-1]
+    assert rendering.messages[1:] == fresh[1:]
+    assert os.listdir(tmp_path / "var" / "zones") == []  # unlinked: it goes with the rendering
+    # Small, or a disk that refuses: kept in memory, as it was.
+    small = xfr.new_axfr_rendering(version)
+    small.render_all()
+    monkeypatch.setattr(messages, "SPILL_BYTES", 10**9)
+    assert not small.spill(str(tmp_path)) and isinstance(small.messages, list)
+    monkeypatch.setattr(messages, "SPILL_BYTES", 1)
+    assert not small.spill(str(tmp_path / "missing")) and small.messages == fresh
+    assert not xfr.new_axfr_rendering(version).spill(str(tmp_path))  # not rendered yet
