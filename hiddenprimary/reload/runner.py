@@ -38,6 +38,7 @@ from hiddenprimary.reload.result import ReloadResult
 from hiddenprimary.reload.served_serials import ServedSerials
 from hiddenprimary.reload.zone_state import ZoneState
 from hiddenprimary.zone.source import ReadLimits
+from hiddenprimary.zone import wire_reload
 from hiddenprimary.zone.wire_load import TextMemo
 from hiddenprimary.zone.store import Store
 from hiddenprimary.zone.version import ZoneVersion
@@ -281,8 +282,8 @@ class Reloader:
 
     def _spill(self, zone: dns.name.Name, memo: TextMemo) -> None:
         """Write the text memo beside the journal, in a worker thread after publishing (a 1M-record
-        zone's text takes ~0.1 s to write), then hold the file instead of the text, unless a
-        newer memo came meanwhile. Not written: it stays in memory, and works as well."""
+        zone's text takes ~0.1 s to write), then hold its pages' digests instead of the text,
+        unless a newer memo came meanwhile. Not written: it stays in memory, and works as well."""
         path = data_dir.text_memo_path(self.config.data_dir, zone)
 
         def adopt(spilled: TextMemo) -> None:
@@ -295,7 +296,7 @@ class Reloader:
             event(log, "reload.memo_not_written", logging.WARNING, zone=_zone_text(zone),
                   error=failure.getErrorMessage())
 
-        d = self._in_thread(lambda: memo.spilled_to(path))
+        d = self._in_thread(lambda: wire_reload.spill(memo, path))
         d.addCallbacks(adopt, failed)
 
     def _resign(self, zone: dns.name.Name) -> defer.Deferred:

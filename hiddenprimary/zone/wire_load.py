@@ -25,13 +25,9 @@ loads the file with `zone.load` (which then reports every problem with its file:
 from __future__ import annotations
 
 import codecs
-import contextlib
 import dataclasses
-import hashlib
-import os
 import re
 import struct
-import tempfile
 
 import dns.exception
 import dns.name
@@ -45,6 +41,7 @@ from hiddenprimary.zone.record_tokens import RecordTokens
 from hiddenprimary.zone.records import MAX_TTL
 from hiddenprimary.zone.scan import RawRecord, scan
 from hiddenprimary.zone.source import LimitCrossed, Preread, ReadLimits, Source, Unreadable
+from hiddenprimary.zone.text_pages import FilePages
 from hiddenprimary.zone.wire_version import WireVersion, key_labels, wire_key
 
 _A, _AAAA, _NS, _CNAME, _PTR, _MX, _TXT, _SOA = (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.NS,
@@ -76,47 +73,16 @@ class Refused(Exception):
 @dataclasses.dataclass(frozen=True)
 class TextMemo:
     """What the next reload of the same file may start from (`zone.wire_reload`): the bytes this
-    load read (wire_reload works on bytes: no decoded copy to make), held, or written to a file
-    (`spilled_to`, the runner's, beside the journal) where they cost no memory (a 1M-record
-    zone's text is ~37 MB) until the next reload reads them back, checked by their digest.
-    The version the load made is the one served then (but for the apex SOA's serial)."""
+    load read (wire_reload works on bytes: no decoded copy to make), held, or once the runner
+    has written them beside the journal (`wire_reload.spill`) only their pages' digests
+    (`zone.text_pages`): a 1M-record zone's text is ~37 MB. The version the load made is the one
+    served then (but for the apex SOA's serial)."""
 
     path: str
     origin: dns.name.Name
-    text: bytes | None  # None: in `file`
+    text: bytes | None  # None: in `pages.file`
     digest: bytes  # SHA-256 of the text
-    file: str | None = None
-
-    def read(self) -> bytes | None:
-        """The text; None when its file is gone or holds other bytes (the reload then reads the
-        whole zone file)."""
-        if self.text is not None:
-            return self.text
-        try:
-            with open(self.file, "rb") as f:  # type: ignore[arg-type]
-                data = f.read()
-        except OSError:
-            return None
-        return data if hashlib.sha256(data).digest() == self.digest else None
-
-    def spilled_to(self, file: str) -> TextMemo:
-        """This memo with its text in `file` (written whole, then renamed) instead of held.
-        Raises OSError when it cannot be written (the caller keeps this one)."""
-        if self.text is None:
-            return self
-        # A name of its own: two reloads' memos may be written at once (the older may win the
-        # rename; its digest then tells the newer memo's reader, who reads the whole file).
-        fd, part = tempfile.mkstemp(dir=os.path.dirname(file), prefix=os.path.basename(file) + ".",
-                                    suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(self.text)
-            os.replace(part, file)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(part)
-            raise
-        return TextMemo(self.path, self.origin, None, self.digest, file)
+    pages: FilePages | None = None
 
 
 @dataclasses.dataclass

@@ -9,8 +9,10 @@ comments). A block means the same wherever it stands between the same directives
 texts holds are what changed (when both have as many blocks, compared place by place: a block
 that moved counts as changed, which only reads a little more). When every record follows every
 directive, the texts are not cut into blocks at all: `_changed_regions` compares them a page
-(~64k characters) at a time and cuts only the pages that differ (a 1M-record zone's 10-record
-reload: 0.74 s -> 0.36 s). Their owners (read in the old
+(~64k characters, `zone.text_pages`) at a time and cuts only the pages that differ (a 1M-record
+zone's 10-record reload: 0.74 s -> 0.36 s); the last text need not be held, only its pages'
+digests (`spill`: the runner writes it beside the journal), and only the pages that differ are
+read back. Their owners (read in the old
 text and in the new one) and the apex are the owners to read again, from every block of the new
 text that may name them: lines that start with one of the owner's spellings (relative, absolute,
 `@`; with directives between records, any name that starts with its first label), read in file
@@ -39,10 +41,12 @@ import dns.name
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.scan import scan
 from hiddenprimary.zone.source import LimitCrossed, Preread, ReadLimits, Source
+from hiddenprimary.zone import text_pages
+from hiddenprimary.zone.text_pages import BLOCK_START as _BLOCK_START
+from hiddenprimary.zone.text_pages import FilePages, MemoryPages, StalePages
 from hiddenprimary.zone.wire_load import Builder, Refused, TextMemo, WireLoaded, in_zone, read_bytes
 from hiddenprimary.zone.wire_version import WireVersion, key_labels
 
-_BLOCK_START = re.compile(rb"\n(?=[^ \t\n;])")  # a line that names an owner or holds a directive
 _FIRST_RECORD = re.compile(rb"^[^\s;$]", re.M)  # the first line that names an owner
 # A blank-owner record right after a directive: it belongs to the owner named before the directive.
 _INHERITS_ACROSS = re.compile(rb"^\$[^\n]*\n(?:[ \t]*(?:;[^\n]*)?\n)*[ \t]+[^\s;]", re.M)
@@ -66,13 +70,12 @@ def reload_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None, mem
     text = read_bytes(source, path)
     if text is None or not text.isascii():  # IDNA owners: the whole read
         return None
-    old_text = memo.read()
-    if old_text is None or not old_text.isascii():
+    if memo.text is not None and not memo.text.isascii():
         return None
-    reread = _Reread(origin, source, old_text, text, current)
+    reread = _Reread(origin, source, memo, text, current)
     try:
         touched = reread.changes()
-    except (Refused, LimitCrossed):
+    except (Refused, LimitCrossed, StalePages):
         return None
     finally:
         reread.release()
@@ -131,35 +134,53 @@ class _Text:
 
 
 class _Reread:
-    def __init__(self, origin: dns.name.Name, source: Source, old_text: bytes, new_text: bytes,
+    def __init__(self, origin: dns.name.Name, source: Source, memo: TextMemo, new_text: bytes,
                  current: WireVersion):
         self.origin = origin
         self.source = source
         self.current = current
-        self.old = _Text(old_text)
         self.new = _Text(new_text)
+        if memo.text is not None:
+            self._old: _Text | None = _Text(memo.text)
+            self.old_pages: MemoryPages | FilePages = MemoryPages(self._old.text)
+            self.old_directives, self.old_one_context = self._old.directives, self._old.one_context
+        else:
+            assert memo.pages is not None
+            self._old = None  # read back whole only when the pages are not enough
+            self.old_pages = memo.pages
+            self.old_directives, self.old_one_context = list(memo.pages.directives), memo.pages.one_context
+
+    @property
+    def old(self) -> _Text:
+        """The whole last text (read back from its memo file when that is where it is)."""
+        if self._old is None:
+            self._old = _Text(self.old_pages.text(0, self.old_pages.size))
+        return self._old
 
     def release(self) -> None:
-        self.old.release()
+        if self._old is not None:
+            self._old.release()
         self.new.release()
 
     def changes(self) -> tuple[dict[bytes, bytes | None], set[dns.name.Name]] | None:
-        old, new = self.old, self.new
-        if old.directives != new.directives:
+        new = self.new
+        if self.old_directives != new.directives:
             return None
-        if not (old.one_context and new.one_context) and any(_INHERITS_ACROSS.search(t.text) for t in (old, new)):
+        one_context = self.old_one_context and new.one_context
+        if not one_context and any(_INHERITS_ACROSS.search(t.text) for t in (self.old, new)):
             return None  # its owner is in another block
         if _lines(new.text) > self.source.limits.max_records:
             return None
-        regions = _changed_regions(old.text, new.text) if old.one_context and new.one_context else None
+        regions = _changed_regions(self.old_pages, new.text) if one_context else None
         if regions is not None:  # every record block in the last segment; only the regions differ
             last = len(new.directives)
             old_blocks = {b for old_part, _ in regions for b in _region_blocks(old_part)}
             new_blocks = {b for _, new_part in regions for b in _region_blocks(new_part)}
             removed = [(last, b) for b in old_blocks - new_blocks]
             added = [(last, b) for b in new_blocks - old_blocks]
-        elif old.one_context and new.one_context:  # every record block in the last segment
+        elif one_context:  # every record block in the last segment
             last = len(new.directives)
+            old = self.old
             ob, nb = old.blocks, new.blocks
             if len(ob) == len(nb):  # edits in place: compare block by block (a moved block counts too)
                 at = []
@@ -172,16 +193,17 @@ class _Reread:
                 removed = [(last, b) for b in old_blocks - new_blocks]
                 added = [(last, b) for b in new_blocks - old_blocks]
         else:
+            old = self.old
             old_tagged, new_tagged = set(old.tagged()), set(new.tagged())
             removed, added = list(old_tagged - new_tagged), list(new_tagged - old_tagged)
         if any(block.startswith(b"$") for _, block in (*removed, *added)):
             return None
         apex = self.current.apex_key
         keys = {apex}  # the SOA's serial changes with almost every edit
-        for text, blocks in ((old, removed), (new, added)):
+        for directives, blocks in ((self.old_directives, removed), (new.directives, added)):
             for tagged in blocks:
-                keys.update(self._read(text, [tagged]).nodes)
-        builder = self._read(new, self._candidates(keys))
+                keys.update(self._read(directives, [tagged]).nodes)
+        builder = self._read(new.directives, self._candidates(keys))
         changes = {key: builder.packed(key) for key in keys}
         for key in keys:  # a delegation that comes or goes needs the whole zone's checks
             old_data = self.current.packed_at(key)
@@ -198,7 +220,7 @@ class _Reread:
         otherwise any name that starts with the owner's first label may be it (then `.`)."""
         new = self.new
         if new.one_context:
-            origin = self._context(new, len(new.directives))[0]
+            origin = self._context(new.directives, len(new.directives))[0]
             words = {w for key in keys for w in _spellings(key, origin)}
             ends = b" \t\n"
         else:
@@ -207,15 +229,15 @@ class _Reread:
         starts = _lines_starting(new.text, {word.lower() for word in words}, ends)
         return [(new.segment_at(at), new.block_at(at)) for at in starts]
 
-    def _read(self, text: _Text, blocks: list[tuple[int, bytes]]) -> Builder:
-        """A Builder that read `blocks` (segment, text) of `text`, each under its segment's
-        $ORIGIN and $TTL."""
+    def _read(self, directives: list[bytes], blocks: list[tuple[int, bytes]]) -> Builder:
+        """A Builder that read `blocks` (segment, text) of a text with these `directives`, each
+        under its segment's $ORIGIN and $TTL."""
         builder = Builder(self.origin, self.source)
         contexts: dict[int, tuple[dns.name.Name, int | None]] = {}
         for segment, block in blocks:
             context = contexts.get(segment)
             if context is None:
-                context = contexts[segment] = self._context(text, segment)
+                context = contexts[segment] = self._context(directives, segment)
             origin, default_ttl = context
             if default_ttl is None:
                 raise Refused  # TTLs would come from the records before it
@@ -223,10 +245,10 @@ class _Reread:
             builder.read(block.decode("ascii"))
         return builder
 
-    def _context(self, text: _Text, segment: int) -> tuple[dns.name.Name, int | None]:
-        """The $ORIGIN and $TTL in force after the first `segment` directives of `text`."""
+    def _context(self, directives: list[bytes], segment: int) -> tuple[dns.name.Name, int | None]:
+        """The $ORIGIN and $TTL in force after the first `segment` of `directives`."""
         builder = Builder(self.origin, self.source)
-        for line in text.directives[:segment]:
+        for line in directives[:segment]:
             for rec in scan(line.decode("ascii")):
                 builder.directive(rec.items)
         return builder.origin, builder.default_ttl
@@ -259,59 +281,51 @@ def _spellings(key: bytes, origin: dns.name.Name) -> list[bytes]:
     return [spelling.encode("ascii") for spelling in out]
 
 
-_PAGE = 1 << 16  # characters of old text compared at once by `_changed_regions`
 _MAX_PAGES_CHANGED = 64  # pages in a row that differ before `_changed_regions` gives up
 _BLOCK_HEAD = frozenset(b" \t\n;")  # a character that cannot start a block
 
 
-def _changed_regions(old: bytes, new: bytes) -> list[tuple[bytes, bytes]] | None:
-    """The parts of `old` and `new` that differ, as (old part, new part) pairs of whole blocks;
-    everything else is the same text in the same order. Found a page of `old` at a time: a page
-    (whole blocks, ~_PAGE characters) that the new text holds where the last one left off is
-    skipped with one comparison; after a page that differs, the next page of `old` found again in
-    `new` (at a line start, followed by a block start) ends the region. None when that takes
-    more searching than reading both texts whole, or more than _MAX_PAGES_CHANGED pages in a row
-    differ (the caller then cuts both into blocks)."""
-    starts = [0]
-    at = _PAGE
-    while at < len(old):
-        found = _BLOCK_START.search(old, at - 1)
-        if found is None:
-            break
-        starts.append(found.start() + 1)
-        at = starts[-1] + _PAGE
-    starts.append(len(old))
+def _changed_regions(old: MemoryPages | FilePages, new: bytes) -> list[tuple[bytes, bytes]] | None:
+    """The parts of the last text (`old`, `zone.text_pages`) and of `new` that differ, as (old
+    part, new part) pairs of whole blocks; everything else is the same text in the same order.
+    Found a page of `old` at a time: a page that the new text holds where the last one left off
+    is skipped with one comparison (of bytes, or of digests: a page `old` only has the digest of
+    is read back only when it differs); after a page that differs, the next page of `old` found
+    again in `new` (at a line start, followed by a block start) ends the region. None when that
+    takes more searching than reading both texts whole, or more than _MAX_PAGES_CHANGED pages in
+    a row differ (the caller then cuts both into blocks). Raises StalePages."""
+    starts = old.starts
     pages = len(starts) - 1
-    budget = 2 * (len(old) + len(new))  # characters the searches may scan
+    budget = 2 * (old.size + len(new))  # characters the searches may scan
     regions: list[tuple[bytes, bytes]] = []
     shift = 0  # where old text at offset `a` stands in the new text: a + shift
     k = 0
     while k < pages:
-        a, b = starts[k], starts[k + 1]
-        if _same_page(old, new, a, b, shift):
+        a = starts[k]
+        if _same_page(old, new, k, shift):
             k += 1
             continue
         begin = a + shift  # a block start in new (the end of a page that matched, or 0)
         for j in range(k + 1, pages):
             if j - k > _MAX_PAGES_CHANGED:
                 return None
-            anchor = b"\n" + old[starts[j]:min(starts[j + 1], starts[j] + 256)]
+            anchor = b"\n" + old.page(j)[:256]
             # Searched near where it would stand (one `find` holds the GIL; a 40 MB text takes ~15 ms).
-            window = begin + (starts[j + 1] - a) + 4 * _PAGE
+            window = begin + (starts[j + 1] - a) + 4 * text_pages.PAGE
             at = new.find(anchor, max(0, begin - 1), window)
-            while at >= 0 and not _same_page(old, new, starts[j], starts[j + 1], at + 1 - starts[j]):
+            while at >= 0 and not _same_page(old, new, j, at + 1 - starts[j]):
                 at = new.find(anchor, at + 1, window)  # the same text again, further on
             budget -= (at if at >= 0 else min(window, len(new))) - begin  # what the finds read
             if budget < 0:
                 return None
             if at >= 0:
-                regions.append((old[a:starts[j]], new[begin:at + 1]))
+                regions.append((old.text(a, starts[j]), new[begin:at + 1]))
                 shift, k = at + 1 - starts[j], j
                 break
         else:
-            regions.append((old[a:], new[begin:]))
+            regions.append((old.text(a, old.size), new[begin:]))
             return regions
-    if len(old) + shift != len(new):  # not reached: the last page matched only at the new end
+    if old.size + shift != len(new):  # not reached: the last page matched only at the new end
         return None
     return regions
 
@@ -322,14 +336,26 @@ def _region_blocks(part: bytes) -> list[bytes]:
     return [block.rstrip(b"\n") for block in _BLOCK_START.split(part) if block.strip(b"\n")]
 
 
-def _same_page(old: bytes, new: bytes, a: int, b: int, shift: int) -> bool:
-    """`old[a:b]` (whole blocks) stands at `a + shift` in `new`, as whole blocks there too."""
-    if a + shift < 0 or new[a + shift:b + shift] != old[a:b]:
+def _same_page(old: MemoryPages | FilePages, new: bytes, page: int, shift: int) -> bool:
+    """Page number `page` of `old` (whole blocks) stands at its start + `shift` in `new`, as
+    whole blocks there too."""
+    a, b = old.starts[page], old.starts[page + 1]
+    if a + shift < 0 or not old.same(page, new[a + shift:b + shift]):
         return False
     end = b + shift
-    if b == len(old):
+    if b == old.size:
         return end == len(new)
     return end < len(new) and new[end] not in _BLOCK_HEAD
+
+
+def spill(memo: TextMemo, file: str) -> TextMemo:
+    """`memo` with its text written to `file` and only its pages' digests held (the runner's,
+    in a worker thread). Raises OSError when it cannot be written (the caller keeps `memo`)."""
+    if memo.text is None:
+        return memo
+    text = _Text(memo.text)
+    pages = text_pages.write(text.text, file, tuple(text.directives), text.one_context)
+    return TextMemo(memo.path, memo.origin, None, memo.digest, pages)
 
 
 def _split_blocks(text: bytes) -> list[bytes]:

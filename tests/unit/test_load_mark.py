@@ -104,7 +104,7 @@ def test_an_edited_file_is_opened_once_per_reload(tmp_path, monkeypatch):
     s.zone_path.write_text(zone_file(2024010102, hosts=3))
     [result] = s.reload()
     assert result.ok and result.changed and result.new_serial == 2024010102 and result.added == 1
-    assert [path for path in opened if not path.endswith(".part")] == [str(s.zone_path)]  # (.part: the memo written)
+    assert [path for path in opened if path.endswith(".zone")] == [str(s.zone_path)]  # (not the memo's files)
 
 
 def test_after_a_restart_an_unchanged_file_is_not_parsed(tmp_path, loads):

@@ -10,6 +10,7 @@ from hiddenprimary import data_dir
 from hiddenprimary.reload import plan as plan_module
 from hiddenprimary.zone.wire_load import TextMemo
 from hiddenprimary.zone.wire_load import load_wire
+from hiddenprimary.zone import wire_reload
 from hiddenprimary.zone.wire_reload import reload_wire
 from tests.unit.reloader_setup import ZONE, Setup, zone_file
 
@@ -44,7 +45,7 @@ def test_the_memo_is_a_file_and_the_next_reload_reads_only_the_difference(tmp_pa
     s.start()
     memo = s.reloader.zones[ZONE].load_memo
     path = data_dir.text_memo_path(s.config.data_dir, ZONE)
-    assert isinstance(memo, TextMemo) and memo.text is None and memo.file == path
+    assert isinstance(memo, TextMemo) and memo.text is None and memo.pages.file == path
     assert open(path, "rb").read() == s.zone_path.read_bytes()
     s.zone_path.write_text(zone_file(2024010102, hosts=51))
     [result] = s.reload()
@@ -59,7 +60,11 @@ def test_a_memo_file_that_is_gone_or_changed_costs_a_whole_read_and_nothing_else
     s.zone_path.write_text(zone_file(2024010101, hosts=20))
     s.start()
     path = data_dir.text_memo_path(s.config.data_dir, ZONE)
-    for step, spoil in enumerate([os.remove, lambda p: open(p, "ab").write(b"h99 A 192.0.2.99\n")]):
+    def overwrite(memo_file):
+        with open(memo_file, "r+b") as f:  # same size, other bytes
+            f.write(b"; changed\n")
+
+    for step, spoil in enumerate([os.remove, overwrite]):
         serial = 2024010102 + step
         s.zone_path.write_text(zone_file(serial, hosts=21 + step))
         spoil(path)
@@ -77,13 +82,13 @@ def test_a_memo_that_cannot_be_written_stays_in_memory(tmp_path, monkeypatch):
     s = Setup(tmp_path)
     made = _count_reads(monkeypatch)
 
-    def cannot(self, file):
+    def cannot(memo, file):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(TextMemo, "spilled_to", cannot)
+    monkeypatch.setattr(wire_reload, "spill", cannot)
     s.start()
     memo = s.reloader.zones[ZONE].load_memo
-    assert memo.text == s.zone_path.read_bytes() and memo.file is None
+    assert memo.text == s.zone_path.read_bytes() and memo.pages is None
     s.zone_path.write_text(zone_file(2024010102, hosts=3))
     [result] = s.reload()
     assert result.ok and made == ["whole", "difference"]

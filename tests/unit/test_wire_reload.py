@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from hiddenprimary.zone.diff import diff
 from hiddenprimary.zone.wire_load import load_wire
-from hiddenprimary.zone import wire_reload
+from hiddenprimary.zone import text_pages, wire_reload
 from hiddenprimary.zone.wire_reload import reload_wire
 
 EXAMPLE = dns.name.from_text("example.")
@@ -80,11 +80,13 @@ def histories(draw) -> list[tuple[int, list[str]]]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(history=histories(), policy_serial=st.booleans(), page=st.sampled_from([1, 7, 40, 1 << 16]))
-def test_a_reload_by_difference_equals_a_whole_file_read(history, policy_serial, page):
-    # `page`: how much text the changed-region search compares at once (the zones here are small)
+@given(history=histories(), policy_serial=st.booleans(), page=st.sampled_from([1, 7, 40, 1 << 16]),
+       spilled=st.booleans())
+def test_a_reload_by_difference_equals_a_whole_file_read(history, policy_serial, page, spilled):
+    # `page`: how much text the changed-region search compares at once (the zones here are small);
+    # `spilled`: the last text is in a file, only its pages' digests held (as the runner keeps it)
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(wire_reload, "_PAGE", page)
+        patch.setattr(text_pages, "PAGE", page)
         path = pathlib.Path(folder) / "zone.db"
         served = memo = None
         for serial, body in history:
@@ -102,7 +104,7 @@ def test_a_reload_by_difference_equals_a_whole_file_read(history, policy_serial,
                 assert {name for name, _ in changed.added + changed.removed} <= again.touched
             loaded = again or whole
             if loaded is not None:  # as the runner: a refused file leaves the last good one served
-                memo = loaded.memo
+                memo = wire_reload.spill(loaded.memo, f"{folder}/memo") if spilled else loaded.memo
                 # A serial policy serves another serial than the file's: only the SOA differs.
                 served = loaded.version.with_serial(serial + 1000) if policy_serial else loaded.version
 
@@ -201,9 +203,12 @@ def test_changed_regions_hold_every_block_that_differs(old, edits, page):
         at = min(at, len(new))
         new[at:at + removed] = [line]
     old_text, new_text = ("\n".join(old) + "\n").encode(), ("\n".join(new) + "\n").encode()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(wire_reload, "_PAGE", page)
-        regions = wire_reload._changed_regions(old_text, new_text)
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as folder:
+        patch.setattr(text_pages, "PAGE", page)
+        regions = wire_reload._changed_regions(text_pages.MemoryPages(old_text), new_text)
+        # The twin: the old text in a file, only its pages' digests held
+        on_disk = text_pages.write(old_text, f"{folder}/memo", (), True)
+        assert wire_reload._changed_regions(on_disk, new_text) == regions
     if regions is None:  # too much differs to search through: the caller cuts both texts whole
         return
     old_parts, new_parts = _blocks(b""), _blocks(b"")
@@ -224,10 +229,24 @@ def test_scattered_edits_of_a_big_text_are_a_few_small_regions():
         edited[i:i + 1] = [f"host{i} A 192.0.2.1", f"new{i} TXT added"]  # a change and an insertion
     del edited[-5]
     old, new = ("\n".join(lines) + "\n").encode(), ("\n".join(edited) + "\n").encode()
-    regions = wire_reload._changed_regions(old, new)
+    regions = wire_reload._changed_regions(text_pages.MemoryPages(old), new)
     assert regions is not None and len(regions) == 11
-    assert sum(len(o) + len(n) for o, n in regions) < 22 * 2 * (wire_reload._PAGE + 100)
+    assert sum(len(o) + len(n) for o, n in regions) < 22 * 2 * (text_pages.PAGE + 100)
     changed = {b for _, n in regions for b in wire_reload._region_blocks(n)} - \
         {b for o, _ in regions for b in wire_reload._region_blocks(o)}
     assert changed == {f"host{i} A 192.0.2.1".encode() for i in range(0, 100_000, 10_000)} | \
         {f"new{i} TXT added".encode() for i in range(0, 100_000, 10_000)}
+
+
+def test_a_memo_file_changed_under_its_digests_makes_a_whole_read(tmp_path):
+    path = tmp_path / "zone.db"
+    path.write_text(HEADER.format(serial=1) + "".join(f"h{i} A 10.0.0.{i}\n" for i in range(200)))
+    first = load_wire(str(path), EXAMPLE)
+    memo = wire_reload.spill(first.memo, str(tmp_path / "memo"))
+    assert memo.text is None and (tmp_path / "memo").read_bytes() == path.read_bytes()
+    path.write_text(HEADER.format(serial=2) + "".join(f"h{i} A 10.0.0.{i}\n" for i in range(201)))
+    assert reload_wire(str(path), EXAMPLE, None, memo, first.version) is not None
+    (tmp_path / "memo").write_bytes((tmp_path / "memo").read_bytes().replace(b"h7 ", b"h8 "))
+    assert reload_wire(str(path), EXAMPLE, None, memo, first.version) is None  # a page reads back changed
+    (tmp_path / "memo").unlink()
+    assert reload_wire(str(path), EXAMPLE, None, memo, first.version) is None
