@@ -37,11 +37,11 @@ from hiddenprimary.reload.plan import ReloadPlan, Signing, SigningChanged, plan_
 from hiddenprimary.reload.result import ReloadResult
 from hiddenprimary.reload.served_serials import ServedSerials
 from hiddenprimary.reload.zone_state import ZoneState
-from hiddenprimary.zone.source import ReadLimits
 from hiddenprimary.zone import wire_reload
-from hiddenprimary.zone.wire_load import TextMemo
+from hiddenprimary.zone.source import ReadLimits
 from hiddenprimary.zone.store import Store
 from hiddenprimary.zone.version import ZoneVersion
+from hiddenprimary.zone.wire_load import TextMemo
 
 log = logging.getLogger("hiddenprimary.reload")
 

@@ -81,7 +81,6 @@ class TextMemo:
     path: str
     origin: dns.name.Name
     text: bytes | None  # None: in `pages.file`
-    digest: bytes  # SHA-256 of the text
     pages: FilePages | None = None
 
 
@@ -111,7 +110,7 @@ def load_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None = None
         version = builder.version()
     except (Refused, LimitCrossed):
         return None
-    return WireLoaded(version, source.files, memo=TextMemo(path, origin, data, source.files[0][1]))
+    return WireLoaded(version, source.files, memo=TextMemo(path, origin, data))
 
 
 _DECODE_CHUNK = 1 << 20

@@ -12,9 +12,8 @@ directive, the texts are not cut into blocks at all: `_changed_regions` compares
 (~64k characters, `zone.text_pages`) at a time and cuts only the pages that differ (a 1M-record
 zone's 10-record reload: 0.74 s -> 0.36 s); the last text need not be held, only its pages'
 digests (`spill`: the runner writes it beside the journal), and only the pages that differ are
-read back. Their owners (read in the old
-text and in the new one) and the apex are the owners to read again, from every block of the new
-text that may name them: lines that start with one of the owner's spellings (relative, absolute,
+read back. Their owners (read in the old text and in the new one) and the apex are the owners
+to read again, from every block of the new text that may name them: lines that start with one of the owner's spellings (relative, absolute,
 `@`; with directives between records, any name that starts with its first label), read in file
 order, only the records of those owners kept. Each owner read again is checked on its own
 (CNAME and other data, one SOA, TTLs of an RRset), and the apex's NS targets again.
@@ -38,10 +37,9 @@ import re
 
 import dns.name
 
-from hiddenprimary.zone import codec
+from hiddenprimary.zone import codec, text_pages
 from hiddenprimary.zone.scan import scan
 from hiddenprimary.zone.source import LimitCrossed, Preread, ReadLimits, Source
-from hiddenprimary.zone import text_pages
 from hiddenprimary.zone.text_pages import BLOCK_START as _BLOCK_START
 from hiddenprimary.zone.text_pages import FilePages, MemoryPages, StalePages
 from hiddenprimary.zone.wire_load import Builder, Refused, TextMemo, WireLoaded, in_zone, read_bytes
@@ -50,7 +48,7 @@ from hiddenprimary.zone.wire_version import WireVersion, key_labels
 _FIRST_RECORD = re.compile(rb"^[^\s;$]", re.M)  # the first line that names an owner
 # A blank-owner record right after a directive: it belongs to the owner named before the directive.
 _INHERITS_ACROSS = re.compile(rb"^\$[^\n]*\n(?:[ \t]*(?:;[^\n]*)?\n)*[ \t]+[^\s;]", re.M)
-# The slices of the text (characters) and of the block lists that one C call works on, so the
+# The slices of the text (bytes) and of the block lists that one C call works on, so the
 # reactor thread gets the GIL between them (a few milliseconds each).
 _CHUNK = 1 << 20
 _CHUNK_BLOCKS = 50_000
@@ -83,7 +81,7 @@ def reload_wire(path: str, origin: dns.name.Name, limits: ReadLimits | None, mem
         return None
     changes, names = touched
     return WireLoaded(current.evolve_packed(changes), source.files,
-                      memo=TextMemo(path, origin, text, source.files[0][1]),
+                      memo=TextMemo(path, origin, text),
                       touched=names)
 
 
@@ -355,7 +353,7 @@ def spill(memo: TextMemo, file: str) -> TextMemo:
         return memo
     text = _Text(memo.text)
     pages = text_pages.write(text.text, file, tuple(text.directives), text.one_context)
-    return TextMemo(memo.path, memo.origin, None, memo.digest, pages)
+    return TextMemo(memo.path, memo.origin, None, pages)
 
 
 def _split_blocks(text: bytes) -> list[bytes]:
