@@ -101,11 +101,10 @@ def _existing(keys: Iterator[bytes] | ShardedDict, apex: bytes, size: int) -> Sh
 
 
 def _existing_with(packed: ShardedDict, empty: list[bytes]) -> ShardedSet:
-    """The names that exist, given the empty non-terminals: the owners' shards copied whole
-    (a name set is laid out as the owner map of its version), then `empty` added."""
+    """The names that exist, given the empty non-terminals: the owners' shards copied whole,
+    then `empty` added. `packed` must be freshly laid out (`ShardedDict.of`), as a version's
+    name set is: shard_count of its owner count."""
     existing = ShardedSet([set(shard) for shard in packed.maps])
-    if len(existing.sets) != len(ShardedSet.sized(len(packed)).sets):
-        existing = ShardedSet.of(packed, len(packed))
     for name in empty:
         existing.add(name)
     return existing
