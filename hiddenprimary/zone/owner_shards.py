@@ -1,5 +1,5 @@
-"""A compact version's owner map and name set, cut into shards by hash so that the next version
-copies only the shards its changes touch.
+"""A compact version's owner map (and its counts of owners below names), cut into shards by hash
+so that the next version copies only the shards its changes touch.
 
 A reload of a million-owner zone used to clone the whole owner dict and name set: ~40 ms each of
 C code that never lets go of the GIL, so queries waited that long (issue 13: p99 during a 1M
@@ -35,7 +35,8 @@ def _relayout(count: int, size: int) -> bool:
 
 
 class ShardedDict:
-    """bytes -> bytes, read like a dict (get, in, [], len, iteration over keys, items, values)."""
+    """bytes -> a value (owner data, counts), read like a dict (get, in, [], len, iteration over
+    keys, items, values)."""
 
     __slots__ = ("maps", "mask", "size")
 
@@ -134,63 +135,3 @@ class ShardedDict:
                 continue
             yield from (key for key, value in mine.items() if theirs.get(key) != value)
             yield from (key for key in theirs if key not in mine)
-
-
-class ShardedSet:
-    """A set of bytes: `in`, len, iteration; built with `add` (before any version holds it)."""
-
-    __slots__ = ("sets", "mask")
-
-    def __init__(self, sets: list[set[bytes]]):
-        self.sets = sets
-        self.mask = len(sets) - 1
-
-    @classmethod
-    def sized(cls, size: int) -> ShardedSet:
-        return cls([set() for _ in range(shard_count(size))])
-
-    @classmethod
-    def of(cls, keys: Iterable[bytes], size: int) -> ShardedSet:
-        """The set of `keys`, laid out for about `size` keys."""
-        sets = cls.sized(size).sets
-        mask = len(sets) - 1
-        if not mask:
-            sets[0].update(keys)
-            return cls(sets)
-        adders = [shard.add for shard in sets]
-        for key in keys:
-            adders[hash(key) & mask](key)
-        return cls(sets)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.sets[hash(key) & self.mask]
-
-    def add(self, key: bytes) -> None:
-        self.sets[hash(key) & self.mask].add(key)
-
-    def __len__(self) -> int:
-        return sum(len(s) for s in self.sets)
-
-    def __iter__(self) -> Iterator[bytes]:
-        for shard in self.sets:
-            yield from shard
-
-    def with_added(self, keys: Iterable[bytes]) -> ShardedSet:
-        """A new set with `keys` too; the shards none of them falls in are shared."""
-        keys = [key for key in set(keys) if key not in self]
-        size = len(self)
-        if _relayout(len(self.sets), size + len(keys)):
-            grown = ShardedSet.sized(size + len(keys))
-            for key in (*self, *keys):
-                grown.add(key)
-            return grown
-        sets = list(self.sets)
-        mask = self.mask
-        copied: set[int] = set()
-        for key in keys:
-            index = hash(key) & mask
-            if index not in copied:
-                sets[index] = set(sets[index])
-                copied.add(index)
-            sets[index].add(key)
-        return ShardedSet(sets)

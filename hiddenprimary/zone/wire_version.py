@@ -14,7 +14,8 @@ replaces its records (as a dict keeps its first key); names compare case-insensi
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 
 import dns.name
 import dns.rdataclass
@@ -23,7 +24,7 @@ import dns.rdatatype
 import dns.rdtypes.ANY.SOA
 
 from hiddenprimary.zone import codec, snapshot_index
-from hiddenprimary.zone.owner_shards import ShardedDict, ShardedSet
+from hiddenprimary.zone.owner_shards import ShardedDict
 from hiddenprimary.zone.version import Node, Nodes, RdatasetKey, ZoneVersion, canonical_key
 
 _NS = dns.rdatatype.NS
@@ -86,54 +87,43 @@ def _holds(packed: bytes, rdtype: int) -> bool:
     return any(head[0] == rdtype and head[1] == _NONE for head in codec.heads(packed))
 
 
-def _existing(keys: Iterator[bytes] | ShardedDict, apex: bytes, size: int) -> ShardedSet:
-    """The names that exist: every key of `keys` and each empty non-terminal between it and the
-    apex (RFC 4592 2.2.2)."""
-    # A level of parents at a time, in set operations (a restart builds this for every owner).
-    names = set(keys)
-    names.add(apex)
+def _below(keys: Iterable[bytes], apex: bytes) -> ShardedDict:
+    """For each name between the owners `keys` and the apex (both excluded) that has owners below
+    it, how many: the empty non-terminals (RFC 4592 2.2.2) are the ones that are not owners, and
+    the counts let an owner's removal tell which of its ancestors stay (a set of every name that
+    exists cost a 1M zone 32 MiB more, and its removals a rebuild)."""
     top = len(apex)
-    parents = {key[key[0] + 1 :] for key in names if len(key) > top} - names
-    while parents:
-        names |= parents
-        parents = {key[key[0] + 1 :] for key in parents if len(key) > top} - names
-    return ShardedSet.of(names, size)
+    level = Counter(parent for parent in (key[key[0] + 1 :] for key in keys) if len(parent) > top)
+    below: Counter = Counter()
+    while level:  # a level of ancestors at a time, the counts carried up
+        below.update(level)
+        up: Counter = Counter()
+        for name, count in level.items():
+            parent = name[name[0] + 1 :]
+            if len(parent) > top:
+                up[parent] += count
+        level = up
+    return ShardedDict.of(below)  # laid out for its own size: evolve keeps that layout
 
 
-def _existing_with(packed: ShardedDict, empty: list[bytes]) -> ShardedSet:
-    """The names that exist, given the empty non-terminals: the owners' shards copied whole,
-    then `empty` added. `packed` must be freshly laid out (`ShardedDict.of`), as a version's
-    name set is: shard_count of its owner count."""
-    existing = ShardedSet([set(shard) for shard in packed.maps])
-    for name in empty:
-        existing.add(name)
-    return existing
-
-
-def _names_added(keys: list[bytes], apex: bytes, existing: ShardedSet) -> set[bytes]:
-    """Of `keys` (new owners) and the empty non-terminals above them, those not in `existing`."""
-    added: set[bytes] = set()
-    top = len(apex)
-    for key in keys:
-        if key not in existing:
-            added.add(key)
+def _ancestors(key: bytes, top: int) -> Iterator[bytes]:
+    """The names between `key` and the apex (of wire length `top`), both excluded."""
+    key = key[key[0] + 1 :]
+    while len(key) > top:
+        yield key
         key = key[key[0] + 1 :]
-        while len(key) > top and key not in existing and key not in added:
-            added.add(key)
-            key = key[key[0] + 1 :]
-    return added
 
 
 class WireVersion:
     """An immutable zone version in wire form (see the module docstring)."""
 
-    __slots__ = ("origin", "_packed", "_apex", "_existing", "_cuts", "_sorted", "_chains", "_nsec3",
+    __slots__ = ("origin", "_packed", "_apex", "_below", "_cuts", "_sorted", "_chains", "_nsec3",
                  "rr_count", "cache", "_decoded", "_soa")
 
     def __init__(self, origin: dns.name.Name, packed: dict[bytes, bytes] | ShardedDict, *,
-                 existing: ShardedSet | None = None, cuts: set[bytes] | None = None, rr_count: int | None = None):
+                 below: ShardedDict | None = None, cuts: set[bytes] | None = None, rr_count: int | None = None):
         """Takes `packed` (lowercased owner wire -> encoded rdatasets; a dict is cut into shards):
-        callers build a fresh one and never change it afterwards. `existing`, `cuts`,
+        callers build a fresh one and never change it afterwards. `below` (see `_below`), `cuts`,
         `rr_count`: already known (from `evolve`), or worked out here."""
         self.origin = origin
         if not isinstance(packed, ShardedDict):
@@ -149,7 +139,7 @@ class WireVersion:
                 rr_count += count
                 if ns and key != apex:
                     cuts.add(key)
-        self._existing = existing if existing is not None else _existing(packed, apex, len(packed))
+        self._below = below if below is not None else _below(packed, apex)
         self._cuts = cuts
         self.rr_count = rr_count
         self._sorted: list[bytes] | None = None
@@ -178,11 +168,11 @@ class WireVersion:
     def from_snapshot(cls, origin: dns.name.Name, data: bytes, index: bytes) -> WireVersion:
         """As `from_codec`, cut by the `snapshot_index` that `to_snapshot` wrote with `data`.
         Raises ValueError when the index does not fit `data`."""
-        keys, values, rr_count, cuts, empty = snapshot_index.decode(index, data)
+        keys, values, rr_count, cuts, below = snapshot_index.decode(index, data)
         packed = ShardedDict.of(zip(keys, values), len(keys))
         if len(packed) != len(keys):
             raise ValueError("the snapshot index names an owner twice")
-        return cls(origin, packed, cuts=cuts, rr_count=rr_count, existing=_existing_with(packed, empty))
+        return cls(origin, packed, cuts=cuts, rr_count=rr_count, below=ShardedDict.of(below))
 
     def to_codec(self) -> bytes:
         """The version in `zone.codec` form (the journal's snapshot), as stored: no encoding.
@@ -192,13 +182,15 @@ class WireVersion:
     def to_snapshot(self) -> tuple[bytes, bytes]:
         """`to_codec`'s bytes and their `snapshot_index`."""
         apex = self._apex
-        packed = self._packed
-        owners = [(apex, packed[apex])]
-        owners += [(key, data) for key, data in packed.items() if key != apex]
-        empty = [name for name in self._existing if name not in packed]
+        keys, values = [apex], [self._packed[apex]]
+        for shard in self._packed.maps:  # C-level copies of each shard's keys and values, in step
+            keys.extend(shard)
+            values.extend(shard.values())
+        at = keys.index(apex, 1)  # the apex comes first, once
+        del keys[at], values[at]
         # One join (no `head + rest`): the snapshot is the size of the zone, copied once.
-        return (b"".join([data for _key, data in owners]),
-                snapshot_index.encode(owners, self.rr_count, self._cuts, empty))
+        return (b"".join(values),
+                snapshot_index.encode(keys, values, self.rr_count, self._cuts, self._below.items()))
 
     def to_plain(self) -> ZoneVersion:
         """The same version as a ZoneVersion (dnspython objects), for readers that need every
@@ -218,12 +210,14 @@ class WireVersion:
 
     def evolve_packed(self, changes: Mapping[bytes, bytes | None]) -> WireVersion:
         """As `evolve`, with each changed owner given by its key and its encoded rdatasets (None
-        removes it), taken as they are (spelling included). The owner map and the name set are
-        copied only in the shards the changes fall in (zone.owner_shards)."""
+        removes it), taken as they are (spelling included). The owner map and the counts of
+        owners below names are copied only in the shards the changes fall in (zone.owner_shards)."""
         current = self._packed
         cuts = set(self._cuts)
         rr_count = self.rr_count
-        new_keys, removed = [], False
+        top = len(self._apex)
+        counts: dict[bytes, int] = {}  # ancestors of owners that come or go: their new counts
+        below = self._below
         applied: dict[bytes, bytes | None] = {}
         for key, data in changes.items():
             old = current.get(key)
@@ -237,16 +231,15 @@ class WireVersion:
                 if ns and key != self._apex:
                     cuts.add(key)
                 if old is None:
-                    new_keys.append(key)
+                    for name in _ancestors(key, top):
+                        counts[name] = counts.get(name, below.get(name, 0)) + 1
             elif old is not None:
                 applied[key] = None
-                removed = True
+                for name in _ancestors(key, top):
+                    counts[name] = counts.get(name, below.get(name, 0)) - 1
         packed = current.evolved(applied)
-        if removed:
-            existing = _existing(packed, self._apex, len(packed))  # empty non-terminals may go too
-        else:
-            existing = self._existing.with_added(_names_added(new_keys, self._apex, self._existing))
-        return WireVersion(self.origin, packed, existing=existing, cuts=cuts, rr_count=rr_count)
+        below = below.evolved({name: count or None for name, count in counts.items()})
+        return WireVersion(self.origin, packed, below=below, cuts=cuts, rr_count=rr_count)
 
     def packed_at(self, key: bytes) -> bytes | None:
         """The encoded rdatasets of the owner `key` (lowercased wire), None when there is none."""
@@ -256,7 +249,7 @@ class WireVersion:
     def name_key_exists(self, key: bytes) -> bool:
         """`name_exists` for a name in lowercased wire form (`key`): an owner or an empty
         non-terminal."""
-        return key in self._existing
+        return key in self._packed or key in self._below
 
     def has_cuts(self) -> bool:
         return bool(self._cuts)
@@ -340,7 +333,7 @@ class WireVersion:
 
     def name_exists(self, name: dns.name.Name) -> bool:
         """True for owners and for empty non-terminals."""
-        return wire_key(name) in self._existing
+        return self.name_key_exists(wire_key(name))
 
     def delegation_above(self, name: dns.name.Name) -> dns.name.Name | None:
         """The topmost zone cut (NS below the apex) at or above `name`, or None."""
@@ -360,7 +353,7 @@ class WireVersion:
     def closest_encloser(self, name: dns.name.Name) -> dns.name.Name:
         """The longest existing ancestor-or-self of `name` (RFC 4592 3.3.1)."""
         key, top = wire_key(name), len(self._apex)
-        while key not in self._existing and len(key) > top:
+        while len(key) > top and not self.name_key_exists(key):
             key = key[key[0] + 1 :]
             name = name.parent()
         return name
