@@ -10,7 +10,6 @@ from twisted.internet import defer, threads
 from hiddenprimary.clock import Clock, utc_text
 from hiddenprimary.config import Config
 from hiddenprimary.dnssec import zone_signer
-from hiddenprimary.dnssec.keys import ds_records
 from hiddenprimary.errors import UsageError
 from hiddenprimary.net.pools import LazyPool
 from hiddenprimary.providers.api_sync import ApiSync
@@ -96,6 +95,8 @@ class DaemonCommands:
             if state.keys is None:
                 raise UsageError(f"zone {_zone_text(zone)} has no keys: {state.key_error or 'not loaded yet'}")
             digests = (options or {}).get("digest") or "SHA256"
+            from hiddenprimary.dnssec.keys import ds_records  # cryptography: only when asked
+
             records = [f"{zone.to_text()} IN DS {ds.to_text()}" for ds in ds_records(state.keys, digests)]
             out.append({"zone": _zone_text(zone), "ds": records})
         return {"zones": out}

@@ -23,17 +23,18 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import dns.name
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 
-from hiddenprimary.dnssec import keys as dnssec_keys
 from hiddenprimary.dnssec import nsec, nsec3
-from hiddenprimary.dnssec.keys import SigningKey
-from hiddenprimary.dnssec.sign import KEY_TYPES, prepare_keys, sign_jobs
 from hiddenprimary.zone.version import RdatasetKey, ZoneVersion
+
+if TYPE_CHECKING:
+    from hiddenprimary.dnssec.keys import SigningKey
 
 _RRSIG = dns.rdatatype.RRSIG
 _NSEC = dns.rdatatype.NSEC
@@ -90,6 +91,8 @@ class SignStats:
 def signer_input(file_version: ZoneVersion, keys: Sequence[SigningKey], policy: SigningPolicy) -> ZoneVersion:
     """The operator's zone prepared for signing (see the module docstring). DNSKEYs already in the
     file (pre-published or foreign keys) stay; CDS/CDNSKEY and NSEC3PARAM are ours alone."""
+    from hiddenprimary.dnssec import keys as dnssec_keys  # cryptography: only where zones are signed
+
     origin = file_version.origin
     nodes: dict = {}
     for name, node in file_version.nodes().items():
@@ -114,6 +117,8 @@ def signing_mismatch(served: ZoneVersion, keys: Sequence[SigningKey], policy: Si
     missing from the DNSKEY set, other CDS/CDNSKEY, NSEC <-> NSEC3, other NSEC3 parameters or
     opt-out); None when nothing does. A reload takes such a change in; the re-sign timer, which
     has no zone file to rebuild the apex from, must not sign with them."""
+    from hiddenprimary.dnssec import keys as dnssec_keys
+
     origin = served.origin
     dnskeys = served.get(origin, _DNSKEY)
     if dnskeys is None or any(k.dnskey not in dnskeys for k in keys):
@@ -228,6 +233,8 @@ def sign_zone(
     RRsets keep their signatures; with `previous` None everything is signed. `sign_batch`, given a
     list of signing jobs, returns their RRSIG rdatasets in order (the default signs in this
     thread; the daemon may pass a multi-process one for full signs)."""
+    from hiddenprimary.dnssec.sign import KEY_TYPES, prepare_keys, sign_jobs
+
     origin = unsigned.origin
     for key in keys:
         if key.zone != origin:

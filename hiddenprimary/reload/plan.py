@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import dns.rdatatype
 
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import denial, zone_signer
-from hiddenprimary.dnssec.keys import SigningKey
 from hiddenprimary.dnssec.zone_signer import SignStats, SigningPolicy
 from hiddenprimary.errors import HiddenPrimaryError, SerialError, Severity, ZoneProblem, ZoneRejected
 from hiddenprimary.reload.load_mark import LoadMark, load_context
@@ -26,6 +26,9 @@ from hiddenprimary.zone.wire_load import TextMemo, WireLoaded, load_wire
 from hiddenprimary.zone.wire_reload import reload_wire
 from hiddenprimary.zone.wire_version import WireVersion
 
+
+if TYPE_CHECKING:
+    from hiddenprimary.dnssec.keys import SigningKey
 
 @dataclasses.dataclass(frozen=True)
 class Signing:

@@ -25,8 +25,6 @@ from hiddenprimary import data_dir
 from hiddenprimary.clock import Clock, utc_text
 from hiddenprimary.config import Config
 from hiddenprimary.dnssec import zone_signer
-from hiddenprimary.dnssec.keys import DnssecKeyError, load_or_create_keys
-from hiddenprimary.dnssec.parallel import ParallelSigner
 from hiddenprimary.logs import event
 from hiddenprimary.reload.commit import commit, restore
 from hiddenprimary.reload.events import ZoneEvents
@@ -328,6 +326,8 @@ class Reloader:
         dnssec_cfg = self.config.zones[zone].dnssec
         if dnssec_cfg is None:
             return None, None
+        from hiddenprimary.dnssec.keys import DnssecKeyError, load_or_create_keys  # signed zones only
+
         try:
             keys = load_or_create_keys(self.config.data_dir, zone, dnssec_cfg, self.clock.wall(), create)
         except DnssecKeyError as e:
@@ -343,6 +343,10 @@ class Reloader:
         dnssec_cfg = self.config.zones[zone].dnssec
         if dnssec_cfg is None:
             return None
+        # Signing pulls in cryptography (~8 MiB, ~25 ms of a start): only for signed zones.
+        from hiddenprimary.dnssec.keys import DnssecKeyError
+        from hiddenprimary.dnssec.parallel import ParallelSigner
+
         state = self.zones[zone]
         if state.keys is None:
             raise state.key_error or DnssecKeyError(self.config.data_dir, "the zone's keys are not loaded")
