@@ -31,15 +31,17 @@ from hiddenprimary.reload.events import ZoneEvents
 from hiddenprimary.reload import heap
 from hiddenprimary.reload.gc_pause import gc_paused
 from hiddenprimary.reload.journal import Journal, JournalInfo
+from hiddenprimary.reload.load_mark import LoadMark, load_context
 from hiddenprimary.reload.plan import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
 from hiddenprimary.reload.result import ReloadResult
 from hiddenprimary.reload.served_serials import ServedSerials
 from hiddenprimary.reload.zone_state import ZoneState
 from hiddenprimary.zone import wire_reload
-from hiddenprimary.zone.source import ReadLimits
+from hiddenprimary.zone.source import ReadLimits, files_digest
 from hiddenprimary.zone.store import Store
 from hiddenprimary.zone.version import ZoneVersion
 from hiddenprimary.zone.wire_load import TextMemo
+from hiddenprimary.zone.wire_version import WireVersion
 
 log = logging.getLogger("hiddenprimary.reload")
 
@@ -242,7 +244,7 @@ class Reloader:
             keys, key_error = self._load_keys(zone, create=not zone_signer.is_signed(r.version))
             signed = zone_signer.is_signed(r.version)
             plan = ReloadPlan(_zone_text(zone), None, r.version, None, (), file_serial=r.file_serial,
-                              mark=r.load_mark)
+                              mark=r.load_mark, memo=self._memo_kept(zone, r.version, r.load_mark))
             return _Step(plan, r.info, history=r.history, retime=r.version is not None,
                          expires=zone_signer.earliest_expiration(r.version) if signed else None,
                          restored=_Restored(r.journal, r.served_floor, r.problem, keys, key_error))
@@ -277,6 +279,19 @@ class Reloader:
             return _Step(plan, info, retime=plan.signed is not None, expires=expires)
 
         return self._run(zone, "reload", work)
+
+    def _memo_kept(self, zone: dns.name.Name, version, mark: LoadMark | None) -> TextMemo | None:
+        """After a restart, the text memo the last run wrote, when it holds the bytes the restored
+        version was loaded from (its load mark says which): the first reload then reads only
+        what changed. Unsigned zones from one file only, as `zone.wire_reload` reads them."""
+        zone_cfg = self.config.zones[zone]
+        if (mark is None or zone_cfg.dnssec is not None or not isinstance(version, WireVersion)
+                or mark.files != (zone_cfg.file,)):
+            return None
+        context = load_context(zone_cfg, None, self._read_limits())
+        return wire_reload.memo_from_file(
+            zone_cfg.file, zone_cfg.name, data_dir.text_memo_path(self.config.data_dir, zone),
+            lambda sha256: files_digest([(zone_cfg.file, sha256)], context) == mark.digest)
 
     def _spill(self, zone: dns.name.Name, memo: TextMemo) -> None:
         """Write the text memo beside the journal, in a worker thread after publishing (a 1M-record

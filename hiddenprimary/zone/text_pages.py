@@ -108,11 +108,17 @@ class FilePages:
         return b"".join(parts)
 
 
+def describe(text: bytes, file: str, directives: tuple[bytes, ...], one_context: bool) -> FilePages:
+    """`text`, which `file` holds, by its pages' digests."""
+    starts = page_starts(text)
+    digests = tuple(digest(text[a:b]) for a, b in zip(starts, starts[1:]))
+    return FilePages(file, len(text), starts, digests, directives, one_context)
+
+
 def write(text: bytes, file: str, directives: tuple[bytes, ...], one_context: bool) -> FilePages:
     """Write `text` to `file` (under a name of its own, then renamed: two reloads' memos may be
     written at once, and a reader checks every page it reads) and describe it. Raises OSError."""
-    starts = page_starts(text)
-    digests = tuple(digest(text[a:b]) for a, b in zip(starts, starts[1:]))
+    pages = describe(text, file, directives, one_context)
     part = f"{file}.{os.getpid()}.{id(text):x}.part"
     try:
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -130,4 +136,4 @@ def write(text: bytes, file: str, directives: tuple[bytes, ...], one_context: bo
         except OSError:
             pass
         raise
-    return FilePages(file, len(text), starts, digests, directives, one_context)
+    return pages

@@ -31,9 +31,12 @@ enough to be exact:
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import operator
 import re
+
+from collections.abc import Callable
 
 import dns.name
 
@@ -344,6 +347,21 @@ def _same_page(old: MemoryPages | FilePages, new: bytes, page: int, shift: int) 
     if b == old.size:
         return end == len(new)
     return end < len(new) and new[end] not in _BLOCK_HEAD
+
+
+def memo_from_file(path: str, origin: dns.name.Name, file: str, matches: Callable[[bytes], bool]) -> TextMemo | None:
+    """A memo for the zone file at `path` from the memo file an earlier run wrote (`spill`), when
+    `matches(its SHA-256)` says it holds the bytes the served version was loaded from (a
+    restart: the first reload then reads only what changed, not the whole file); None else."""
+    try:
+        with open(file, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if not data.isascii() or not matches(hashlib.sha256(data).digest()):
+        return None
+    text = _Text(data)
+    return TextMemo(path, origin, None, text_pages.describe(text.text, file, tuple(text.directives), text.one_context))
 
 
 def spill(memo: TextMemo, file: str) -> TextMemo:

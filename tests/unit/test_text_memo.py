@@ -92,3 +92,31 @@ def test_a_memo_that_cannot_be_written_stays_in_memory(tmp_path, monkeypatch):
     s.zone_path.write_text(zone_file(2024010102, hosts=3))
     [result] = s.reload()
     assert result.ok and made == ["whole", "difference"]
+
+
+def test_after_a_restart_the_memo_file_is_taken_up_again_when_it_holds_what_was_loaded(tmp_path, monkeypatch):
+    s = Setup(tmp_path)
+    made = _count_reads(monkeypatch)
+    s.zone_path.write_text(zone_file(2024010101, hosts=30))
+    s.start()
+    s.zone_path.write_text(zone_file(2024010102, hosts=31))
+    s.reload()
+    s.reloader = s.make()  # a restart on the same data_dir
+    [started] = s.start()
+    assert started.ok and not started.changed
+    memo = s.reloader.zones[ZONE].load_memo
+    assert isinstance(memo, TextMemo) and memo.text is None
+    s.zone_path.write_text(zone_file(2024010103, hosts=32))
+    [result] = s.reload()
+    assert result.ok and result.new_serial == 2024010103 and result.added == 1
+    assert made == ["whole", "difference", "difference"]
+    # A memo file that is not what the restored version was loaded from is left alone.
+    path = data_dir.text_memo_path(s.config.data_dir, ZONE)
+    with open(path, "r+b") as f:
+        f.write(b"; other\n")
+    s.reloader = s.make()
+    s.start()
+    assert s.reloader.zones[ZONE].load_memo is None
+    s.zone_path.write_text(zone_file(2024010104, hosts=33))
+    [result] = s.reload()
+    assert result.ok and result.new_serial == 2024010104 and made[-1] == "whole"
