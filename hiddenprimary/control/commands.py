@@ -44,9 +44,10 @@ class DaemonCommands:
         zones = []
         for name in names:
             zone = self._by_text.get(name.rstrip(".").lower())
-            if zone is None:
-                known = ", ".join(sorted(self._by_text)) or "none"
-                raise UsageError(f"unknown zone {name!r} (configured: {known})")
+            if zone is None:  # the count, not the list: a config may name thousands (issue 15)
+                count = len(self._by_text)
+                raise UsageError(f"unknown zone {name!r} ({count} zone{'' if count == 1 else 's'} configured; "
+                                 "`hpctl status` lists them)")
             zones.append(zone)
         return zones
 

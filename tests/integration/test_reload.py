@@ -113,6 +113,7 @@ def test_status_lists_zones_and_serials(daemon):
 def test_unknown_zone_is_a_usage_error(daemon):
     out = daemon.hpctl("reload", "example.org")
     assert out.returncode == 2 and "unknown zone 'example.org'" in out.stderr
+    assert "2 zones configured" in out.stderr and "example.net" not in out.stderr  # a count, not the list
 
 
 def test_sigterm_exits_cleanly(daemon):
