@@ -17,7 +17,6 @@ MESSAGE_SIZE = 16 * 1024  # per transfer message (RFC 5936 allows 65535); small 
 
 
 SPILL_BYTES = 1 << 20  # a finished stream larger than this may be kept in a file (`spill`)
-_WRITE_CHUNK = 1 << 20
 
 
 class SpilledMessages(Sequence):
@@ -28,16 +27,9 @@ class SpilledMessages(Sequence):
         self._file = tempfile.TemporaryFile(dir=folder)
         self._offsets = array("Q", [0])
         try:
-            batch: list[bytes] = []
-            size = 0
-            for message in messages:
-                batch.append(message)
-                size += len(message)
+            for message in messages:  # a message a write: one big copy would stall a core
+                self._file.write(message)
                 self._offsets.append(self._offsets[-1] + len(message))
-                if size >= _WRITE_CHUNK:
-                    self._file.write(b"".join(batch))
-                    batch, size = [], 0
-            self._file.write(b"".join(batch))
             self._file.flush()
         except BaseException:
             self._file.close()

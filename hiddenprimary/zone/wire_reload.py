@@ -360,8 +360,7 @@ def memo_from_file(path: str, origin: dns.name.Name, file: str, matches: Callabl
         return None
     if not data.isascii() or not matches(hashlib.sha256(data).digest()):
         return None
-    text = _Text(data)
-    return TextMemo(path, origin, None, text_pages.describe(text.text, file, tuple(text.directives), text.one_context))
+    return _file_memo(path, origin, data, file, text_pages.describe)
 
 
 def spill(memo: TextMemo, file: str) -> TextMemo:
@@ -369,9 +368,15 @@ def spill(memo: TextMemo, file: str) -> TextMemo:
     in a worker thread). Raises OSError when it cannot be written (the caller keeps `memo`)."""
     if memo.text is None:
         return memo
-    text = _Text(memo.text)
-    pages = text_pages.write(text.text, file, tuple(text.directives), text.one_context)
-    return TextMemo(memo.path, memo.origin, None, pages)
+    return _file_memo(memo.path, memo.origin, memo.text, file, text_pages.write)
+
+
+def _file_memo(path: str, origin: dns.name.Name, data: bytes, file: str,
+               pages: Callable[[bytes, str, tuple[bytes, ...], bool], FilePages]) -> TextMemo:
+    """A memo that holds only the pages of `data` in `file` (`pages`: text_pages.describe for a
+    file that holds them already, text_pages.write to write it)."""
+    text = _Text(data)
+    return TextMemo(path, origin, None, pages(text.text, file, tuple(text.directives), text.one_context))
 
 
 def _split_blocks(text: bytes) -> list[bytes]:

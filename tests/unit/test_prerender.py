@@ -112,7 +112,6 @@ def test_a_big_rendering_waits_in_a_file_and_reads_back_the_same_bytes(tmp_path,
     config = parse_config(CONFIG.replace("listen:", f"data_dir: {tmp_path / 'var'}\nlisten:"), str(tmp_path / "hp.yaml"))
     (tmp_path / "var" / "zones").mkdir(parents=True)
     monkeypatch.setattr(messages, "SPILL_BYTES", 1)  # the test zone is small
-    monkeypatch.setattr(messages, "_WRITE_CHUNK", 300)  # and several writes
     hosts = "".join(f"host{i} A 192.0.2.{i % 250}\n" for i in range(2000))  # a few messages
     plain = version_from_text(QUERY_ZONE + hosts)
     version = WireVersion.from_nodes(plain.origin, plain.nodes())
