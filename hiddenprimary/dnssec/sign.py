@@ -12,10 +12,7 @@ import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 import dns.rdtypes.ANY.RRSIG
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
+from hiddenprimary.dnssec import signature
 from hiddenprimary.dnssec.keys import SigningKey
 
 _RRSIG = dns.rdatatype.RRSIG
@@ -41,24 +38,7 @@ _RDLEN = struct.Struct("!H")
 
 def _signer(key: SigningKey):
     """A function data -> signature bytes in the DNSSEC wire form of the key's algorithm."""
-    alg = key.algorithm
-    pk = key.private_key
-    if alg == 13 or alg == 14:  # ECDSAP256SHA256 / ECDSAP384SHA384 (RFC 6605 4): r || s
-        size = 32 if alg == 13 else 48
-        scheme = ec.ECDSA(hashes.SHA256() if alg == 13 else hashes.SHA384())
-
-        def sign(data: bytes) -> bytes:
-            r, s = decode_dss_signature(pk.sign(data, scheme))
-            return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-
-        return sign
-    if alg == 15 or alg == 16:  # ED25519 / ED448 (RFC 8080): the raw signature
-        return pk.sign
-    if alg == 8 or alg == 10:  # RSASHA256 / RSASHA512 (RFC 5702): PKCS#1 v1.5
-        digest = hashes.SHA256() if alg == 8 else hashes.SHA512()
-        pad = padding.PKCS1v15()
-        return lambda data: pk.sign(data, pad, digest)
-    raise ValueError(f"unsupported DNSSEC algorithm {alg}")
+    return signature.signer(key.algorithm, key.private_key)
 
 
 class PreparedKey:

@@ -91,8 +91,6 @@ class SignStats:
 def signer_input(file_version: ZoneVersion, keys: Sequence[SigningKey], policy: SigningPolicy) -> ZoneVersion:
     """The operator's zone prepared for signing (see the module docstring). DNSKEYs already in the
     file (pre-published or foreign keys) stay; CDS/CDNSKEY and NSEC3PARAM are ours alone."""
-    from hiddenprimary.dnssec import keys as dnssec_keys  # cryptography: only where zones are signed
-
     origin = file_version.origin
     nodes: dict = {}
     for name, node in file_version.nodes().items():
@@ -100,7 +98,16 @@ def signer_input(file_version: ZoneVersion, keys: Sequence[SigningKey], policy: 
             node = {key: rds for key, rds in node.items() if key[0] not in SIGNER_TYPES}
         if node:
             nodes[name] = node
-    apex = dict(nodes[origin])
+    nodes[origin] = signer_input_apex(nodes[origin], keys, policy)
+    return ZoneVersion(origin, nodes)
+
+
+def signer_input_apex(apex: dict, keys: Sequence[SigningKey], policy: SigningPolicy) -> dict:
+    """The apex node of `signer_input`: the file's (signer's types dropped) with our DNSKEYs
+    added, our CDS/CDNSKEY and, for NSEC3, our NSEC3PARAM."""
+    from hiddenprimary.dnssec import keys as dnssec_keys  # cryptography: only where zones are signed
+
+    apex = {key: rds for key, rds in apex.items() if key[0] not in SIGNER_TYPES}
     apex.pop((_NSEC3PARAM, _NONE), None)
     ttl = policy.dnskey_ttl
     apex[(_DNSKEY, _NONE)] = dnssec_keys.dnskey_rdataset(keys, ttl, apex.get((_DNSKEY, _NONE)))
@@ -108,8 +115,7 @@ def signer_input(file_version: ZoneVersion, keys: Sequence[SigningKey], policy: 
     apex[(_CDNSKEY, _NONE)] = dnssec_keys.cdnskey_rdataset(keys, ttl)
     if policy.denial == "nsec3":
         apex[(_NSEC3PARAM, _NONE)] = nsec3.nsec3param_rdataset(policy.nsec3)
-    nodes[origin] = apex
-    return ZoneVersion(origin, nodes)
+    return apex
 
 
 def signing_mismatch(served: ZoneVersion, keys: Sequence[SigningKey], policy: SigningPolicy) -> str | None:

@@ -12,7 +12,7 @@ import dns.rdatatype
 
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
-from hiddenprimary.dnssec import denial, zone_signer
+from hiddenprimary.dnssec import denial, wire_input, wire_signer, zone_signer
 from hiddenprimary.dnssec.zone_signer import SignStats, SigningPolicy
 from hiddenprimary.errors import HiddenPrimaryError, SerialError, Severity, ZoneProblem, ZoneRejected
 from hiddenprimary.reload.load_mark import LoadMark, load_context
@@ -24,7 +24,7 @@ from hiddenprimary.zone.source import ReadLimits
 from hiddenprimary.zone.version import ZoneVersion
 from hiddenprimary.zone.wire_load import TextMemo, WireLoaded, load_wire
 from hiddenprimary.zone.wire_reload import reload_wire
-from hiddenprimary.zone.wire_version import WireVersion
+from hiddenprimary.zone.wire_version import WireVersion, wire_key
 
 
 if TYPE_CHECKING:
@@ -40,6 +40,13 @@ class Signing:
     policy: SigningPolicy
     last_file_serial: int | None = None
     sign_batch: Callable[[list], list] | None = None  # multi-process signing for big batches
+    sign_data: Callable[[list], list] | None = None  # the same for the wire signer's jobs
+
+    @property
+    def wire(self) -> bool:
+        """Signed from the compact store (`dnssec.wire_signer`): NSEC zones. NSEC3 zones are
+        still signed from dnspython objects (`zone_signer.sign_zone`)."""
+        return self.policy.denial == "nsec"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,18 +97,22 @@ def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
             and source.unchanged(list(mark.files), limits or ReadLimits(), context, mark.digest, preread)):
         return ReloadPlan(zone_cfg.name.to_text(omit_final_dot=True), current, None, None, mark.warnings,
                           mark.file_serial, mark=mark)
-    # Unsigned zones: read only what changed since the last fast load (zone.wire_reload), else
-    # the whole file fast (zone.wire_load); either hands anything it cannot prove clean (and
-    # every signed zone, whose signer reads dnspython objects until issue 14) to load_zone.
+    # Unsigned zones and NSEC-signed ones: read only what changed since the last fast load
+    # (zone.wire_reload), else the whole file fast (zone.wire_load); either hands anything it
+    # cannot prove clean to load_zone. A signed zone's reload starts from its unsigned input.
     loaded = None
-    if signing is None:
+    if signing is None or signing.wire:
         text_memo = memo if isinstance(memo, TextMemo) else None
-        loaded = (reload_wire(zone_cfg.file, zone_cfg.name, limits, text_memo, current, preread)
+        base = current if signing is None else _unsigned_of(current)
+        loaded = (reload_wire(zone_cfg.file, zone_cfg.name, limits, text_memo, base, preread)
                   or load_wire(zone_cfg.file, zone_cfg.name, limits, preread))
+        if (loaded is not None and signing is not None and zone_cfg.dnssec is not None
+                and not _ttls_fit(loaded, zone_cfg, current)):
+            loaded = None  # the full load names the RRset over the re-sign margin at its line
     if loaded is None:
         loaded = load_zone(zone_cfg.file, zone_cfg.name, memo if isinstance(memo, ZoneMemo) else None, limits)
-    if signing is not None and zone_cfg.dnssec is not None:
-        _check_resign_margin(loaded, zone_cfg)
+        if signing is not None and zone_cfg.dnssec is not None:
+            _check_resign_margin(loaded, zone_cfg)
     plan = _indexed(_plan_reload(current, loaded, zone_cfg, clock, signing, last_file_serial, served_floor))
     if limits is not None and limits.expired():  # signing a big zone can take long too
         raise ReloadTimeout(f"zone {plan.zone}: {limits.timeout_text()}; nothing published")
@@ -142,6 +153,24 @@ def _check_resign_margin(loaded, zone_cfg: ZoneConfig) -> None:
     problem = ZoneProblem("ttl-over-resign-margin", Severity.ERROR, message, loaded.location(owner, rdtype),
                           owner.to_text())
     raise ZoneRejected(origin.to_text(omit_final_dot=True), [problem, *loaded.warnings])
+
+
+TTL_ROOM = "dnssec.ttl_room"  # a signed version's cache: the re-sign margin its TTLs were checked against
+
+
+def _unsigned_of(current) -> WireVersion | None:
+    """The unsigned input `current` was signed from, when the wire signer made it."""
+    return current.cache.get(wire_signer.UNSIGNED) if isinstance(current, WireVersion) else None
+
+
+def _ttls_fit(loaded: WireLoaded, zone_cfg: ZoneConfig, current) -> bool:
+    """`_check_resign_margin` for a fast read: at the owners it touched when the margin is the
+    one `current` was checked against, else at every owner."""
+    room = zone_cfg.dnssec.refresh - zone_cfg.dnssec.propagation_delay
+    keys = None
+    if loaded.touched is not None and current is not None and current.cache.get(TTL_ROOM) == room:
+        keys = {wire_key(name) for name in loaded.touched}
+    return wire_input.ttls_fit(loaded.version, room, keys)
 
 
 def _below_a_cut(owner, origin, cuts: set) -> bool:
@@ -203,6 +232,8 @@ def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, cloc
     file's serial too, so raising only the serial in the file publishes a new version)."""
     candidate = loaded.version if isinstance(loaded, WireLoaded) else ZoneVersion(zone_cfg.name, loaded.rdatasets)
     warnings = tuple(loaded.warnings)
+    if signing is not None and signing.wire:
+        return _plan_signed_wire(current, loaded, zone_cfg, clock, signing, warnings, served_floor)
     if signing is not None:
         return _plan_signed(current, candidate, zone_cfg, clock, signing, warnings, served_floor)
     zone_text = zone_cfg.name.to_text(omit_final_dot=True)
@@ -330,6 +361,55 @@ def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: 
     return ReloadPlan(zone_text, current, new, _signed_diff(current, new, stats), warnings, file_serial, stats)
 
 
+def _plan_signed_wire(current, loaded, zone_cfg: ZoneConfig, clock: Clock, signing: Signing, warnings: tuple,
+                      served_floor: int | None = None) -> ReloadPlan:
+    """`_plan_signed` for the wire signer: the same serial rules, with what changed found at the
+    owners the load touched (every owner after a full read) and signed there alone."""
+    zone_text = zone_cfg.name.to_text(omit_final_dot=True)
+    if isinstance(loaded, WireLoaded):
+        file_version, touched = loaded.version, loaded.touched
+    else:
+        file_version, touched = WireVersion.from_nodes(zone_cfg.name, loaded.rdatasets), None
+    file_serial = file_version.serial
+    policy = zone_cfg.serial
+    wall = clock.wall()
+    unsigned = wire_input.signer_input(file_version, signing.keys, signing.policy)
+    dnssec = zone_cfg.dnssec
+    room = None if dnssec is None else dnssec.refresh - dnssec.propagation_delay
+
+    def sign(version: WireVersion, previous=None, changed=None):
+        new, stats = wire_signer.sign_wire(version, signing.keys, signing.policy, int(wall), previous=previous,
+                                           changed=changed, sign_batch=signing.sign_data)
+        new.cache[TTL_ROOM] = room
+        return new, stats
+
+    if current is None:
+        first, raised = _first_serial(policy, file_serial, wall, served_floor)
+        new, stats = sign(unsigned.with_serial(first))
+        return ReloadPlan(zone_text, None, new, None, warnings + raised, file_serial, stats)
+
+    previous = current if isinstance(current, WireVersion) else WireVersion.from_nodes(current.origin, current.nodes())
+    candidates = None
+    if touched is not None and _unsigned_of(current) is not None:
+        candidates = {wire_key(name) for name in touched} | {unsigned.apex_key}
+    changes, operator_edit = wire_input.changed_owners(previous, unsigned, candidates)
+    current.cache[TTL_ROOM] = room  # checked against it above (a no-op plan keeps `current`)
+    resign_all = zone_signer.signing_mismatch(current, signing.keys, signing.policy) is not None
+    soa_same = _same_soa_fields(current, unsigned)
+    edited = bool(changes) or not soa_same or resign_all
+    last_file = current.serial if signing.last_file_serial is None else signing.last_file_serial
+    if policy == "keep":
+        if not edited and file_serial == last_file:
+            return ReloadPlan(zone_text, current, None, None, warnings, file_serial)
+        new_serial = _keep_serial(zone_text, current, file_serial, last_file, operator_edit or not soa_same, wall)
+    else:
+        if not edited:
+            return ReloadPlan(zone_text, current, None, None, warnings, file_serial)
+        new_serial = serials.next_serial(zone_text, policy, current.serial, file_serial, wall)
+    new, stats = sign(unsigned.with_serial(new_serial), previous, None if resign_all else changes)
+    return ReloadPlan(zone_text, current, new, _signed_diff(current, new, stats), warnings, file_serial, stats)
+
+
 def plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signing: Signing) -> ReloadPlan:
     return _indexed(_plan_resign(current, zone_cfg, clock, signing))
 
@@ -352,9 +432,17 @@ def _plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signi
     policy = zone_cfg.serial
     new_serial = (serials.add(current.serial, 1) if policy == "keep"
                   else serials.next_serial(zone_text, policy, current.serial, current.serial, wall))
-    unsigned = zone_signer.strip(current).with_serial(new_serial)
-    new, stats = zone_signer.sign_zone(unsigned, signing.keys, signing.policy, int(wall), previous=current,
-                                       changed=set(), sign_batch=signing.sign_batch)
+    if signing.wire and isinstance(current, WireVersion):
+        unsigned = (_unsigned_of(current) or wire_input.strip(current)).with_serial(new_serial)
+        new, stats = wire_signer.sign_wire(unsigned, signing.keys, signing.policy, int(wall), previous=current,
+                                           changed=set(), sign_batch=signing.sign_data,
+                                           refresh=wire_signer.refresh_slice(current))
+        if TTL_ROOM in current.cache:
+            new.cache[TTL_ROOM] = current.cache[TTL_ROOM]
+    else:
+        unsigned = zone_signer.strip(current).with_serial(new_serial)
+        new, stats = zone_signer.sign_zone(unsigned, signing.keys, signing.policy, int(wall), previous=current,
+                                           changed=set(), sign_batch=signing.sign_batch)
     if stats.signed <= 1 and stats.denial_changed == 0:
         return ReloadPlan(zone_text, current, None, None, (), None, stats)
     return ReloadPlan(zone_text, current, new, _signed_diff(current, new, stats), (), None, stats)

@@ -24,7 +24,7 @@ from twisted.internet import defer, threads
 from hiddenprimary import data_dir
 from hiddenprimary.clock import Clock, utc_text
 from hiddenprimary.config import Config
-from hiddenprimary.dnssec import zone_signer
+from hiddenprimary.dnssec import wire_signer, zone_signer
 from hiddenprimary.logs import event
 from hiddenprimary.reload.commit import commit, restore
 from hiddenprimary.reload.events import ZoneEvents
@@ -246,7 +246,7 @@ class Reloader:
             plan = ReloadPlan(_zone_text(zone), None, r.version, None, (), file_serial=r.file_serial,
                               mark=r.load_mark, memo=self._memo_kept(zone, r.version, r.load_mark))
             return _Step(plan, r.info, history=r.history, retime=r.version is not None,
-                         expires=zone_signer.earliest_expiration(r.version) if signed else None,
+                         expires=_earliest_expiration(r.version) if signed else None,
                          restored=_Restored(r.journal, r.served_floor, r.problem, keys, key_error))
 
         return self._run(zone, "restore", work)
@@ -366,8 +366,9 @@ class Reloader:
         state = self.zones[zone]
         if state.keys is None:
             raise state.key_error or DnssecKeyError(self.config.data_dir, "the zone's keys are not loaded")
+        signer = ParallelSigner(state.keys)
         return Signing(state.keys, zone_signer.SigningPolicy.from_config(dnssec_cfg), state.file_serial,
-                       sign_batch=ParallelSigner(state.keys))
+                       sign_batch=signer, sign_data=signer.sign_data)
 
     def _schedule_resign(self, zone: dns.name.Name, earliest_expiration: int | None) -> None:
         """Arm the re-sign timer `refresh` before the zone's earliest signature expires."""
@@ -387,6 +388,12 @@ class Reloader:
     def _resign_timer(self, zone: dns.name.Name) -> None:
         self.zones[zone].resign_call = None
         self.events.run(zone, lambda: self._resign(zone))
+
+
+def _earliest_expiration(version) -> int | None:
+    if isinstance(version, WireVersion):
+        return wire_signer.earliest_expiration(version)
+    return zone_signer.earliest_expiration(version)
 
 
 def _serial_text(serial: int | None) -> str:

@@ -156,20 +156,32 @@ def pick(data: bytes, rdtype: int, fallback: int) -> tuple[int, int, list[bytes]
 def rrsets(data: bytes) -> Iterator[tuple[bytes, int, int, int, list[bytes]]]:
     """(owner wire as stored, rdtype, covers, ttl, [rdata wire]) of each rdataset in `data`
     (bytes `encode` made): the raw pieces, for renderers that write wire without dnspython."""
+    for start, owner_end, rdtype, covers, ttl, rdatas, _end in _walk(data):
+        yield data[start:owner_end], rdtype, covers, ttl, rdatas
+
+
+def segments(data: bytes) -> Iterator[tuple[int, int, int, list[bytes], bytes]]:
+    """(rdtype, covers, ttl, [rdata wire], the rdataset's own encoded bytes, owner included) of
+    each rdataset in `data`: what the signer keeps, compares or drops a whole rdataset at a time."""
+    for start, _owner_end, rdtype, covers, ttl, rdatas, end in _walk(data):
+        yield rdtype, covers, ttl, rdatas, data[start:end]
+
+
+def _walk(data: bytes) -> Iterator[tuple[int, int, int, int, int, list[bytes], int]]:
+    """(start, end of the owner name, rdtype, covers, ttl, [rdata], end) of each rdataset."""
     offset, end = 0, len(data)
     while offset < end:
         pos = offset
         while data[pos]:
             pos += data[pos] + 1
         pos += 1
-        owner = data[offset:pos]
+        owner_end = pos
         rdtype, covers, ttl, count = _HEAD.unpack_from(data, pos)
         pos += _HEAD.size
         rdatas = []
         for _ in range(count):
-            (length,) = _LEN.unpack_from(data, pos)
-            pos += _LEN.size
-            rdatas.append(data[pos:pos + length])
-            pos += length
+            length = (data[pos] << 8) | data[pos + 1]
+            rdatas.append(data[pos + 2:pos + 2 + length])
+            pos += 2 + length
+        yield offset, owner_end, rdtype, covers, ttl, rdatas, pos
         offset = pos
-        yield owner, rdtype, covers, ttl, rdatas

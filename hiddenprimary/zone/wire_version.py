@@ -241,6 +241,14 @@ class WireVersion:
         below = below.evolved({name: count or None for name, count in counts.items()})
         return WireVersion(self.origin, packed, below=below, cuts=cuts, rr_count=rr_count)
 
+    def keys(self) -> Iterator[bytes]:
+        """Every owner's key (lowercased wire), in no particular order."""
+        return iter(self._packed)
+
+    def packed_items(self) -> Iterator[tuple[bytes, bytes]]:
+        """(key, encoded rdatasets) of every owner, in no particular order."""
+        return iter(self._packed.items())
+
     def packed_at(self, key: bytes) -> bytes | None:
         """The encoded rdatasets of the owner `key` (lowercased wire), None when there is none."""
         packed = self._packed

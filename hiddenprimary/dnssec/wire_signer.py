@@ -1,0 +1,506 @@
+"""Signing a zone held in wire form (`zone.wire_version`), NSEC denial: the fast twin of
+`zone_signer.sign_zone`, which tests compare it with (same records, same NSEC chain, RRSIGs with
+the same fields, every signature validated by dnspython).
+
+No dnspython object per record: an RRset's canonical form (RFC 4034 6.2/6.3) is built from its
+stored wire rdata, the RRSIG rdata is packed here and the signature made by `cryptography` over
+it (`dnssec.sign.PreparedKey.sign`). Each owner of the signed version is its unsigned rdatasets
+as stored, then its NSEC, then one RRSIG rdataset per signed type.
+
+Two passes:
+- `changed=None` (a first sign, a restart, a file the fast readers refused, a delegation or DNAME
+  edit): every owner in canonical order, signatures kept where the RRset's bytes and the NSEC are
+  the previous version's and not due (as `sign_zone` keeps them), the rest signed;
+- `changed` = owner keys whose records may differ: only those owners, the NSEC predecessors of
+  owners that came or went, and the apex (its SOA's serial) are rebuilt; the chain comes from the
+  previous version's cache (`CHAIN`), updated by bisect. What that costs is what changed.
+
+A version this module signed carries in its `cache`: the NSEC chain order (`CHAIN`), the names
+that occlude names below them (`OCCLUDERS`: cuts and DNAME owners), the earliest signature
+expiration (`EARLIEST`), and its unsigned input (`UNSIGNED`) for the next reload to evolve."""
+
+from __future__ import annotations
+
+import bisect
+import random
+import struct
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.NSEC
+
+from hiddenprimary.dnssec import zone_signer
+from hiddenprimary.dnssec.zone_signer import INCEPTION_SKEW, SigningPolicy, SignStats, _before
+from hiddenprimary.zone import codec
+from hiddenprimary.zone.version import canonical_key
+from hiddenprimary.zone.wire_version import WireVersion, key_labels
+
+if TYPE_CHECKING:
+    from hiddenprimary.dnssec.keys import SigningKey
+    from hiddenprimary.dnssec.sign import PreparedKey
+
+CHAIN = "dnssec.wire_chain"  # (canonical sort keys, owner keys) of the NSEC chain, in order
+OCCLUDERS = "dnssec.occluders"  # frozenset of keys of cuts and DNAME owners
+EARLIEST = "dnssec.earliest_expiration"
+UNSIGNED = "dnssec.unsigned"  # the WireVersion this one was signed from
+REFRESH_SLICE = 10_000  # owners whose due signatures one re-sign run (one serial) re-makes at most
+
+_IN = dns.rdataclass.IN
+_NS, _SOA, _CNAME, _DNAME = 2, 6, 5, 39
+_DS, _RRSIG, _NSEC, _NSEC3 = 43, 46, 47, 50
+_DNSKEY, _CDS, _CDNSKEY, _NSEC3PARAM = 48, 59, 60, 51
+_KEY_TYPES = frozenset({_DNSKEY, _CDS, _CDNSKEY})
+_SIGNER_TYPES = frozenset({_RRSIG, _NSEC, _NSEC3})
+
+_HEAD = struct.Struct("!HHIH")  # codec: rdtype, covers, ttl, count
+_LEN = struct.Struct("!H")
+_SIG_HEAD = struct.Struct("!HBBIIIH")  # RRSIG rdata up to the signer: covered, alg, labels, TTL, exp, inc, tag
+_RR_FIXED = struct.Struct("!HHI")  # type, class, TTL
+
+# Canonical rdata (RFC 4034 6.2, as amended by RFC 6840 5.1): which types carry names to lower
+# case and where. Types known to carry none are taken as stored; any other type goes through
+# dnspython's `to_digestable` (its own plain twin; a test compares every type listed here).
+_NAME_ONLY = frozenset({2, 5, 12, 39})  # NS CNAME PTR DNAME (MD, MB, ...: dnspython reads them as opaque)
+_NAME_AFTER = {15: 2, 18: 2, 21: 2, 36: 2, 33: 6}  # MX AFSDB RT KX (preference), SRV (3 numbers)
+_NO_NAMES = frozenset({1, 28, 16, 99, 43, 59, 48, 60, 51, 50, 47, 257, 52, 53, 44, 61, 256, 64, 65})
+
+
+def canonical_rdata(rdtype: int, rdata: bytes) -> bytes:
+    """The canonical wire form of one record's rdata as stored (uncompressed)."""
+    if rdtype in _NO_NAMES:
+        return rdata
+    if rdtype in _NAME_ONLY:
+        return rdata.lower()  # a wire name's length octets (< 64) are never ASCII letters
+    skip = _NAME_AFTER.get(rdtype)
+    if skip is not None:
+        return rdata[:skip] + rdata[skip:].lower()
+    if rdtype == _SOA:  # MNAME and RNAME, then five numbers
+        pos = 0
+        for _ in range(2):
+            while rdata[pos]:
+                pos += rdata[pos] + 1
+            pos += 1
+        return rdata[:pos].lower() + rdata[pos:]
+    return dns.rdata.from_wire(_IN, rdtype, rdata, 0, len(rdata)).to_digestable()
+
+
+def _owner_wire(data: bytes) -> bytes:
+    """The owner name, as stored, at the start of an owner's encoded rdatasets."""
+    pos = 0
+    while data[pos]:
+        pos += data[pos] + 1
+    return data[:pos + 1]
+
+
+def _rdataset(owner: bytes, rdtype: int, covers: int, ttl: int, rdatas: list[bytes]) -> bytes:
+    return owner + _HEAD.pack(rdtype, covers, ttl, len(rdatas)) + b"".join(
+        [_LEN.pack(len(rd)) + rd for rd in rdatas])
+
+
+def _labels(key: bytes) -> int:
+    """RFC 4034 3.1.3: the owner's labels, not counting the root nor a leading wildcard."""
+    count, pos = 0, 0
+    while key[pos]:
+        count += 1
+        pos += key[pos] + 1
+    return count - 1 if key[:2] == b"\x01*" else count
+
+
+def _below(key: bytes, ancestor: bytes) -> bool:
+    """`key` is strictly below `ancestor` (both lowercased wire)."""
+    pos, end = 0, len(key) - len(ancestor)
+    while pos < end:
+        pos += key[pos] + 1
+    return pos == end and pos > 0 and key[pos:] == ancestor
+
+
+def _occluded(key: bytes, occluders: frozenset | set, top: int) -> bool:
+    """An ancestor of `key` (below the apex, of wire length `top`) is a cut or a DNAME owner."""
+    key = key[key[0] + 1:]
+    while len(key) > top:
+        if key in occluders:
+            return True
+        key = key[key[0] + 1:]
+    return False
+
+
+class _Bitmaps:
+    """NSEC type bitmaps (RFC 4034 4.1.2) by set of types: a zone has few distinct ones."""
+
+    def __init__(self):
+        self._made: dict[frozenset, bytes] = {}
+
+    def of(self, types: frozenset) -> bytes:
+        wire = self._made.get(types)
+        if wire is None:
+            bitmap = dns.rdtypes.ANY.NSEC.Bitmap.from_rdtypes(sorted(types))
+            wire = self._made[types] = b"".join(bytes((window, len(bits))) + bits for window, bits in bitmap.windows)
+        return wire
+
+
+class _Run:
+    """One signing run: keys, times, and the jobs collected before they are signed in one batch."""
+
+    def __init__(self, keys: Sequence[SigningKey], policy: SigningPolicy, now: int, rng: random.Random,
+                 origin):
+        from hiddenprimary.dnssec.sign import prepare_keys
+
+        for key in keys:
+            if key.zone != origin:
+                raise ValueError(f"key {key.key_tag} belongs to {key.zone}, not {origin}")
+        self.ksks = prepare_keys(k for k in keys if k.signs_keys)
+        self.zsks = prepare_keys(k for k in keys if k.signs_zone)
+        if not self.ksks or not self.zsks:
+            raise ValueError("signing needs at least one key with signs_keys and one with signs_zone")
+        self.wanted = {id(g): frozenset((k.key_tag, k.algorithm) for k in g) for g in (self.ksks, self.zsks)}
+        self.inception = (now - INCEPTION_SKEW) & 0xFFFFFFFF
+        self.base = now + policy.validity
+        self.jitter = policy.jitter
+        self.rng = rng
+        self.refresh_before = now + policy.refresh + policy.jitter
+        self.now = now
+        self.earliest: int | None = None
+        self.jobs: list[tuple[PreparedKey, bytes]] = []  # (key, data to sign)
+        self.signed = 0
+        self.reused = 0
+
+    def _saw(self, expiration: int) -> None:
+        if self.earliest is None or _before(expiration, self.earliest):
+            self.earliest = expiration
+
+    def keeps(self, rrsig: tuple | None, signers: list) -> bool:
+        """As zone_signer._Times.keeps, on an RRSIG rdataset's rdatas."""
+        wanted = self.wanted[id(signers)]
+        if rrsig is None or len(rrsig[3]) != len(wanted):
+            return False
+        for rd in rrsig[3]:
+            expiration, inception, tag = struct.unpack_from("!IIH", rd, 8)
+            if (tag, rd[2]) not in wanted:
+                return False
+            if _before(expiration, self.refresh_before) or _before(self.now, inception):
+                return False
+        for rd in rrsig[3]:
+            self._saw(struct.unpack_from("!I", rd, 8)[0])
+        return True
+
+    def sign(self, key: bytes, rdtype: int, ttl: int, rdatas: list[bytes], types_keys: bool) -> list:
+        """The RRSIG rdatas of one RRset, as placeholders: (prefix, job index) pairs whose
+        signature the batch fills in later."""
+        signers = self.ksks if types_keys else self.zsks
+        canon = sorted({canonical_rdata(rdtype, rd) for rd in rdatas})
+        prefix = key + _RR_FIXED.pack(rdtype, _IN, ttl)
+        rrs = b"".join([prefix + _LEN.pack(len(rd)) + rd for rd in canon])
+        labels = _labels(key)
+        expiration = (self.base - (self.rng.randrange(self.jitter + 1) if self.jitter else 0))
+        self._saw(expiration)
+        expiration &= 0xFFFFFFFF
+        out = []
+        for k in signers:
+            head = _SIG_HEAD.pack(rdtype, k.algorithm, labels, ttl, expiration, self.inception, k.key_tag) + k.signer_wire
+            out.append((head, len(self.jobs)))
+            self.jobs.append((k, head + rrs))
+        self.signed += 1
+        return out
+
+
+class _Owner:
+    """An owner being built: its parts (bytes, or RRSIG placeholders to fill after the batch)."""
+
+    __slots__ = ("key", "parts")
+
+    def __init__(self, key: bytes):
+        self.key = key
+        self.parts: list = []
+
+
+def _build_owner(run: _Run, key: bytes, data: bytes, next_key: bytes, is_cut: bool, nsec_ttl: int,
+                 bitmaps: _Bitmaps, prev: bytes | None) -> _Owner:
+    """One authoritative owner (or cut) signed: its rdatasets, its NSEC, their RRSIGs; reusing
+    the previous version's NSEC and RRSIGs where the signed bytes are the same and not due."""
+    owner = _owner_wire(data)
+    mine = codec.segments(data)
+    old: dict = {}
+    if prev is not None:
+        for seg in codec.segments(prev):
+            old[(seg[0], seg[1])] = seg
+    built = _Owner(key)
+    parts = built.parts
+    types = set()
+    signables = []
+    for seg in mine:
+        if seg[0] in _SIGNER_TYPES:
+            continue  # the input never holds them; a stale one is dropped, never signed
+        parts.append(seg[4])
+        types.add(seg[0])
+        signables.append(seg)
+    if is_cut:
+        types = {_NS, _NSEC, _RRSIG} | ({_DS} if _DS in types else set())
+    else:
+        types |= {_NSEC, _RRSIG}
+    nsec_rdata = next_key + bitmaps.of(frozenset(types))
+    nsec = _rdataset(owner, _NSEC, 0, nsec_ttl, [nsec_rdata])
+    parts.append(nsec)
+    signables.append((_NSEC, 0, nsec_ttl, [nsec_rdata], nsec))
+    for rdtype, covers, ttl, rdatas, raw in signables:
+        if is_cut and rdtype not in (_DS, _NSEC):
+            continue  # the child's NS and glue are not ours to sign
+        keys_type = rdtype in _KEY_TYPES
+        before = old.get((rdtype, covers))
+        if before is not None and before[4] == raw:
+            old_sig = old.get((_RRSIG, rdtype))
+            if run.keeps(old_sig, run.ksks if keys_type else run.zsks):
+                parts.append(old_sig[4])
+                run.reused += 1
+                continue
+        parts.append((owner, rdtype, ttl, run.sign(key, rdtype, ttl, rdatas, keys_type)))
+    return built
+
+
+def _finish(built: list[_Owner], signatures: list[bytes]) -> dict[bytes, bytes]:
+    out = {}
+    for owner in built:
+        pieces = []
+        for part in owner.parts:
+            if type(part) is bytes:
+                pieces.append(part)
+            else:
+                name, rdtype, ttl, sigs = part
+                pieces.append(_rdataset(name, _RRSIG, rdtype, ttl, [head + signatures[i] for head, i in sigs]))
+        out[owner.key] = b"".join(pieces)
+    return out
+
+
+def _sign_all(run: _Run, sign_batch: Callable | None) -> list[bytes]:
+    if sign_batch is not None:
+        return sign_batch(run.jobs)
+    return [k.sign(data) for k, data in run.jobs]
+
+
+def _heads(data: bytes) -> set[int]:
+    return {h[0] for h in codec.heads(data) if h[1] == 0}
+
+
+def sign_wire(
+    unsigned: WireVersion,
+    keys: Sequence[SigningKey],
+    policy: SigningPolicy,
+    now: int,
+    previous: WireVersion | None = None,
+    changed: set[bytes] | None = None,
+    rng: random.Random | None = None,
+    sign_batch: Callable[[list], list] | None = None,
+    refresh: int | None = None,
+) -> tuple[WireVersion, SignStats]:
+    """Sign `unsigned` (a `signer_input` result carrying the serial to publish), NSEC denial.
+    `previous`: the signed version served now (signatures kept where still good); `changed`: the
+    owner keys whose records may differ from `previous`'s (None: any). `sign_batch(jobs)`: the
+    signatures of [(prepared key, data)] in order (default: in this thread). `refresh` (the
+    re-sign timer's run): also re-sign the due signatures of at most this many owners, those
+    due first; the result's earliest expiration is then exact (a reload's may be earlier than
+    the true one: it keeps the previous version's unless a new signature is earlier)."""
+    if policy.denial != "nsec":
+        raise ValueError("sign_wire signs NSEC zones")
+    origin = unsigned.origin
+    run = _Run(keys, policy, now, rng or random.Random(f"{origin}/{unsigned.serial}"), origin)
+    soa = unsigned.soa
+    nsec_ttl = min(soa.ttl, soa[0].minimum)
+    bitmaps = _Bitmaps()
+    chain = None if previous is None or changed is None else previous.cache.get(CHAIN)
+    if chain is not None:
+        result = _incremental(run, unsigned, previous, changed, chain, nsec_ttl, bitmaps, sign_batch, refresh)
+        if result is not None:
+            return result
+    return _full(run, unsigned, previous, nsec_ttl, bitmaps, sign_batch)
+
+
+def _full(run: _Run, unsigned: WireVersion, previous: WireVersion | None, nsec_ttl: int, bitmaps: _Bitmaps,
+          sign_batch) -> tuple[WireVersion, SignStats]:
+    apex = unsigned.apex_key
+    order = [apex] + [k for k in unsigned._sorted_keys() if k != apex]  # canonical: the apex first
+    chain_keys: list[bytes] = []
+    cut_flags: list[bool] = []
+    occluders: set[bytes] = set()
+    occluder = None
+    packed_at = unsigned.packed_at
+    out: dict[bytes, bytes] = {}
+    for key in order:
+        if occluder is not None:
+            if _below(key, occluder):
+                out[key] = packed_at(key)  # glue or occluded data: served unsigned
+                continue
+            occluder = None
+        types = _heads(packed_at(key))
+        is_cut = key != apex and _NS in types
+        chain_keys.append(key)
+        cut_flags.append(is_cut)
+        if is_cut or _DNAME in types:
+            occluder = key
+            occluders.add(key)
+    prev_at = previous.packed_at if previous is not None else (lambda _k: None)
+    built = []
+    n = len(chain_keys)
+    for i, key in enumerate(chain_keys):
+        next_key = chain_keys[i + 1] if i + 1 < n else apex
+        built.append(_build_owner(run, key, packed_at(key), next_key, cut_flags[i], nsec_ttl, bitmaps, prev_at(key)))
+    signatures = _sign_all(run, sign_batch)
+    out.update(_finish(built, signatures))
+    denial_changed = sum(1 for key in chain_keys if prev_at(key) is None or _nsec_of(prev_at(key)) != _nsec_of(out[key]))
+    signed = WireVersion(unsigned.origin, out)
+    sort_keys = [_sort_key(k) for k in chain_keys]
+    _remember(signed, unsigned, (sort_keys, chain_keys), frozenset(occluders), run.earliest)
+    stats = SignStats(signed=run.signed, reused=run.reused, denial_changed=denial_changed,
+                      earliest_expiration=run.earliest, touched=None)
+    return signed, stats
+
+
+def _sort_key(key: bytes) -> bytes:
+    return canonical_key(tuple(key_labels(key)))
+
+
+def _nsec_of(data: bytes) -> bytes | None:
+    for seg in codec.segments(data):
+        if seg[0] == _NSEC:
+            return seg[4]
+    return None
+
+
+def _remember(signed: WireVersion, unsigned: WireVersion, chain, occluders, earliest) -> None:
+    signed.cache[CHAIN] = chain
+    signed.cache[OCCLUDERS] = occluders
+    signed.cache[EARLIEST] = earliest
+    signed.cache[UNSIGNED] = unsigned
+    signed.cache[zone_signer.DENIAL_OWNERS] = None  # the plain signer's bookkeeping: not kept here
+    signed._chains[_NSEC] = chain  # the denial proofs' index (WireVersion.predecessor)
+
+
+def _incremental(run: _Run, unsigned: WireVersion, previous: WireVersion, changed: set[bytes], chain,
+                 nsec_ttl: int, bitmaps: _Bitmaps, sign_batch, refresh: int | None) -> tuple[WireVersion, SignStats] | None:
+    """The run over what changed, or None when it needs the full pass: a delegation or DNAME that
+    came, went or changed, or a change at a name they occlude."""
+    apex = unsigned.apex_key
+    top = len(apex)
+    occluders = previous.cache.get(OCCLUDERS)
+    earliest = previous.cache.get(EARLIEST)
+    if occluders is None or earliest is None:
+        return None
+    changed = set(changed)
+    changed.add(apex)
+    prev_at, packed_at = previous.packed_at, unsigned.packed_at
+    for key in changed:
+        for data in (prev_at(key), packed_at(key)):
+            if data is not None and key != apex and (_heads(data) & {_NS, _DNAME}):
+                return None
+        if _occluded(key, occluders, top):
+            return None
+    sort_keys, chain_keys = list(chain[0]), list(chain[1])
+    moved: list[bytes] = []  # sort keys of owners that came or went
+    for key in sorted(changed):
+        sk = _sort_key(key)
+        at = bisect.bisect_left(sort_keys, sk)
+        present = at < len(sort_keys) and sort_keys[at] == sk
+        if packed_at(key) is not None and not present:
+            sort_keys.insert(at, sk)
+            chain_keys.insert(at, key)
+            moved.append(sk)
+        elif packed_at(key) is None and present:
+            del sort_keys[at], chain_keys[at]
+            moved.append(sk)
+    dirty = {k for k in changed if packed_at(k) is not None}
+    if refresh is not None:
+        due, earliest = _due(run, previous, refresh, changed)
+        dirty.update(due)
+    for sk in moved:  # the owner before each one that came or went gets a new NSEC
+        dirty.add(chain_keys[bisect.bisect_left(sort_keys, sk) - 1])
+    n = len(chain_keys)
+    built = []
+    for key in dirty:
+        at = bisect.bisect_left(sort_keys, _sort_key(key))
+        next_key = chain_keys[at + 1] if at + 1 < n else apex
+        data = packed_at(key)
+        is_cut = key != apex and _NS in _heads(data)
+        built.append(_build_owner(run, key, data, next_key, is_cut, nsec_ttl, bitmaps, prev_at(key)))
+    signatures = _sign_all(run, sign_batch)
+    changes: dict[bytes, bytes | None] = {k: None for k in changed if packed_at(k) is None}
+    changes.update(_finish(built, signatures))
+    changes = {k: v for k, v in changes.items() if v != prev_at(k)}
+    signed = previous.evolve_packed(changes)
+    if run.earliest is not None and (earliest is None or _before(run.earliest, earliest)):
+        earliest = run.earliest
+    _remember(signed, unsigned, (sort_keys, chain_keys), occluders, earliest)
+    touched = {dns.name.Name(key_labels(k)) for k in changes} | {unsigned.origin}
+    denial_changed = sum(1 for k, v in changes.items() if v is None or _nsec_of(v) != _nsec_of(prev_at(k) or b""))
+    stats = SignStats(signed=run.signed, reused=run.reused, denial_changed=denial_changed,
+                      earliest_expiration=earliest, touched=touched)
+    return signed, stats
+
+
+def _due(run: _Run, previous: WireVersion, limit: int, skip: set[bytes]) -> tuple[list[bytes], int | None]:
+    """(the owners with a signature due for refresh or made in the future, at most `limit` of
+    them, the most urgent first; the earliest expiration of the signatures of every other owner
+    outside `skip`). One pass over the bytes of every owner: the re-sign timer's cost, once per
+    run, not per reload."""
+    due: list[tuple[int, bytes]] = []
+    rest: list[int] = []  # the soonest expiration of each owner left as it is
+    refresh_before, now = run.refresh_before, run.now
+    for key, data in previous.packed_items():
+        if key in skip:
+            continue
+        soonest, future = None, False
+        for rdtype, _covers, _ttl, rdatas, _raw in codec.segments(data):
+            if rdtype != _RRSIG:
+                continue
+            for rd in rdatas:
+                expiration, inception = struct.unpack_from("!II", rd, 8)
+                future = future or _before(now, inception)
+                if soonest is None or _before(expiration, soonest):
+                    soonest = expiration
+        if soonest is None:
+            continue
+        if future:
+            due.append((-(1 << 31), key))
+        elif _before(soonest, refresh_before):
+            due.append((_signed32(soonest - refresh_before), key))
+        else:
+            rest.append(soonest)
+    due.sort()
+    rest.extend(((when + refresh_before) & 0xFFFFFFFF) for when, _ in due[limit:] if when > -(1 << 31))
+    if len(due) > limit and due[limit][0] == -(1 << 31):
+        rest.append(now & 0xFFFFFFFF)  # future-made ones left over: due now
+    earliest = None
+    for when in rest:
+        if earliest is None or _before(when, earliest):
+            earliest = when
+    return [key for _, key in due[:limit]], earliest
+
+
+def _signed32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def refresh_slice(version: WireVersion) -> int:
+    """How many owners' due signatures one re-sign run of `version` re-makes: a bounded slice,
+    so a big zone's refresh goes out as several small IXFRs a second apart, not one giant one."""
+    return REFRESH_SLICE
+
+
+def earliest_expiration(version: WireVersion) -> int | None:
+    """The soonest RRSIG expiration in `version` (what this module recorded, else a scan of the
+    bytes), None when unsigned."""
+    known = version.cache.get(EARLIEST)
+    if known is not None:
+        return known
+    earliest = None
+    for data in version._packed.values():
+        for rdtype, covers, ttl, rdatas, raw in codec.segments(data):
+            if rdtype == _RRSIG:
+                for rd in rdatas:
+                    when = struct.unpack_from("!I", rd, 8)[0]
+                    if earliest is None or _before(when, earliest):
+                        earliest = when
+    version.cache[EARLIEST] = earliest
+    return earliest
