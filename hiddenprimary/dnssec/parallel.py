@@ -27,7 +27,6 @@ MIN_PARALLEL_JOBS = 20000  # below this, starting the processes (~1 s) costs mor
 # nothing on 2 cores (6.2k vs 6.6k signatures/s measured); with more cores they do.
 MIN_CPUS = 4
 MIN_PARALLEL_SIGNATURES = 4000  # the wire signer's: below this a worker's start (~0.2 s) is not won back
-DATA_CHUNK = 1000  # (key, data) jobs per message: sent as bytes, cheap to pickle
 CHUNK_JOBS = 500  # jobs per message to a worker: pickling one holds the GIL, so the reactor waits that long
 
 _worker_keys: dict = {}  # in a worker: key tag/algorithm -> prepared key
@@ -67,42 +66,16 @@ class ParallelSigner:
         self.min_jobs = min_jobs
         self.min_signatures = min_signatures
 
-    def sign_data(self, jobs: list[tuple]) -> list[bytes]:
-        """The wire signer's `sign_batch`: (prepared key, data) in, signatures out, in order.
-        Its jobs are bytes, cheap to send, so here two cores pay: one worker process per core
-        but one takes chunks from the front while this thread signs from the back, whatever
-        no worker has taken yet (a chunk is taken once: a pending future is cancelled first)."""
+    def batch(self, keys: Sequence, estimate: int):
+        """The wire signer's batch (`wire_signer.InThread` is the plain one): for an estimate of
+        MIN_PARALLEL_SIGNATURES or more on 2+ cores, worker processes sign chunks as the run
+        hands them on, and this thread signs what no worker has taken yet once the run is done."""
+        from hiddenprimary.dnssec.wire_signer import InThread
+
         cpus = os.cpu_count() or 1
-        workers = self.workers if self.workers >= 2 else max(1, cpus - 1)
-        if cpus < 2 or len(jobs) < self.min_signatures:
-            return [key.sign(data) for key, data in jobs]
-        index: dict[int, int] = {}
-        blobs = []
-        for key, _ in jobs:
-            if id(key) not in index:
-                index[id(key)] = len(blobs)
-                blobs.append(signature.key_blob(key.algorithm, key.key.private_key))
-        spans = [(i, min(i + DATA_CHUNK, len(jobs))) for i in range(0, len(jobs), DATA_CHUNK)]
-        results: list = [None] * len(spans)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=signature.init,
-                                 initargs=(blobs,)) as pool:
-            futures = [pool.submit(signature.sign_chunk, [(index[id(k)], d) for k, d in jobs[a:b]])
-                       for a, b in spans]
-            for i in range(len(spans) - 1, -1, -1):
-                if futures[i].cancel():
-                    a, b = spans[i]
-                    results[i] = [key.sign(data) for key, data in jobs[a:b]]
-            out: list[bytes] = []
-            for i, future in enumerate(futures):
-                if results[i] is None:
-                    try:
-                        results[i] = future.result()
-                    except BrokenProcessPool:  # a worker died (killed, out of memory): sign here
-                        a, b = spans[i]
-                        results[i] = [key.sign(data) for key, data in jobs[a:b]]
-                out.extend(results[i])
-        return out
+        if cpus < 2 or estimate < self.min_signatures:
+            return InThread(keys, estimate)
+        return _PoolBatch(keys, self.workers if self.workers >= 2 else max(1, cpus - 1))
 
     def __call__(self, jobs: list[tuple]) -> list:
         if self.workers < 2 or len(jobs) < self.min_jobs:
@@ -117,3 +90,42 @@ class ParallelSigner:
             for part in pool.map(_sign_chunk, chunks):
                 results.extend(part)
         return results
+
+
+class _PoolBatch:
+    """Chunks of (prepared key, data) to worker processes as they come; `finish` signs from the
+    back whatever is still queued (a pending future is cancelled first, so a chunk is signed
+    once), then collects the rest in order. Jobs are bytes: cheap to send, so two cores pay."""
+
+    def __init__(self, keys: Sequence, workers: int):
+        self._index = {id(key): i for i, key in enumerate(keys)}
+        blobs = [signature.key_blob(key.algorithm, key.key.private_key) for key in keys]
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=signature.init, initargs=(blobs,))
+        self._chunks: list[list] = []
+        self._futures: list = []
+
+    def add(self, jobs: list) -> None:
+        if not jobs:
+            return
+        index = self._index
+        self._chunks.append(jobs)
+        self._futures.append(self._pool.submit(signature.sign_chunk, [(index[id(k)], d) for k, d in jobs]))
+
+    def finish(self) -> list[bytes]:
+        try:
+            results: list = [None] * len(self._chunks)
+            for i in range(len(self._chunks) - 1, -1, -1):
+                if self._futures[i].cancel():
+                    results[i] = [key.sign(data) for key, data in self._chunks[i]]
+            out: list[bytes] = []
+            for i, future in enumerate(self._futures):
+                if results[i] is None:
+                    try:
+                        results[i] = future.result()
+                    except BrokenProcessPool:  # a worker died (killed, out of memory): sign here
+                        results[i] = [key.sign(data) for key, data in self._chunks[i]]
+                out.extend(results[i])
+            return out
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)

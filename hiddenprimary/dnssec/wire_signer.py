@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from hiddenprimary.dnssec.keys import SigningKey
     from hiddenprimary.dnssec.sign import PreparedKey
 
+CHUNK = 1000  # signing jobs handed to the batch at a time
 CHAIN = "dnssec.wire_chain"  # (canonical sort keys, owner keys) of the NSEC chain, in order
 OCCLUDERS = "dnssec.occluders"  # frozenset of keys of cuts and DNAME owners
 EARLIEST = "dnssec.earliest_expiration"
@@ -164,9 +165,25 @@ class _Run:
         self.refresh_before = now + policy.refresh + policy.jitter
         self.now = now
         self.earliest: int | None = None
-        self.jobs: list[tuple[PreparedKey, bytes]] = []  # (key, data to sign)
+        self.pending: list[tuple[PreparedKey, bytes]] = []  # (key, data to sign) not yet handed on
+        self.count = 0  # signatures asked for
+        self.batch = None
         self.signed = 0
         self.reused = 0
+        self.sig_records = 0  # RRSIG records in the owners built (made and kept)
+        self.dropped = 0  # records of the signer's types found in the input (never served)
+        self.denial_changed = 0  # NSEC records made anew
+
+    def start(self, sign_batch: Callable | None, estimate: int) -> None:
+        """Open the batch the signatures go to (`sign_batch(keys, estimate)`, else this thread)."""
+        keys = list({id(k): k for k in (*self.ksks, *self.zsks)}.values())
+        self.batch = (sign_batch or InThread)(keys, estimate)
+
+    def signatures(self) -> list[bytes]:
+        """Every signature asked for, in order (the batch's last chunk handed on first)."""
+        self.batch.add(self.pending)
+        self.pending = []
+        return self.batch.finish()
 
     def _saw(self, expiration: int) -> None:
         if self.earliest is None or _before(expiration, self.earliest):
@@ -199,11 +216,17 @@ class _Run:
         self._saw(expiration)
         expiration &= 0xFFFFFFFF
         out = []
+        pending = self.pending
         for k in signers:
             head = _SIG_HEAD.pack(rdtype, k.algorithm, labels, ttl, expiration, self.inception, k.key_tag) + k.signer_wire
-            out.append((head, len(self.jobs)))
-            self.jobs.append((k, head + rrs))
+            out.append((head, self.count))
+            pending.append((k, head + rrs))
+            self.count += 1
+        if len(pending) >= CHUNK:
+            self.batch.add(pending)
+            self.pending = []
         self.signed += 1
+        self.sig_records += len(signers)
         return out
 
 
@@ -233,7 +256,8 @@ def _build_owner(run: _Run, key: bytes, data: bytes, next_key: bytes, is_cut: bo
     signables = []
     for seg in mine:
         if seg[0] in _SIGNER_TYPES:
-            continue  # the input never holds them; a stale one is dropped, never signed
+            run.dropped += len(seg[3])  # signatures or denial from the file: ours replace them
+            continue
         parts.append(seg[4])
         types.add(seg[0])
         signables.append(seg)
@@ -244,6 +268,9 @@ def _build_owner(run: _Run, key: bytes, data: bytes, next_key: bytes, is_cut: bo
     nsec_rdata = next_key + bitmaps.of(frozenset(types))
     nsec = _rdataset(owner, _NSEC, 0, nsec_ttl, [nsec_rdata])
     parts.append(nsec)
+    old_nsec = old.get((_NSEC, 0))
+    if old_nsec is None or old_nsec[4] != nsec:
+        run.denial_changed += 1
     signables.append((_NSEC, 0, nsec_ttl, [nsec_rdata], nsec))
     for rdtype, covers, ttl, rdatas, raw in signables:
         if is_cut and rdtype not in (_DS, _NSEC):
@@ -255,6 +282,7 @@ def _build_owner(run: _Run, key: bytes, data: bytes, next_key: bytes, is_cut: bo
             if run.keeps(old_sig, run.ksks if keys_type else run.zsks):
                 parts.append(old_sig[4])
                 run.reused += 1
+                run.sig_records += len(old_sig[3])
                 continue
         parts.append((owner, rdtype, ttl, run.sign(key, rdtype, ttl, rdatas, keys_type)))
     return built
@@ -274,10 +302,20 @@ def _finish(built: list[_Owner], signatures: list[bytes]) -> dict[bytes, bytes]:
     return out
 
 
-def _sign_all(run: _Run, sign_batch: Callable | None) -> list[bytes]:
-    if sign_batch is not None:
-        return sign_batch(run.jobs)
-    return [k.sign(data) for k, data in run.jobs]
+class InThread:
+    """The default batch: the signatures made in this thread when the batch ends. A batch
+    (`sign_batch(keys, estimate)`, e.g. `dnssec.parallel.ParallelSigner.batch`) takes chunks of
+    (prepared key, data) jobs as the run makes them (`add`), so worker processes can sign while
+    the run goes on, and hands back every signature in order (`finish`)."""
+
+    def __init__(self, keys: list, estimate: int):
+        self.jobs: list = []
+
+    def add(self, jobs: list) -> None:
+        self.jobs.extend(jobs)
+
+    def finish(self) -> list[bytes]:
+        return [key.sign(data) for key, data in self.jobs]
 
 
 def _heads(data: bytes) -> set[int]:
@@ -343,29 +381,23 @@ def _full(run: _Run, unsigned: WireVersion, previous: WireVersion | None, nsec_t
     prev_at = previous.packed_at if previous is not None else (lambda _k: None)
     built = []
     n = len(chain_keys)
+    run.start(sign_batch, 2 * n)
     for i, key in enumerate(chain_keys):
         next_key = chain_keys[i + 1] if i + 1 < n else apex
         built.append(_build_owner(run, key, packed_at(key), next_key, cut_flags[i], nsec_ttl, bitmaps, prev_at(key)))
-    signatures = _sign_all(run, sign_batch)
-    out.update(_finish(built, signatures))
-    denial_changed = sum(1 for key in chain_keys if prev_at(key) is None or _nsec_of(prev_at(key)) != _nsec_of(out[key]))
-    signed = WireVersion(unsigned.origin, out)
+    out.update(_finish(built, run.signatures()))
+    # The same owners as `unsigned` (the same cuts, the same names): only the records differ.
+    rr_count = unsigned.rr_count - run.dropped + len(chain_keys) + run.sig_records
+    signed = unsigned.same_owners(out, rr_count)
     sort_keys = [_sort_key(k) for k in chain_keys]
     _remember(signed, unsigned, (sort_keys, chain_keys), frozenset(occluders), run.earliest)
-    stats = SignStats(signed=run.signed, reused=run.reused, denial_changed=denial_changed,
+    stats = SignStats(signed=run.signed, reused=run.reused, denial_changed=run.denial_changed,
                       earliest_expiration=run.earliest, touched=None)
     return signed, stats
 
 
 def _sort_key(key: bytes) -> bytes:
     return canonical_key(tuple(key_labels(key)))
-
-
-def _nsec_of(data: bytes) -> bytes | None:
-    for seg in codec.segments(data):
-        if seg[0] == _NSEC:
-            return seg[4]
-    return None
 
 
 def _remember(signed: WireVersion, unsigned: WireVersion, chain, occluders, earliest) -> None:
@@ -417,23 +449,22 @@ def _incremental(run: _Run, unsigned: WireVersion, previous: WireVersion, change
         dirty.add(chain_keys[bisect.bisect_left(sort_keys, sk) - 1])
     n = len(chain_keys)
     built = []
+    run.start(sign_batch, 3 * len(dirty))
     for key in dirty:
         at = bisect.bisect_left(sort_keys, _sort_key(key))
         next_key = chain_keys[at + 1] if at + 1 < n else apex
         data = packed_at(key)
         is_cut = key != apex and _NS in _heads(data)
         built.append(_build_owner(run, key, data, next_key, is_cut, nsec_ttl, bitmaps, prev_at(key)))
-    signatures = _sign_all(run, sign_batch)
     changes: dict[bytes, bytes | None] = {k: None for k in changed if packed_at(k) is None}
-    changes.update(_finish(built, signatures))
+    changes.update(_finish(built, run.signatures()))
     changes = {k: v for k, v in changes.items() if v != prev_at(k)}
     signed = previous.evolve_packed(changes)
     if run.earliest is not None and (earliest is None or _before(run.earliest, earliest)):
         earliest = run.earliest
     _remember(signed, unsigned, (sort_keys, chain_keys), occluders, earliest)
     touched = {dns.name.Name(key_labels(k)) for k in changes} | {unsigned.origin}
-    denial_changed = sum(1 for k, v in changes.items() if v is None or _nsec_of(v) != _nsec_of(prev_at(k) or b""))
-    stats = SignStats(signed=run.signed, reused=run.reused, denial_changed=denial_changed,
+    stats = SignStats(signed=run.signed, reused=run.reused, denial_changed=run.denial_changed,
                       earliest_expiration=earliest, touched=touched)
     return signed, stats
 

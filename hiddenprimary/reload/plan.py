@@ -368,8 +368,10 @@ def _plan_signed_wire(current, loaded, zone_cfg: ZoneConfig, clock: Clock, signi
     zone_text = zone_cfg.name.to_text(omit_final_dot=True)
     if isinstance(loaded, WireLoaded):
         file_version, touched = loaded.version, loaded.touched
-    else:
-        file_version, touched = WireVersion.from_nodes(zone_cfg.name, loaded.rdatasets), None
+    else:  # the full loader's: records of the signer's types (a signed file) are ours to make
+        nodes = {name: {key: rds for key, rds in node.items() if key[0] not in zone_signer.SIGNER_TYPES}
+                 for name, node in loaded.rdatasets.items()}
+        file_version, touched = WireVersion.from_nodes(zone_cfg.name, {n: node for n, node in nodes.items() if node}), None
     file_serial = file_version.serial
     policy = zone_cfg.serial
     wall = clock.wall()

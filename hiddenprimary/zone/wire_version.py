@@ -241,6 +241,12 @@ class WireVersion:
         below = below.evolved({name: count or None for name, count in counts.items()})
         return WireVersion(self.origin, packed, below=below, cuts=cuts, rr_count=rr_count)
 
+    def same_owners(self, packed: dict[bytes, bytes], rr_count: int) -> WireVersion:
+        """A version with exactly this one's owners, holding `packed` (the same keys, other
+        records: what signing makes of it) and `rr_count` records; the same cuts (callers keep
+        every NS as it is) and the same names below names, shared, not worked out again."""
+        return WireVersion(self.origin, packed, below=self._below, cuts=self._cuts, rr_count=rr_count)
+
     def keys(self) -> Iterator[bytes]:
         """Every owner's key (lowercased wire), in no particular order."""
         return iter(self._packed)

@@ -293,7 +293,7 @@ def test_signing_in_worker_processes_gives_a_zone_that_verifies(tmp_path):
     s = Setup(tmp_path, split=True)
     s.path.write_text(dnssec_zone_text(extra="\n".join(f"h{i} A 192.0.2.{i % 250}" for i in range(300))))
     signer = ParallelSigner(s.keys, workers=2, min_jobs=1, min_signatures=1)
-    signing = Signing(s.keys, s.policy, None, sign_batch=signer, sign_data=signer.sign_data)
+    signing = Signing(s.keys, s.policy, None, sign_batch=signer, sign_data=signer.batch)
     plan = plan_reload(None, s.cfg, s.clock, signing)
     assert plan.signed.signed > 300
     verify(plan.new, tmp_path, csk=False)
