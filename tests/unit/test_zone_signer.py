@@ -309,9 +309,19 @@ def test_signing_that_fails_partway_discards_the_whole_update(tmp_path):
     def broken(jobs):
         raise RuntimeError("signer died after half the batch")
 
+    class BrokenBatch:  # the wire signer's: takes the jobs, then dies
+        def __init__(self, keys, estimate):
+            pass
+
+        def add(self, jobs):
+            pass
+
+        def finish(self):
+            broken([])
+
     s.path.write_text(dnssec_zone_text(serial=2, extra="x A 192.0.2.1"))
     with pytest.raises(RuntimeError):
-        plan_reload(served, s.cfg, s.clock, Signing(s.keys, s.policy, 1, sign_batch=broken, sign_data=broken))
+        plan_reload(served, s.cfg, s.clock, Signing(s.keys, s.policy, 1, sign_batch=broken, sign_data=BrokenBatch))
     assert s.current is served and served.serial == 1
 
 
