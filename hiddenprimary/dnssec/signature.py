@@ -6,6 +6,7 @@ module only (no dnspython, no hiddenprimary beyond it): it starts in a fraction 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -44,8 +45,12 @@ def key_blob(algorithm: int, private_key) -> tuple[int, bytes]:
 _worker_signers: list[Callable[[bytes], bytes]] = []  # in a worker: by the index the parent gave
 
 
+WORKER_NICE = 10  # a worker yields the CPU to the daemon's own threads (the reactor answers first)
+
+
 def init(blobs: list[tuple[int, bytes]]) -> None:
-    """A worker's initializer: the keys, in the parent's order."""
+    """A worker's initializer: the keys, in the parent's order; a lower CPU priority."""
+    os.nice(WORKER_NICE)
     for algorithm, pem in blobs:
         _worker_signers.append(signer(algorithm, serialization.load_pem_private_key(pem, password=None)))
 
