@@ -126,6 +126,8 @@ class _PoolBatch:
                     except BrokenProcessPool:  # a worker died (killed, out of memory): sign here
                         results[i] = [key.sign(data) for key, data in self._chunks[i]]
                 out.extend(results[i])
+                results[i] = self._chunks[i] = None  # freed a chunk at a time, not all at the end
+            self._futures = []
             return out
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)

@@ -34,6 +34,7 @@ import dns.rdatatype
 import dns.rdtypes.ANY.NSEC
 
 from hiddenprimary.dnssec import zone_signer
+from hiddenprimary.freeing import release
 from hiddenprimary.dnssec.zone_signer import INCEPTION_SKEW, SigningPolicy, SignStats, _before
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.version import canonical_key
@@ -289,16 +290,25 @@ def _build_owner(run: _Run, key: bytes, data: bytes, next_key: bytes, is_cut: bo
 
 
 def _finish(built: list[_Owner], signatures: list[bytes]) -> dict[bytes, bytes]:
+    """Each owner's bytes, placeholders filled. Consumes `built` and `signatures` as it goes (one
+    release of either at the end held the GIL ~50 ms per 100k owners)."""
     out = {}
-    for owner in built:
+    built.reverse()
+    while built:
+        owner = built.pop()
         pieces = []
         for part in owner.parts:
             if type(part) is bytes:
                 pieces.append(part)
             else:
                 name, rdtype, ttl, sigs = part
-                pieces.append(_rdataset(name, _RRSIG, rdtype, ttl, [head + signatures[i] for head, i in sigs]))
+                rdatas = []
+                for head, i in sigs:
+                    rdatas.append(head + signatures[i])
+                    signatures[i] = None
+                pieces.append(_rdataset(name, _RRSIG, rdtype, ttl, rdatas))
         out[owner.key] = b"".join(pieces)
+    release(signatures)
     return out
 
 
@@ -315,7 +325,13 @@ class InThread:
         self.jobs.extend(jobs)
 
     def finish(self) -> list[bytes]:
-        return [key.sign(data) for key, data in self.jobs]
+        jobs = self.jobs
+        jobs.reverse()
+        out = []
+        while jobs:  # each job freed once signed
+            key, data = jobs.pop()
+            out.append(key.sign(data))
+        return out
 
 
 def _heads(data: bytes) -> set[int]:
@@ -390,6 +406,7 @@ def _full(run: _Run, unsigned: WireVersion, previous: WireVersion | None, nsec_t
     rr_count = unsigned.rr_count - run.dropped + len(chain_keys) + run.sig_records
     signed = unsigned.same_owners(out, rr_count)
     sort_keys = [_sort_key(k) for k in chain_keys]
+    release(order)
     _remember(signed, unsigned, (sort_keys, chain_keys), frozenset(occluders), run.earliest)
     stats = SignStats(signed=run.signed, reused=run.reused, denial_changed=run.denial_changed,
                       earliest_expiration=run.earliest, touched=None)

@@ -230,3 +230,18 @@ def test_a_version_without_an_apex_soa_is_refused():
         WireVersion.from_nodes(ORIGIN, nodes)
     with pytest.raises(ValueError, match="no SOA at the apex"):
         WireVersion.from_codec(ORIGIN, codec.encode([(ORIGIN, rds) for rds in nodes[ORIGIN].values()]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.binary(min_size=1, max_size=6), max_size=300), st.sampled_from([1, 2, 3, 7, 64]))
+def test_the_sort_in_runs_is_sorted(keys, run):
+    """The canonical sort done in runs merged in bounded blocks is the plain sort."""
+    import hiddenprimary.zone.wire_version as wire_version
+
+    saved = wire_version._RUN
+    wire_version._RUN = run
+    try:
+        keys = list(keys)
+        assert wire_version._sorted_in_runs(keys, lambda k: k[::-1]) == sorted(keys, key=lambda k: k[::-1])
+    finally:
+        wire_version._RUN = saved
