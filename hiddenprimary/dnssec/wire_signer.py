@@ -21,6 +21,7 @@ expiration (`EARLIEST`), and its unsigned input (`UNSIGNED`) for the next reload
 
 from __future__ import annotations
 
+import base64
 import bisect
 import random
 import struct
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 CHUNK = 1000  # signing jobs handed to the batch at a time
 CHAIN = "dnssec.wire_chain"  # (canonical sort keys, owner keys) of the NSEC chain, in order
+CHAIN3 = "dnssec.wire_chain3"  # (hash labels, hashed owner keys) of the NSEC3 chain, in order
 OCCLUDERS = "dnssec.occluders"  # frozenset of keys of cuts and DNAME owners
 EARLIEST = "dnssec.earliest_expiration"
 UNSIGNED = "dnssec.unsigned"  # the WireVersion this one was signed from
@@ -241,51 +243,74 @@ class _Owner:
         self.parts: list = []
 
 
-def _build_owner(run: _Run, key: bytes, data: bytes, next_key: bytes, is_cut: bool, nsec_ttl: int,
+def _build_owner(run: _Run, key: bytes, data: bytes, next_key: bytes | None, is_cut: bool, nsec_ttl: int,
                  bitmaps: _Bitmaps, prev: bytes | None) -> _Owner:
-    """One authoritative owner (or cut) signed: its rdatasets, its NSEC, their RRSIGs; reusing
-    the previous version's NSEC and RRSIGs where the signed bytes are the same and not due."""
+    """One authoritative owner (or cut) signed: its rdatasets, its NSEC (`next_key` None: none,
+    NSEC3 zones), their RRSIGs; reusing the previous version's NSEC and RRSIGs where the signed
+    bytes are the same and not due."""
     owner = _owner_wire(data)
-    mine = codec.segments(data)
-    old: dict = {}
-    if prev is not None:
-        for seg in codec.segments(prev):
-            old[(seg[0], seg[1])] = seg
+    old = _by_type(prev)
     built = _Owner(key)
     parts = built.parts
     types = set()
     signables = []
-    for seg in mine:
+    for seg in codec.segments(data):
         if seg[0] in _SIGNER_TYPES:
             run.dropped += len(seg[3])  # signatures or denial from the file: ours replace them
             continue
         parts.append(seg[4])
         types.add(seg[0])
         signables.append(seg)
-    if is_cut:
-        types = {_NS, _NSEC, _RRSIG} | ({_DS} if _DS in types else set())
-    else:
-        types |= {_NSEC, _RRSIG}
-    nsec_rdata = next_key + bitmaps.of(frozenset(types))
-    nsec = _rdataset(owner, _NSEC, 0, nsec_ttl, [nsec_rdata])
-    parts.append(nsec)
-    old_nsec = old.get((_NSEC, 0))
-    if old_nsec is None or old_nsec[4] != nsec:
-        run.denial_changed += 1
-    signables.append((_NSEC, 0, nsec_ttl, [nsec_rdata], nsec))
+    if next_key is not None:
+        if is_cut:
+            types = {_NS, _NSEC, _RRSIG} | ({_DS} if _DS in types else set())
+        else:
+            types |= {_NSEC, _RRSIG}
+        nsec_rdata = next_key + bitmaps.of(frozenset(types))
+        nsec = _rdataset(owner, _NSEC, 0, nsec_ttl, [nsec_rdata])
+        parts.append(nsec)
+        old_nsec = old.get((_NSEC, 0))
+        if old_nsec is None or old_nsec[4] != nsec:
+            run.denial_changed += 1
+        signables.append((_NSEC, 0, nsec_ttl, [nsec_rdata], nsec))
     for rdtype, covers, ttl, rdatas, raw in signables:
         if is_cut and rdtype not in (_DS, _NSEC):
             continue  # the child's NS and glue are not ours to sign
-        keys_type = rdtype in _KEY_TYPES
-        before = old.get((rdtype, covers))
-        if before is not None and before[4] == raw:
-            old_sig = old.get((_RRSIG, rdtype))
-            if run.keeps(old_sig, run.ksks if keys_type else run.zsks):
-                parts.append(old_sig[4])
-                run.reused += 1
-                run.sig_records += len(old_sig[3])
-                continue
-        parts.append((owner, rdtype, ttl, run.sign(key, rdtype, ttl, rdatas, keys_type)))
+        _sign_or_keep(run, parts, old, key, owner, rdtype, covers, ttl, rdatas, raw)
+    return built
+
+
+def _by_type(data: bytes | None) -> dict:
+    """An owner's rdatasets (codec.segments) by (rdtype, covers)."""
+    return {} if data is None else {(seg[0], seg[1]): seg for seg in codec.segments(data)}
+
+
+def _sign_or_keep(run: _Run, parts: list, old: dict, key: bytes, owner: bytes, rdtype: int, covers: int, ttl: int,
+                  rdatas: list[bytes], raw: bytes) -> None:
+    """The RRSIGs of one RRset into `parts`: the previous ones when the RRset's bytes are the
+    same and they are still good, else a placeholder for new ones."""
+    keys_type = rdtype in _KEY_TYPES
+    before = old.get((rdtype, covers))
+    if before is not None and before[4] == raw:
+        old_sig = old.get((_RRSIG, rdtype))
+        if run.keeps(old_sig, run.ksks if keys_type else run.zsks):
+            parts.append(old_sig[4])
+            run.reused += 1
+            run.sig_records += len(old_sig[3])
+            return
+    parts.append((owner, rdtype, ttl, run.sign(key, rdtype, ttl, rdatas, keys_type)))
+
+
+def _build_nsec3(run: _Run, hkey: bytes, owner: bytes, rdata: bytes, ttl: int, prev: bytes | None) -> _Owner:
+    """A hashed owner: its NSEC3 and the NSEC3's RRSIG (kept where the NSEC3 is the same)."""
+    built = _Owner(hkey)
+    nsec3 = _rdataset(owner, _NSEC3, 0, ttl, [rdata])
+    built.parts.append(nsec3)
+    old = _by_type(prev)
+    before = old.get((_NSEC3, 0))
+    if before is None or before[4] != nsec3:
+        run.denial_changed += 1
+    _sign_or_keep(run, built.parts, old, hkey, owner, _NSEC3, 0, ttl, [rdata], nsec3)
     return built
 
 
@@ -349,30 +374,36 @@ def sign_wire(
     sign_batch: Callable[[list], list] | None = None,
     refresh: int | None = None,
 ) -> tuple[WireVersion, SignStats]:
-    """Sign `unsigned` (a `signer_input` result carrying the serial to publish), NSEC denial.
+    """Sign `unsigned` (a `signer_input` result carrying the serial to publish), NSEC or NSEC3
+    denial as `policy` says (NSEC3 with opt-out: every run is a pass over every owner).
     `previous`: the signed version served now (signatures kept where still good); `changed`: the
     owner keys whose records may differ from `previous`'s (None: any). `sign_batch(jobs)`: the
     signatures of [(prepared key, data)] in order (default: in this thread). `refresh` (the
     re-sign timer's run): also re-sign the due signatures of at most this many owners, those
     due first; the result's earliest expiration is then exact (a reload's may be earlier than
     the true one: it keeps the previous version's unless a new signature is earlier)."""
-    if policy.denial != "nsec":
-        raise ValueError("sign_wire signs NSEC zones")
     origin = unsigned.origin
     run = _Run(keys, policy, now, rng or random.Random(f"{origin}/{unsigned.serial}"), origin)
     soa = unsigned.soa
     nsec_ttl = min(soa.ttl, soa[0].minimum)
     bitmaps = _Bitmaps()
-    chain = None if previous is None or changed is None else previous.cache.get(CHAIN)
+    hashed = None
+    if policy.denial == "nsec3":
+        hashed = _Hashed(policy.nsec3, unsigned.apex_key, _owner_wire(unsigned.packed_at(unsigned.apex_key)), nsec_ttl)
+    chain = None if previous is None or changed is None else previous.cache.get(CHAIN if hashed is None else CHAIN3)
     if chain is not None:
-        result = _incremental(run, unsigned, previous, changed, chain, nsec_ttl, bitmaps, sign_batch, refresh)
+        if hashed is None:
+            result = _incremental(run, unsigned, previous, changed, chain, nsec_ttl, bitmaps, sign_batch, refresh)
+        else:
+            result = _incremental3(run, unsigned, previous, changed, chain, hashed, nsec_ttl, bitmaps, sign_batch,
+                                   refresh)
         if result is not None:
             return result
-    return _full(run, unsigned, previous, nsec_ttl, bitmaps, sign_batch)
+    return _full(run, unsigned, previous, nsec_ttl, bitmaps, sign_batch, hashed)
 
 
 def _full(run: _Run, unsigned: WireVersion, previous: WireVersion | None, nsec_ttl: int, bitmaps: _Bitmaps,
-          sign_batch) -> tuple[WireVersion, SignStats]:
+          sign_batch, hashed: _Hashed | None = None) -> tuple[WireVersion, SignStats]:
     apex = unsigned.apex_key
     order = [apex] + [k for k in unsigned._sorted_keys() if k != apex]  # canonical: the apex first
     chain_keys: list[bytes] = []
@@ -399,37 +430,119 @@ def _full(run: _Run, unsigned: WireVersion, previous: WireVersion | None, nsec_t
     n = len(chain_keys)
     run.start(sign_batch, 2 * n)
     for i, key in enumerate(chain_keys):
-        next_key = chain_keys[i + 1] if i + 1 < n else apex
+        next_key = None if hashed is not None else chain_keys[i + 1] if i + 1 < n else apex
         built.append(_build_owner(run, key, packed_at(key), next_key, cut_flags[i], nsec_ttl, bitmaps, prev_at(key)))
+    denial_records = n
+    if hashed is not None:
+        labels, hkeys = _nsec3_chain(run, hashed, unsigned, chain_keys, cut_flags, bitmaps, prev_at, built)
+        chain = (labels, hkeys)
+        denial_records = len(hkeys)
+    else:
+        chain = ([_sort_key(k) for k in chain_keys], chain_keys)
     out.update(_finish(built, run.signatures()))
-    # The same owners as `unsigned` (the same cuts, the same names): only the records differ.
-    rr_count = unsigned.rr_count - run.dropped + len(chain_keys) + run.sig_records
+    # The same owners as `unsigned` (the same cuts, the same names), plus NSEC3's hashed owners
+    # right below the apex: only the records differ.
+    rr_count = unsigned.rr_count - run.dropped + denial_records + run.sig_records
     signed = unsigned.same_owners(out, rr_count)
-    sort_keys = [_sort_key(k) for k in chain_keys]
     release(order)
-    _remember(signed, unsigned, (sort_keys, chain_keys), frozenset(occluders), run.earliest)
+    _remember(signed, unsigned, chain, frozenset(occluders), run.earliest, hashed is not None)
     stats = SignStats(signed=run.signed, reused=run.reused, denial_changed=run.denial_changed,
                       earliest_expiration=run.earliest, touched=None)
     return signed, stats
+
+
+class _Hashed:
+    """What NSEC3 records need (RFC 5155): the parameters, the apex, the TTL."""
+
+    def __init__(self, params, apex: bytes, apex_owner: bytes, ttl: int):
+        from hiddenprimary.dnssec import nsec3
+
+        self.digest_of = lambda key: nsec3._digest(key, params.salt, params.iterations)  # key: canonical wire
+        self.head = struct.pack("!BBHB", params.algorithm, params.flags, params.iterations, len(params.salt)) + params.salt
+        self.opt_out = params.opt_out
+        self.apex, self.apex_owner, self.ttl = apex, apex_owner, ttl
+
+    def rdata(self, next_digest: bytes, bitmap: bytes) -> bytes:
+        return self.head + bytes((len(next_digest),)) + next_digest + bitmap
+
+
+def _nsec3_types(data: bytes | None, is_cut: bool, is_apex: bool) -> frozenset:
+    """As nsec3._types: the types at an original name; RRSIG only where something is signed."""
+    if data is None:
+        return frozenset()  # an empty non-terminal
+    types = {t for t in _heads(data) if t not in _SIGNER_TYPES}
+    if is_cut:
+        return frozenset({_NS, _DS, _RRSIG} if _DS in types else {_NS})
+    if types:
+        types.add(_RRSIG)
+    if is_apex:
+        types.add(_NSEC3PARAM)
+    return frozenset(types)
+
+
+def _nsec3_chain(run: _Run, hashed: _Hashed, unsigned: WireVersion, chain_keys: list[bytes], cut_flags: list[bool],
+                 bitmaps: _Bitmaps, prev_at, built: list) -> tuple[list[bytes], list[bytes]]:
+    """The NSEC3 records of every original name (RFC 5155 7.1: the authoritative owners and cuts,
+    unsigned delegations left out under opt-out, and the empty non-terminals above them) into
+    `built`; (hash labels, hashed owner keys) in hash order."""
+    apex, top = hashed.apex, len(hashed.apex)
+    packed_at = unsigned.packed_at
+    originals: dict[bytes, frozenset] = {}
+    for key, is_cut in zip(chain_keys, cut_flags):
+        data = packed_at(key)
+        types = _nsec3_types(data, is_cut, key == apex)
+        if is_cut and hashed.opt_out and _DS not in types:
+            continue  # an unsigned delegation: left to an opt-out span (RFC 5155 6)
+        originals[key] = types
+        up = key[key[0] + 1:]
+        while len(up) > top and up not in originals:  # canonical order: an owner above is in already
+            originals[up] = frozenset()
+            up = up[up[0] + 1:]
+    entries = sorted((hashed.digest_of(key), key) for key in originals)
+    for a, b in zip(entries, entries[1:]):
+        if a[0] == b[0]:
+            names = [dns.name.Name(key_labels(k)) for k in (a[1], b[1])]
+            raise ValueError(f"NSEC3 hash collision: {names[0]} and {names[1]} both hash to "
+                             f"{_hash_label(a[0]).decode()}; choose another NSEC3 salt")
+    labels = [_hash_label(digest) for digest, _ in entries]
+    hkeys = [bytes((len(label),)) + label + apex for label in labels]
+    n = len(entries)
+    for i, (digest, key) in enumerate(entries):
+        hkey = hkeys[i]
+        if packed_at(hkey) is not None:
+            raise ValueError(f"the NSEC3 owner {dns.name.Name(key_labels(hkey))} is also a name of the zone")
+        rdata = hashed.rdata(entries[(i + 1) % n][0], bitmaps.of(originals[key]))
+        owner = bytes((len(labels[i]),)) + labels[i] + hashed.apex_owner
+        built.append(_build_nsec3(run, hkey, owner, rdata, hashed.ttl, prev_at(hkey)))
+    return labels, hkeys
+
+
+def _hash_label(digest: bytes) -> bytes:
+    """RFC 5155 3.3: base32hex without padding, lower case (order-preserving)."""
+    return base64.b32hexencode(digest).rstrip(b"=").lower()
 
 
 def _sort_key(key: bytes) -> bytes:
     return canonical_key(tuple(key_labels(key)))
 
 
-def _remember(signed: WireVersion, unsigned: WireVersion, chain, occluders, earliest) -> None:
-    signed.cache[CHAIN] = chain
+def _remember(signed: WireVersion, unsigned: WireVersion, chain, occluders, earliest, nsec3: bool = False) -> None:
+    signed.cache[CHAIN3 if nsec3 else CHAIN] = chain
     signed.cache[OCCLUDERS] = occluders
     signed.cache[EARLIEST] = earliest
     signed.cache[UNSIGNED] = unsigned
     signed.cache[zone_signer.DENIAL_OWNERS] = None  # the plain signer's bookkeeping: not kept here
-    signed._chains[_NSEC] = chain  # the denial proofs' index (WireVersion.predecessor)
+    if nsec3:  # the denial proofs' index (WireVersion.nsec3_predecessor, .predecessor)
+        signed._nsec3 = chain
+    else:
+        signed._chains[_NSEC] = chain
 
 
-def _incremental(run: _Run, unsigned: WireVersion, previous: WireVersion, changed: set[bytes], chain,
-                 nsec_ttl: int, bitmaps: _Bitmaps, sign_batch, refresh: int | None) -> tuple[WireVersion, SignStats] | None:
-    """The run over what changed, or None when it needs the full pass: a delegation or DNAME that
-    came, went or changed, or a change at a name they occlude."""
+def _incremental_start(unsigned: WireVersion, previous: WireVersion,
+                       changed: set[bytes]) -> tuple[set[bytes], frozenset, int] | None:
+    """(the changed owners and the apex, the occluding names, the earliest expiration) for a run
+    over what changed; None when it needs the full pass: `previous` not signed here, or a
+    delegation or DNAME that came, went or changed, or a change at a name they occlude."""
     apex = unsigned.apex_key
     top = len(apex)
     occluders = previous.cache.get(OCCLUDERS)
@@ -438,13 +551,42 @@ def _incremental(run: _Run, unsigned: WireVersion, previous: WireVersion, change
         return None
     changed = set(changed)
     changed.add(apex)
-    prev_at, packed_at = previous.packed_at, unsigned.packed_at
     for key in changed:
-        for data in (prev_at(key), packed_at(key)):
+        for data in (previous.packed_at(key), unsigned.packed_at(key)):
             if data is not None and key != apex and (_heads(data) & {_NS, _DNAME}):
                 return None
         if _occluded(key, occluders, top):
             return None
+    return changed, occluders, earliest
+
+
+def _incremental_end(run: _Run, unsigned: WireVersion, previous: WireVersion, built: list, maybe_gone: set[bytes],
+                     chain, occluders, earliest, nsec3: bool) -> tuple[WireVersion, SignStats]:
+    """The version and stats of a run over what changed: `built` signed and in, the owners of
+    `maybe_gone` that `unsigned` (or the new chain) no longer has out."""
+    packed_at, prev_at = unsigned.packed_at, previous.packed_at
+    changes: dict[bytes, bytes | None] = {k: None for k in maybe_gone if packed_at(k) is None}
+    changes.update(_finish(built, run.signatures()))
+    changes = {k: v for k, v in changes.items() if v != prev_at(k)}
+    signed = previous.evolve_packed(changes)
+    if run.earliest is not None and (earliest is None or _before(run.earliest, earliest)):
+        earliest = run.earliest
+    _remember(signed, unsigned, chain, occluders, earliest, nsec3)
+    touched = {dns.name.Name(key_labels(k)) for k in changes} | {unsigned.origin}
+    stats = SignStats(signed=run.signed, reused=run.reused, denial_changed=run.denial_changed,
+                      earliest_expiration=earliest, touched=touched)
+    return signed, stats
+
+
+def _incremental(run: _Run, unsigned: WireVersion, previous: WireVersion, changed: set[bytes], chain,
+                 nsec_ttl: int, bitmaps: _Bitmaps, sign_batch, refresh: int | None) -> tuple[WireVersion, SignStats] | None:
+    """The run over what changed, or None when it needs the full pass: a delegation or DNAME that
+    came, went or changed, or a change at a name they occlude."""
+    start = _incremental_start(unsigned, previous, changed)
+    if start is None:
+        return None
+    changed, occluders, earliest = start
+    apex, prev_at, packed_at = unsigned.apex_key, previous.packed_at, unsigned.packed_at
     sort_keys, chain_keys = list(chain[0]), list(chain[1])
     moved: list[bytes] = []  # sort keys of owners that came or went
     for key in sorted(changed):
@@ -473,17 +615,91 @@ def _incremental(run: _Run, unsigned: WireVersion, previous: WireVersion, change
         data = packed_at(key)
         is_cut = key != apex and _NS in _heads(data)
         built.append(_build_owner(run, key, data, next_key, is_cut, nsec_ttl, bitmaps, prev_at(key)))
-    changes: dict[bytes, bytes | None] = {k: None for k in changed if packed_at(k) is None}
-    changes.update(_finish(built, run.signatures()))
-    changes = {k: v for k, v in changes.items() if v != prev_at(k)}
-    signed = previous.evolve_packed(changes)
-    if run.earliest is not None and (earliest is None or _before(run.earliest, earliest)):
-        earliest = run.earliest
-    _remember(signed, unsigned, (sort_keys, chain_keys), occluders, earliest)
-    touched = {dns.name.Name(key_labels(k)) for k in changes} | {unsigned.origin}
-    stats = SignStats(signed=run.signed, reused=run.reused, denial_changed=run.denial_changed,
-                      earliest_expiration=earliest, touched=touched)
-    return signed, stats
+    return _incremental_end(run, unsigned, previous, built, set(changed), (sort_keys, chain_keys), occluders,
+                            earliest, False)
+
+
+def _incremental3(run: _Run, unsigned: WireVersion, previous: WireVersion, changed: set[bytes], chain, hashed: _Hashed,
+                  nsec_ttl: int, bitmaps: _Bitmaps, sign_batch, refresh: int | None) -> tuple[WireVersion, SignStats] | None:
+    """`_incremental` for NSEC3 (RFC 5155 7.1): the original names a change can add, remove or
+    retype are the changed owners and their ancestors (empty non-terminals come and go with the
+    owners below them); each gets its NSEC3 anew, and the NSEC3 before each hash that came or
+    went gets the new next hash. None (the full pass) under opt-out, where whether an empty
+    non-terminal has an NSEC3 depends on the delegations below it, and where `_incremental`
+    gives up."""
+    if hashed.opt_out:
+        return None
+    start = _incremental_start(unsigned, previous, changed)
+    if start is None:
+        return None
+    changed, occluders, earliest = start
+    apex, top = unsigned.apex_key, len(unsigned.apex_key)
+    prev_at, packed_at = previous.packed_at, unsigned.packed_at
+    originals = set()
+    for key in changed:  # each changed owner and the names between it and the apex
+        while len(key) >= top:
+            originals.add(key)
+            key = key[key[0] + 1:]
+    labels, hkeys = list(chain[0]), list(chain[1])
+    renew: dict[bytes, bytes] = {}  # hashed owner -> its original name: an NSEC3 made anew
+    gone: set[bytes] = set()
+    moved: list[bytes] = []  # hash labels that came or went
+    for name in originals:
+        label = _hash_label(hashed.digest_of(name))
+        hkey = bytes((len(label),)) + label + apex
+        if packed_at(hkey) is not None:
+            return None  # a name of the zone where an NSEC3 would go: the full pass says so
+        exists = name == apex or unsigned.name_key_exists(name)  # an owner, or one above owners
+        at = bisect.bisect_left(labels, label)
+        present = at < len(labels) and labels[at] == label
+        if exists and not present:
+            labels.insert(at, label)
+            hkeys.insert(at, hkey)
+            moved.append(label)
+        elif present and not exists:
+            del labels[at], hkeys[at]
+            moved.append(label)
+            gone.add(hkey)
+        if exists:
+            renew[hkey] = name
+    n = len(labels)
+    nexts: set[bytes] = set()  # NSEC3s that only get a new next hash
+    for label in moved:
+        before = hkeys[bisect.bisect_left(labels, label) - 1]
+        if before not in renew:
+            nexts.add(before)
+    dirty = {k for k in changed if packed_at(k) is not None}
+    if refresh is not None:
+        due, earliest = _due(run, previous, refresh, changed | gone | set(renew))
+        for key in due:
+            if packed_at(key) is not None:
+                dirty.add(key)
+            elif key not in renew:
+                nexts.add(key)  # a hashed owner whose signature is due: the same NSEC3, signed anew
+    built = []
+    run.start(sign_batch, 3 * (len(dirty) + len(renew) + len(nexts)))
+    for key in dirty:
+        built.append(_build_owner(run, key, packed_at(key), None, False, nsec_ttl, bitmaps, prev_at(key)))
+    for hkey, name in renew.items():
+        at = bisect.bisect_left(labels, hkey[1:1 + hkey[0]])
+        next_digest = base64.b32hexdecode(labels[(at + 1) % n].upper())
+        rdata = hashed.rdata(next_digest, bitmaps.of(_nsec3_types(packed_at(name), False, name == apex)))
+        built.append(_build_nsec3(run, hkey, hkey[:1 + hkey[0]] + hashed.apex_owner, rdata, hashed.ttl, prev_at(hkey)))
+    for hkey in nexts:
+        old = _by_type(prev_at(hkey)).get((_NSEC3, 0))
+        if old is None:
+            return None
+        at = bisect.bisect_left(labels, hkey[1:1 + hkey[0]])
+        rdata = _with_next(old[3][0], base64.b32hexdecode(labels[(at + 1) % n].upper()))
+        built.append(_build_nsec3(run, hkey, _owner_wire(prev_at(hkey)), rdata, hashed.ttl, prev_at(hkey)))
+    return _incremental_end(run, unsigned, previous, built, changed | gone, (labels, hkeys), occluders, earliest,
+                            True)
+
+
+def _with_next(rdata: bytes, next_digest: bytes) -> bytes:
+    """An NSEC3 rdata with another next hashed owner (RFC 5155 3.2)."""
+    at = 5 + rdata[4]  # algorithm, flags, iterations, salt length, salt
+    return rdata[:at] + bytes((len(next_digest),)) + next_digest + rdata[at + 1 + rdata[at]:]
 
 
 def _due(run: _Run, previous: WireVersion, limit: int, skip: set[bytes]) -> tuple[list[bytes], int | None]:

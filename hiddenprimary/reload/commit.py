@@ -9,7 +9,6 @@ import logging
 import os
 
 import dns.name
-import dns.rdatatype
 
 from hiddenprimary import data_dir as paths
 from hiddenprimary.clock import Clock
@@ -94,10 +93,6 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSeri
         journal = Journal(path, zone)
         return Restored(journal, None, journal.info(), (), problem, None, floor)
     if version is not None:
-        if zone_signer.is_signed(version) and version.get(version.origin, dns.rdatatype.NSEC3PARAM) is not None:
-            # The NSEC3 signer still tells unchanged RRsets by identity (issue 14); NSEC zones
-            # are signed from wire (dnssec.wire_signer).
-            version = version.to_plain()
         _record_served(served, zone, version.serial)  # a crash between commit and record, or an old data_dir
         denial.prepare(version)  # the proof index, here rather than on the reactor thread
     return Restored(journal, version, info, history, None, file_serial, floor, load_mark)

@@ -39,14 +39,9 @@ class Signing:
     keys: tuple[SigningKey, ...]
     policy: SigningPolicy
     last_file_serial: int | None = None
-    sign_batch: Callable[[list], list] | None = None  # multi-process signing for big batches
-    sign_data: Callable[[list], list] | None = None  # the same for the wire signer's jobs
-
-    @property
-    def wire(self) -> bool:
-        """Signed from the compact store (`dnssec.wire_signer`): NSEC zones. NSEC3 zones are
-        still signed from dnspython objects (`zone_signer.sign_zone`)."""
-        return self.policy.denial == "nsec"
+    # The batch signatures go to (`dnssec.wire_signer.InThread` when None): e.g. worker
+    # processes for big runs (`dnssec.parallel.ParallelSigner.batch`).
+    sign_data: Callable | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,18 +92,16 @@ def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
             and source.unchanged(list(mark.files), limits or ReadLimits(), context, mark.digest, preread)):
         return ReloadPlan(zone_cfg.name.to_text(omit_final_dot=True), current, None, None, mark.warnings,
                           mark.file_serial, mark=mark)
-    # Unsigned zones and NSEC-signed ones: read only what changed since the last fast load
-    # (zone.wire_reload), else the whole file fast (zone.wire_load); either hands anything it
-    # cannot prove clean to load_zone. A signed zone's reload starts from its unsigned input.
-    loaded = None
-    if signing is None or signing.wire:
-        text_memo = memo if isinstance(memo, TextMemo) else None
-        base = current if signing is None else _unsigned_of(current)
-        loaded = (reload_wire(zone_cfg.file, zone_cfg.name, limits, text_memo, base, preread)
-                  or load_wire(zone_cfg.file, zone_cfg.name, limits, preread))
-        if (loaded is not None and signing is not None and zone_cfg.dnssec is not None
-                and not _ttls_fit(loaded, zone_cfg, current)):
-            loaded = None  # the full load names the RRset over the re-sign margin at its line
+    # Read only what changed since the last fast load (zone.wire_reload), else the whole file
+    # fast (zone.wire_load); either hands anything it cannot prove clean to load_zone. A signed
+    # zone's reload starts from its unsigned input.
+    text_memo = memo if isinstance(memo, TextMemo) else None
+    base = current if signing is None else _unsigned_of(current)
+    loaded = (reload_wire(zone_cfg.file, zone_cfg.name, limits, text_memo, base, preread)
+              or load_wire(zone_cfg.file, zone_cfg.name, limits, preread))
+    if (loaded is not None and signing is not None and zone_cfg.dnssec is not None
+            and not _ttls_fit(loaded, zone_cfg, current)):
+        loaded = None  # the full load names the RRset over the re-sign margin at its line
     if loaded is None:
         loaded = load_zone(zone_cfg.file, zone_cfg.name, memo if isinstance(memo, ZoneMemo) else None, limits)
         if signing is not None and zone_cfg.dnssec is not None:
@@ -232,10 +225,8 @@ def _plan_reload(current: ZoneVersion | None, loaded, zone_cfg: ZoneConfig, cloc
     file's serial too, so raising only the serial in the file publishes a new version)."""
     candidate = loaded.version if isinstance(loaded, WireLoaded) else ZoneVersion(zone_cfg.name, loaded.rdatasets)
     warnings = tuple(loaded.warnings)
-    if signing is not None and signing.wire:
-        return _plan_signed_wire(current, loaded, zone_cfg, clock, signing, warnings, served_floor)
     if signing is not None:
-        return _plan_signed(current, candidate, zone_cfg, clock, signing, warnings, served_floor)
+        return _plan_signed(current, loaded, zone_cfg, clock, signing, warnings, served_floor)
     zone_text = zone_cfg.name.to_text(omit_final_dot=True)
     file_serial = candidate.serial
     policy = zone_cfg.serial
@@ -322,49 +313,13 @@ def _keep_serial(zone_text: str, current: ZoneVersion, file_serial: int, last_fi
     return serials.at_least_next(file_serial, current.serial)
 
 
-def _plan_signed(current: ZoneVersion | None, candidate: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock,
-                 signing: Signing, warnings: tuple, served_floor: int | None = None) -> ReloadPlan:
+def _plan_signed(current, loaded, zone_cfg: ZoneConfig, clock: Clock, signing: Signing, warnings: tuple,
+                      served_floor: int | None = None) -> ReloadPlan:
     """A signed zone's next version. The served serial follows the file's where it can and moves
     by one for each re-sign in between (as Knot does): under `keep`, a file edit needs a serial
-    above the file's last one, and the served serial is max(file serial, last served + 1)."""
-    zone_text = zone_cfg.name.to_text(omit_final_dot=True)
-    file_serial = candidate.serial
-    policy = zone_cfg.serial
-    wall = clock.wall()
-    unsigned = zone_signer.signer_input(candidate, signing.keys, signing.policy)
-
-    if current is None:
-        first, raised = _first_serial(policy, file_serial, wall, served_floor)
-        warnings += raised
-        new, stats = zone_signer.sign_zone(unsigned.with_serial(first), signing.keys, signing.policy, int(wall),
-                                           sign_batch=signing.sign_batch)
-        return ReloadPlan(zone_text, None, new, None, warnings, file_serial, stats)
-
-    changes = zone_signer.unsigned_changes(current, unsigned)
-    # SOA timers/TTL count too, and so does a new way of signing (keys, NSEC3 opt-out) that
-    # changes no record of the apex by itself.
-    resign_all = zone_signer.signing_mismatch(current, signing.keys, signing.policy) is not None
-    edited = bool(changes) or not _same_soa_fields(current, unsigned) or resign_all
-    last_file = current.serial if signing.last_file_serial is None else signing.last_file_serial
-    unchanged = ReloadPlan(zone_text, current, None, None, warnings, file_serial)
-    if policy == "keep":
-        if not edited and file_serial == last_file:
-            return unchanged
-        new_serial = _keep_serial(zone_text, current, file_serial, last_file,
-                                  _file_edited(changes, zone_cfg.name, current, unsigned), wall)
-    else:
-        if not edited:
-            return unchanged
-        new_serial = serials.next_serial(zone_text, policy, current.serial, file_serial, wall)
-    new, stats = zone_signer.sign_zone(unsigned.with_serial(new_serial), signing.keys, signing.policy, int(wall),
-                                       previous=current, changed=changes, sign_batch=signing.sign_batch)
-    return ReloadPlan(zone_text, current, new, _signed_diff(current, new, stats), warnings, file_serial, stats)
-
-
-def _plan_signed_wire(current, loaded, zone_cfg: ZoneConfig, clock: Clock, signing: Signing, warnings: tuple,
-                      served_floor: int | None = None) -> ReloadPlan:
-    """`_plan_signed` for the wire signer: the same serial rules, with what changed found at the
-    owners the load touched (every owner after a full read) and signed there alone."""
+    above the file's last one, and the served serial is max(file serial, last served + 1). What
+    changed is found at the owners the load touched (every owner after a full read) and signed
+    there alone (dnssec.wire_signer)."""
     zone_text = zone_cfg.name.to_text(omit_final_dot=True)
     if isinstance(loaded, WireLoaded):
         file_version, touched = loaded.version, loaded.touched
@@ -434,17 +389,14 @@ def _plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signi
     policy = zone_cfg.serial
     new_serial = (serials.add(current.serial, 1) if policy == "keep"
                   else serials.next_serial(zone_text, policy, current.serial, current.serial, wall))
-    if signing.wire and isinstance(current, WireVersion):
-        unsigned = (_unsigned_of(current) or wire_input.strip(current)).with_serial(new_serial)
-        new, stats = wire_signer.sign_wire(unsigned, signing.keys, signing.policy, int(wall), previous=current,
-                                           changed=set(), sign_batch=signing.sign_data,
-                                           refresh=wire_signer.refresh_slice(current))
-        if TTL_ROOM in current.cache:
-            new.cache[TTL_ROOM] = current.cache[TTL_ROOM]
-    else:
-        unsigned = zone_signer.strip(current).with_serial(new_serial)
-        new, stats = zone_signer.sign_zone(unsigned, signing.keys, signing.policy, int(wall), previous=current,
-                                           changed=set(), sign_batch=signing.sign_batch)
+    if not isinstance(current, WireVersion):  # a version signed before the wire signer
+        current = WireVersion.from_nodes(current.origin, current.nodes())
+    unsigned = (_unsigned_of(current) or wire_input.strip(current)).with_serial(new_serial)
+    new, stats = wire_signer.sign_wire(unsigned, signing.keys, signing.policy, int(wall), previous=current,
+                                       changed=set(), sign_batch=signing.sign_data,
+                                       refresh=wire_signer.refresh_slice(current))
+    if TTL_ROOM in current.cache:
+        new.cache[TTL_ROOM] = current.cache[TTL_ROOM]
     if stats.signed <= 1 and stats.denial_changed == 0:
         return ReloadPlan(zone_text, current, None, None, (), None, stats)
     return ReloadPlan(zone_text, current, new, _signed_diff(current, new, stats), (), None, stats)

@@ -366,9 +366,8 @@ class Reloader:
         state = self.zones[zone]
         if state.keys is None:
             raise state.key_error or DnssecKeyError(self.config.data_dir, "the zone's keys are not loaded")
-        signer = ParallelSigner(state.keys)
         return Signing(state.keys, zone_signer.SigningPolicy.from_config(dnssec_cfg), state.file_serial,
-                       sign_batch=signer, sign_data=signer.batch)
+                       sign_data=ParallelSigner().batch)
 
     def _schedule_resign(self, zone: dns.name.Name, earliest_expiration: int | None) -> None:
         """Arm the re-sign timer `refresh` before the zone's earliest signature expires."""

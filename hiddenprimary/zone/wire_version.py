@@ -289,9 +289,11 @@ class WireVersion:
         return WireVersion(self.origin, packed, below=below, cuts=cuts, rr_count=rr_count)
 
     def same_owners(self, packed: dict[bytes, bytes], rr_count: int) -> WireVersion:
-        """A version with exactly this one's owners, holding `packed` (the same keys, other
-        records: what signing makes of it) and `rr_count` records; the same cuts (callers keep
-        every NS as it is) and the same names below names, shared, not worked out again."""
+        """A version with this one's owners, holding `packed` (the same keys, other records:
+        what signing makes of it, plus at most owners right below the apex without NS, NSEC3's
+        hashed names) and `rr_count` records; the same cuts (callers keep every NS as it is) and
+        the same names below names (owners right below the apex add none), shared, not worked
+        out again."""
         return WireVersion(self.origin, packed, below=self._below, cuts=self._cuts, rr_count=rr_count)
 
     def keys(self) -> Iterator[bytes]:

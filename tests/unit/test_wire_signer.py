@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hiddenprimary.dnssec import wire_input, wire_signer, zone_signer
+from hiddenprimary.dnssec import nsec3, wire_input, wire_signer, zone_signer
 from hiddenprimary.zone.version import ZoneVersion
 from hiddenprimary.zone.wire_version import WireVersion, wire_key
 from tests.unit.signing import make_keys
@@ -26,6 +26,10 @@ from tests.unit.signing import make_keys
 ORIGIN = dns.name.from_text("example.com.")
 NOW = int(time.time())
 POLICY = zone_signer.SigningPolicy(14 * 86400, 7 * 86400, 86400)
+POLICIES = {"nsec": POLICY,
+            "nsec3": zone_signer.SigningPolicy(14 * 86400, 7 * 86400, 86400, "nsec3", nsec3.Nsec3Params()),
+            "nsec3-opt-out": zone_signer.SigningPolicy(14 * 86400, 7 * 86400, 86400, "nsec3",
+                                                       nsec3.Nsec3Params(opt_out=True))}
 KEYS = {split: tuple(make_keys(13, split)) for split in (False, True)}
 FIELDS = ("type_covered", "algorithm", "labels", "original_ttl", "key_tag", "signer", "inception")
 
@@ -129,43 +133,47 @@ def check_twins(plain: ZoneVersion, wire: WireVersion, keys) -> None:
                                 dns.rrset.from_rdata_list(name, other.ttl, list(other)), dnskeys, now=NOW)
 
 
-def sign_both(records, keys, serial=1):
-    unsigned = zone_signer.signer_input(version_of(records, serial), keys, POLICY)
-    plain, _ = zone_signer.sign_zone(unsigned, keys, POLICY, NOW)
+def sign_both(records, keys, serial=1, policy=POLICY):
+    unsigned = zone_signer.signer_input(version_of(records, serial), keys, policy)
+    plain, _ = zone_signer.sign_zone(unsigned, keys, policy, NOW)
     wire_unsigned = wire_input.signer_input(WireVersion.from_nodes(ORIGIN, version_of(records, serial).nodes()),
-                                            keys, POLICY)
-    wire, _ = wire_signer.sign_wire(wire_unsigned, keys, POLICY, NOW)
+                                            keys, policy)
+    wire, _ = wire_signer.sign_wire(wire_unsigned, keys, policy, NOW)
     return plain, wire
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(zones(), st.booleans())
-def test_a_full_sign_is_the_plain_signers(records, split):
+@given(zones(), st.booleans(), st.sampled_from(sorted(POLICIES)))
+def test_a_full_sign_is_the_plain_signers(records, split, denial):
     keys = KEYS[split]
-    plain, wire = sign_both(records, keys)
+    plain, wire = sign_both(records, keys, policy=POLICIES[denial])
     check_twins(plain, wire, keys)
-    # The chain the next reload starts from is the chain the version holds.
-    chain = wire.cache[wire_signer.CHAIN][1]
-    nsec_owners = [wire_key(name) for name, rds in wire.iter_rdatasets() if rds.rdtype == dns.rdatatype.NSEC]
-    assert sorted(chain) == sorted(nsec_owners)
+    # The chain the next reload starts from, and the denial proofs' index, are the version's.
+    rdtype = dns.rdatatype.NSEC if denial == "nsec" else dns.rdatatype.NSEC3
+    chain = wire.cache[wire_signer.CHAIN if denial == "nsec" else wire_signer.CHAIN3][1]
+    owners = [wire_key(name) for name, rds in wire.iter_rdatasets() if rds.rdtype == rdtype]
+    assert sorted(chain) == sorted(owners)
+    if denial != "nsec":
+        assert wire._nsec3 == (sorted(k[1:33] for k in chain), chain)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(zones(), zones(), st.booleans())
-def test_an_edit_signed_incrementally_is_a_full_sign_of_the_result(before, after, split):
+@given(zones(), zones(), st.booleans(), st.sampled_from(sorted(POLICIES)))
+def test_an_edit_signed_incrementally_is_a_full_sign_of_the_result(before, after, split, denial):
     """From the signed `before`, the file becomes `after`: the run over what changed gives what
-    the plain signer gives, its NSEC chain included, and keeps every signature it may."""
-    keys = KEYS[split]
-    _, wire = sign_both(before, keys)
+    the plain signer gives, its denial chain included, and keeps every signature it may."""
+    keys, policy = KEYS[split], POLICIES[denial]
+    _, wire = sign_both(before, keys, policy=policy)
     new_file = WireVersion.from_nodes(ORIGIN, version_of(after, 2).nodes())
-    unsigned = wire_input.signer_input(new_file, keys, POLICY)
+    unsigned = wire_input.signer_input(new_file, keys, policy)
     changed, _ = wire_input.changed_owners(wire, unsigned, None)
-    incremental, stats = wire_signer.sign_wire(unsigned, keys, POLICY, NOW, previous=wire, changed=changed)
-    plain_unsigned = zone_signer.signer_input(version_of(after, 2), keys, POLICY)
-    plain, _ = zone_signer.sign_zone(plain_unsigned, keys, POLICY, NOW)
+    incremental, stats = wire_signer.sign_wire(unsigned, keys, policy, NOW, previous=wire, changed=changed)
+    plain_unsigned = zone_signer.signer_input(version_of(after, 2), keys, policy)
+    plain, _ = zone_signer.sign_zone(plain_unsigned, keys, policy, NOW)
     check_twins(plain, incremental, keys)
-    full, _ = wire_signer.sign_wire(unsigned, keys, POLICY, NOW, previous=wire)
-    assert incremental.cache[wire_signer.CHAIN] == full.cache[wire_signer.CHAIN]
+    full, _ = wire_signer.sign_wire(unsigned, keys, policy, NOW, previous=wire)
+    slot = wire_signer.CHAIN if denial == "nsec" else wire_signer.CHAIN3
+    assert incremental.cache[slot] == full.cache[slot]
     # Nothing outside what changed was signed again, when the run was incremental.
     if stats.touched is not None:
         for key, data in wire.packed_items():
@@ -173,25 +181,59 @@ def test_an_edit_signed_incrementally_is_a_full_sign_of_the_result(before, after
                 assert dns.name.Name(wire_signer.key_labels(key)) in stats.touched
 
 
-def test_a_resign_remakes_due_signatures_a_slice_at_a_time():
-    keys = KEYS[False]
+@pytest.mark.parametrize("denial", ["nsec", "nsec3"])
+def test_a_resign_remakes_due_signatures_a_slice_at_a_time(denial):
+    keys, policy = KEYS[False], POLICIES[denial]
     records = [("@", "SOA", 3600, ["ns1 hostmaster 1 7200 3600 1209600 300"]), ("@", "NS", 3600, ["ns1"]),
                ("ns1", "A", 300, ["192.0.2.53"])] + [(f"h{i}", "A", 300, ["192.0.2.1"]) for i in range(30)]
-    _, wire = sign_both(records, keys)
+    _, wire = sign_both(records, keys, policy=policy)
     later = NOW + 10 * 86400  # everything is within the refresh window now
     version, made = wire, 0
     for serial in range(2, 12):
         unsigned = wire_input.strip(version).with_serial(serial)
-        version, stats = wire_signer.sign_wire(unsigned, keys, POLICY, later, previous=version, changed=set(),
+        version, stats = wire_signer.sign_wire(unsigned, keys, policy, later, previous=version, changed=set(),
                                                refresh=10)
         made += stats.signed
         if stats.signed <= 1:
             break
-        # The apex (SOA, NS, DNSKEY, CDS, CDNSKEY, NSEC: re-signed with the serial), then at most
-        # 10 owners of two RRsets (record, NSEC).
-        assert stats.signed <= 6 + 2 * 10
+        # The apex (SOA, NS, DNSKEY, CDS, CDNSKEY, NSEC or NSEC3PARAM: re-signed with the
+        # serial), then at most 10 owners of two RRsets (record, NSEC; NSEC3 owners: one).
+        assert stats.touched is not None and stats.signed <= 6 + 2 * 10
     due = [sig for _, rds in version.iter_rdatasets() if rds.rdtype == dns.rdatatype.RRSIG for sig in rds
            if zone_signer._before(sig.expiration, later + POLICY.refresh + POLICY.jitter)]
     assert not due
     assert wire_signer.earliest_expiration(WireVersion(ORIGIN, dict(version.packed_items()))) == \
         version.cache[wire_signer.EARLIEST]
+
+
+FLAT = [n for n in NAMES if n not in ("sub", "ns.sub", "deeper.ns.sub", "dn", "below.dn")]
+
+
+@st.composite
+def flat_zones(draw):
+    """As `zones`, without delegations and DNAME: every edit between two of these is one the
+    run over what changed signs (no pass over every owner)."""
+    records = [("@", "SOA", 3600, ["ns1 hostmaster 1 7200 3600 1209600 300"]),
+               ("@", "NS", 3600, ["ns1", "ns2.example.net."]), ("ns1", "A", 300, ["192.0.2.53"])]
+    for name in draw(st.sets(st.sampled_from(FLAT), max_size=len(FLAT))):
+        for rdtype in draw(st.sets(st.sampled_from(sorted(TYPES)), min_size=1, max_size=2)):
+            records.append((name, rdtype, 300, [TYPES[rdtype][0]]))
+    return records
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flat_zones(), flat_zones(), st.sampled_from(["nsec", "nsec3"]))
+def test_the_run_over_what_changed_is_taken_and_is_the_plain_signers(before, after, denial):
+    """Names (and the empty non-terminals above them) that come and go, types that change: the
+    run over what changed handles them itself (`touched` known) and matches the plain signer."""
+    keys, policy = KEYS[False], POLICIES[denial]
+    _, wire = sign_both(before, keys, policy=policy)
+    unsigned = wire_input.signer_input(WireVersion.from_nodes(ORIGIN, version_of(after, 2).nodes()), keys, policy)
+    changed, _ = wire_input.changed_owners(wire, unsigned, None)
+    incremental, stats = wire_signer.sign_wire(unsigned, keys, policy, NOW, previous=wire, changed=changed)
+    assert stats.touched is not None
+    plain, _ = zone_signer.sign_zone(zone_signer.signer_input(version_of(after, 2), keys, policy), keys, policy, NOW)
+    check_twins(plain, incremental, keys)
+    for key, data in wire.packed_items():  # nothing else was made again
+        if incremental.packed_at(key) != data:
+            assert dns.name.Name(wire_signer.key_labels(key)) in stats.touched

@@ -292,8 +292,7 @@ def test_expirations_are_spread_by_jitter(tmp_path):
 def test_signing_in_worker_processes_gives_a_zone_that_verifies(tmp_path):
     s = Setup(tmp_path, split=True)
     s.path.write_text(dnssec_zone_text(extra="\n".join(f"h{i} A 192.0.2.{i % 250}" for i in range(300))))
-    signer = ParallelSigner(s.keys, workers=2, min_jobs=1, min_signatures=1)
-    signing = Signing(s.keys, s.policy, None, sign_batch=signer, sign_data=signer.batch)
+    signing = Signing(s.keys, s.policy, None, sign_data=ParallelSigner(workers=2, min_signatures=1).batch)
     plan = plan_reload(None, s.cfg, s.clock, signing)
     assert plan.signed.signed > 300
     verify(plan.new, tmp_path, csk=False)
@@ -321,7 +320,7 @@ def test_signing_that_fails_partway_discards_the_whole_update(tmp_path):
 
     s.path.write_text(dnssec_zone_text(serial=2, extra="x A 192.0.2.1"))
     with pytest.raises(RuntimeError):
-        plan_reload(served, s.cfg, s.clock, Signing(s.keys, s.policy, 1, sign_batch=broken, sign_data=BrokenBatch))
+        plan_reload(served, s.cfg, s.clock, Signing(s.keys, s.policy, 1, sign_data=BrokenBatch))
     assert s.current is served and served.serial == 1
 
 
