@@ -48,7 +48,7 @@ USAGE = """\
   scripts/bench                      100k and 1M records (+ reload -> secondary at 10k and 1M): ~4 min
   scripts/bench --sizes 20000        every figure at the sizes given
   scripts/bench --json out.json      also write the figures as JSON
-  scripts/bench signing [--records N]   DNSSEC signing vs dnssec-signzone (scripts/bench_signing.py)
+  scripts/bench signing [--records N] [--full] [--denial nsec3]   DNSSEC signing vs dnssec-signzone (scripts/bench_signing.py)
 """
 
 PSS_SETTLE_S = 1.0  # after the first answer, before reading PSS

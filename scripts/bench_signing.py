@@ -18,7 +18,7 @@ Both sign with ECDSAP256SHA256 and NSEC, one CSK (dnssec-signzone: one thread pe
 hiddenprimary: its reload thread and a worker process per other CPU). Bounded: fixed record
 count, every wait has a timeout.
 
-  scripts/bench signing [--records N] [--full]   (--full: 100k and 1M records)"""
+  scripts/bench signing [--records N] [--full] [--denial nsec3]   (--full: 100k and 1M records)"""
 
 from __future__ import annotations
 
@@ -126,10 +126,10 @@ def reload_ms(d: Daemon, records: int, changed: set[int], rounds: int = 3) -> fl
     return sorted(took)[len(took) // 2]
 
 
-def bench_ours(work: pathlib.Path, records: int, changed: set[int]) -> dict:
+def bench_ours(work: pathlib.Path, records: int, changed: set[int], denial: str) -> dict:
     probe_zone = "$ORIGIN probe.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 86400 300\n  NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.2\n"
     d = Daemon(work / "ours", {"probe.test": probe_zone, ZONE: HEAD.format(serial=1) + "".join(body(records, set()))},
-               extra_zone_config={ZONE: {"dnssec": "{algorithm: ECDSAP256SHA256}"}})
+               extra_zone_config={ZONE: {"dnssec": f"{{algorithm: ECDSAP256SHA256, denial: {denial}}}"}})
     stop, times, lost = threading.Event(), [], [0]
     started = time.perf_counter()
     d.start(wait_zones=["probe.test"], timeout=60)
@@ -172,7 +172,7 @@ def bench_unsigned(work: pathlib.Path, records: int, changed: set[int]) -> float
         d.stop()
 
 
-def bench_bind(work: pathlib.Path, records: int, changed: set[int]) -> dict:
+def bench_bind(work: pathlib.Path, records: int, changed: set[int], denial: str) -> dict:
     keys = work / "bind-keys"
     keys.mkdir(parents=True)
     run(["dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", "-f", "KSK", "-K", str(keys), ZONE])
@@ -180,6 +180,8 @@ def bench_bind(work: pathlib.Path, records: int, changed: set[int]) -> dict:
     unsigned.write_text(HEAD.format(serial=1) + "".join(body(records, set())))
     signed = work / "bind.zone.signed"
     common = ["dnssec-signzone", "-z", "-S", "-K", str(keys), "-d", str(work), "-o", ZONE, "-N", "keep"]
+    if denial == "nsec3":  # RFC 9276: no salt, no extra iterations (as ours)
+        common += ["-3", "-", "-H", "0"]
     full = run(common + ["-f", str(signed), str(unsigned)])
     # The incremental case: its signed output with the same 10 records changed, signed again.
     lines = signed.read_text().splitlines(keepends=True)
@@ -216,8 +218,8 @@ def bench_bind(work: pathlib.Path, records: int, changed: set[int]) -> dict:
     return {"full_s": full, "incr_s": incr, "restart_s": restart}
 
 
-def table(records: int, ours: dict, unsigned_s: float, bind: dict, changed: int) -> None:
-    print(f"\nzone: {records + 4} records, signed: {ours['records']} records (ECDSAP256SHA256, NSEC, CSK), "
+def table(records: int, ours: dict, unsigned_s: float, bind: dict, changed: int, denial: str) -> None:
+    print(f"\nzone: {records + 4} records, signed: {ours['records']} records (ECDSAP256SHA256, {denial.upper()}, CSK), "
           f"{os.cpu_count()} CPUs\n")
     print(f"{'':44}{'hiddenprimary':>15}{'BIND':>12}{'ratio':>9}")
     print(f"{'full sign, s':44}{ours['full_s']:>15.2f}{bind['full_s']:>12.2f}{ours['full_s'] / bind['full_s']:>8.2f}x")
@@ -234,16 +236,16 @@ def table(records: int, ours: dict, unsigned_s: float, bind: dict, changed: int)
     print("BIND: dnssec-signzone for the signs, named for the restart")
 
 
-def one_size(records: int, changed_count: int) -> None:
+def one_size(records: int, changed_count: int, denial: str) -> None:
     changed = set(random.Random(1).sample(range(records), changed_count))
     work = pathlib.Path(tempfile.mkdtemp(prefix="hp-bench-sign-"))
     try:
-        ours = bench_ours(work, records, changed)
+        ours = bench_ours(work, records, changed, denial)
         unsigned_s = bench_unsigned(work, records, changed)
-        bind = bench_bind(work, records, changed)
+        bind = bench_bind(work, records, changed, denial)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    table(records, ours, unsigned_s, bind, changed_count)
+    table(records, ours, unsigned_s, bind, changed_count, denial)
 
 
 def main() -> int:
@@ -251,12 +253,13 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=100_000, help="A records in the zone (one name each)")
     parser.add_argument("--changed", type=int, default=10, help="records changed for the incremental reload")
     parser.add_argument("--full", action="store_true", help="100k and 1M records")
+    parser.add_argument("--denial", choices=["nsec", "nsec3"], default="nsec")
     args = parser.parse_args()
     if shutil.which("dnssec-signzone") is None:
         print("bench: dnssec-signzone is missing (apt-get install bind9-utils)", file=sys.stderr)
         return 2
     for records in ([100_000, 1_000_000] if args.full else [args.records]):
-        one_size(records, args.changed)
+        one_size(records, args.changed, args.denial)
     return 0
 
 
