@@ -12,13 +12,15 @@ same zone, in the same run, as ratios.
   - restart: the daemon stopped and started again on its data dir, to the first answer whose
     RRSIG validates under the zone's DNSKEY; named started on dnssec-signzone's output, likewise;
   - while the full sign runs, a small zone of the same daemon is queried every 10 ms: p99 and
-    the slowest answer (and how many got none) show whether the server kept answering.
+    the slowest answer (and how many got none) show whether the server kept answering;
+  - with --resign: the re-sign timer of a zone whose signatures all come due at once, in
+    slices, with the same probe.
 
 Both sign with ECDSAP256SHA256 and NSEC, one CSK (dnssec-signzone: one thread per CPU;
 hiddenprimary: its reload thread and a worker process per other CPU). Bounded: fixed record
 count, every wait has a timeout.
 
-  scripts/bench signing [--records N] [--full] [--denial nsec3]   (--full: 100k and 1M records)"""
+  scripts/bench signing [--records N] [--full] [--denial nsec3] [--resign]   (--full: 100k and 1M records)"""
 
 from __future__ import annotations
 
@@ -66,9 +68,9 @@ def run(cmd: list[str], **kw) -> float:
     return took
 
 
-def probe(port: int, stop: threading.Event, times: list[float], lost: list[int]) -> None:
+def probe(port: int, stop: threading.Event, times: list[float], lost: list[int], starts: list | None = None) -> None:
     """Query the small zone every 10 ms until told to stop; record each answer's time (a query
-    with no answer within 2 s counts as lost, and as 2 s)."""
+    with no answer within 2 s counts as lost, and as 2 s), and with `starts` when it was sent."""
     q = dns.message.make_query("www.probe.test", "A")
     while not stop.is_set():
         start = time.perf_counter()
@@ -77,6 +79,8 @@ def probe(port: int, stop: threading.Event, times: list[float], lost: list[int])
         except (dns.exception.Timeout, OSError):
             lost[0] += 1
         times.append(time.perf_counter() - start)
+        if starts is not None:
+            starts.append(start)
         time.sleep(0.01)
 
 
@@ -218,6 +222,49 @@ def bench_bind(work: pathlib.Path, records: int, changed: set[int], denial: str)
     return {"full_s": full, "incr_s": incr, "restart_s": restart}
 
 
+def bench_resign(work: pathlib.Path, records: int, denial: str) -> dict:
+    """The re-sign timer on a signed zone whose signatures all come due at once (validity 120 s,
+    refresh 60 s): it re-signs the zone in slices of at most 10,000 names a second apart while
+    another zone is queried every 10 ms. TTLs are 20 s (they must fit in refresh - propagation)."""
+    probe_zone = "$ORIGIN probe.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 86400 300\n  NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.2\n"
+    text = (HEAD.format(serial=1) + "".join(body(records, set()))).replace("$TTL 300", "$TTL 20").replace(
+        " 3600 600 86400 300", " 3600 600 86400 20")
+    dnssec = (f"{{algorithm: ECDSAP256SHA256, denial: {denial}, signature_validity: 120, refresh: 60, "
+              "propagation_delay: 5}")
+    d = Daemon(work / "resign", {"probe.test": probe_zone, ZONE: text}, extra_zone_config={ZONE: {"dnssec": dnssec}})
+    stop, times, lost, starts = threading.Event(), [], [0], []
+    prober = threading.Thread(target=probe, args=(d.port, stop, times, lost, starts))
+    try:
+        d.start(wait_zones=["probe.test"], timeout=60)
+        deadline = time.monotonic() + 600
+        while d.query(ZONE, "SOA", timeout=5).rcode() != 0:
+            assert time.monotonic() < deadline, "the signed zone never came up"
+            time.sleep(0.2)
+        time.sleep(20)  # the full sign's aftermath (AXFR rendering) is over; the timer is 45-60 s out
+        prober.start()
+        while "resign.ok" not in d.log():
+            assert time.monotonic() < deadline, d.log()[-2000:]
+            time.sleep(0.05)
+        first_ms = float(next(line for line in d.log().splitlines() if "resign.ok" in line).split(" ms=")[1].split()[0])
+        began = time.perf_counter() - first_ms / 1000 - 0.05
+        while True:  # slices go on while the next one is due within a second or two
+            count = d.log().count("resign.ok")
+            time.sleep(3)
+            if d.log().count("resign.ok") == count:
+                break
+            assert time.monotonic() < deadline, d.log()[-2000:]
+        ended = time.perf_counter() - 3
+        stop.set()
+        prober.join()
+        slices = d.log().count("resign.ok")
+    finally:
+        stop.set()
+        d.stop()
+    during = [t for t, at in zip(times, starts) if began <= at <= ended]
+    return {"slices": slices, "took_s": ended - began, "p99_ms": percentile(during, 0.99) * 1000,
+            "max_ms": max(during, default=0) * 1000, "answered": len(during), "lost": lost[0]}
+
+
 def table(records: int, ours: dict, unsigned_s: float, bind: dict, changed: int, denial: str) -> None:
     print(f"\nzone: {records + 4} records, signed: {ours['records']} records (ECDSAP256SHA256, {denial.upper()}, CSK), "
           f"{os.cpu_count()} CPUs\n")
@@ -236,7 +283,7 @@ def table(records: int, ours: dict, unsigned_s: float, bind: dict, changed: int,
     print("BIND: dnssec-signzone for the signs, named for the restart")
 
 
-def one_size(records: int, changed_count: int, denial: str) -> None:
+def one_size(records: int, changed_count: int, denial: str, resign: bool = False) -> None:
     changed = set(random.Random(1).sample(range(records), changed_count))
     work = pathlib.Path(tempfile.mkdtemp(prefix="hp-bench-sign-"))
     try:
@@ -246,6 +293,17 @@ def one_size(records: int, changed_count: int, denial: str) -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     table(records, ours, unsigned_s, bind, changed_count, denial)
+    if resign:
+        work = pathlib.Path(tempfile.mkdtemp(prefix="hp-bench-resign-"))
+        try:
+            r = bench_resign(work, records, denial)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(f"\nre-sign timer, every signature due: {r['slices']} serials (slices of <= 10,000 names) "
+              f"in {r['took_s']:.1f} s")
+        print(f"{'p99 answer ms during the re-sign':44}{r['p99_ms']:>15.1f}")
+        print(f"{'max answer ms during the re-sign':44}{r['max_ms']:>15.1f}   ({r['answered']} answered, "
+              f"{r['lost']} lost)")
 
 
 def main() -> int:
@@ -254,12 +312,14 @@ def main() -> int:
     parser.add_argument("--changed", type=int, default=10, help="records changed for the incremental reload")
     parser.add_argument("--full", action="store_true", help="100k and 1M records")
     parser.add_argument("--denial", choices=["nsec", "nsec3"], default="nsec")
+    parser.add_argument("--resign", action="store_true",
+                        help="also the re-sign timer with every signature due (about 2 minutes more)")
     args = parser.parse_args()
     if shutil.which("dnssec-signzone") is None:
         print("bench: dnssec-signzone is missing (apt-get install bind9-utils)", file=sys.stderr)
         return 2
     for records in ([100_000, 1_000_000] if args.full else [args.records]):
-        one_size(records, args.changed, args.denial)
+        one_size(records, args.changed, args.denial, args.resign)
     return 0
 
 

@@ -35,6 +35,7 @@ class Restored:
     file_serial: int | None = None  # the zone file's serial at the last committed load
     served_floor: int | None = None  # the highest serial ever served: the next must be above it
     load_mark: LoadMark | None = None  # what the load of the last committed version read
+    expires: int | None = None  # the earliest signature expiration the journal recorded with it
 
 
 def _fault(point: str) -> None:
@@ -69,6 +70,7 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSeri
         version = journal.load()
         file_serial = journal.file_serial()
         load_mark = LoadMark.from_text(journal.load_mark())
+        expires = journal.earliest_expiration()
         history = tuple(journal.diffs()) if version is not None else ()
         info = journal.info()
     except JournalUnavailable as e:
@@ -95,7 +97,7 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSeri
     if version is not None:
         _record_served(served, zone, version.serial)  # a crash between commit and record, or an old data_dir
         denial.prepare(version)  # the proof index, here rather than on the reactor thread
-    return Restored(journal, version, info, history, None, file_serial, floor, load_mark)
+    return Restored(journal, version, info, history, None, file_serial, floor, load_mark, expires)
 
 
 def _move_aside(path: str, why: str, clock: Clock) -> str:
@@ -121,11 +123,13 @@ def commit(journal: Journal, plan: ReloadPlan, zone_cfg: ZoneConfig, served: Ser
     mark = None if plan.mark is None else plan.mark.to_text()
     if plan.new is not None:
         _fault("journal.before_commit")
+        expires = None if plan.signed is None else plan.signed.earliest_expiration
         if plan.diff is None:
-            journal.save_first(plan.new, plan.file_serial, mark)
+            journal.save_first(plan.new, plan.file_serial, mark, expires)
         else:
             journal.append(plan.diff, plan.new, max_entries=zone_cfg.journal_max_entries,
-                           max_bytes=zone_cfg.journal_max_bytes, file_serial=plan.file_serial, load_mark=mark)
+                           max_bytes=zone_cfg.journal_max_bytes, file_serial=plan.file_serial, load_mark=mark,
+                           expires=expires)
         _fault("journal.after_commit")
         # After the journal, before publishing: a failed commit never raises the floor above what
         # is served, and what is published is always covered by the floor or the journal.

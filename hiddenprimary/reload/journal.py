@@ -178,18 +178,21 @@ class Journal:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def save_first(self, version: ZoneVersion, file_serial: int | None = None, load_mark: str | None = None) -> None:
+    def save_first(self, version: ZoneVersion, file_serial: int | None = None, load_mark: str | None = None,
+                   expires: int | None = None) -> None:
         """Record a zone's first version (no diff): the snapshot, with no history."""
         with self._txn():
             self._db.execute("DELETE FROM diffs")
             self._write_snapshot(version, after_seq=self._max_seq())
             self._write_load(file_serial, load_mark)
+            self._write_expires(expires)
 
     def append(self, diff: Diff, new: ZoneVersion, *, max_entries: int, max_bytes: int,
-               file_serial: int | None = None, load_mark: str | None = None) -> None:
+               file_serial: int | None = None, load_mark: str | None = None, expires: int | None = None) -> None:
         """Commit `diff` (which leads to `new`) durably, then trim the oldest diffs to the limits.
         `file_serial`, when given, is the zone file's serial that `new` was loaded from, and
-        `load_mark` what that load read (reload.plan.LoadMark); a re-sign gives neither."""
+        `load_mark` what that load read (reload.plan.LoadMark); a re-sign gives neither.
+        `expires`: the earliest signature expiration of a signed `new` (None: unsigned)."""
         removed = codec.encode(diff.removed)
         added = codec.encode(diff.added)
         size = len(removed) + len(added)
@@ -210,6 +213,14 @@ class Journal:
                 self._write_snapshot(new, after_seq=seq)
             self._trim(max_entries, max_bytes)
             self._write_load(file_serial, load_mark)
+            self._write_expires(expires)
+
+    def _write_expires(self, expires: int | None) -> None:
+        # The re-sign timer's due time after a restart, without a scan of every signature.
+        if expires is None:
+            self._db.execute("DELETE FROM meta WHERE key = 'earliest_expiration'")
+        else:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('earliest_expiration', ?)", (str(expires),))
 
     def _write_load(self, file_serial: int | None, load_mark: str | None) -> None:
         # In the commit's transaction: the `keep` serial check of a signed zone compares the next
@@ -334,6 +345,12 @@ class Journal:
     def file_serial(self) -> int | None:
         """The zone file's serial at the last committed load (None: never recorded)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'file_serial'").fetchone()
+        return None if row is None else int(row[0])
+
+    def earliest_expiration(self) -> int | None:
+        """The earliest signature expiration of the last committed version, as its signing run
+        knew it (never later than the true one); None: unsigned or not recorded."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'earliest_expiration'").fetchone()
         return None if row is None else int(row[0])
 
     def load_mark(self) -> str | None:

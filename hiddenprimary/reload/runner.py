@@ -246,7 +246,8 @@ class Reloader:
             plan = ReloadPlan(_zone_text(zone), None, r.version, None, (), file_serial=r.file_serial,
                               mark=r.load_mark, memo=self._memo_kept(zone, r.version, r.load_mark))
             return _Step(plan, r.info, history=r.history, retime=r.version is not None,
-                         expires=_earliest_expiration(r.version) if signed else None,
+                         expires=(r.expires if r.expires is not None else _earliest_expiration(r.version))
+                         if signed else None,
                          restored=_Restored(r.journal, r.served_floor, r.problem, keys, key_error))
 
         return self._run(zone, "restore", work)

@@ -85,7 +85,20 @@ def _facts(packed: bytes) -> tuple[int, bool]:
 
 
 def _holds(packed: bytes, rdtype: int) -> bool:
-    return any(head[0] == rdtype and head[1] == _NONE for head in codec.heads(packed))
+    """One owner's encoded rdatasets hold one of `rdtype` (covers NONE). Walked inline, stopping
+    at the first match: a restart asks this of every owner (the denial proofs' index)."""
+    offset, end = 0, len(packed)
+    while offset < end:
+        while packed[offset]:
+            offset += packed[offset] + 1
+        offset += 1
+        if (packed[offset] << 8 | packed[offset + 1]) == rdtype and not (packed[offset + 2] or packed[offset + 3]):
+            return True
+        count = packed[offset + 8] << 8 | packed[offset + 9]
+        offset += 10
+        for _ in range(count):
+            offset += 2 + (packed[offset] << 8 | packed[offset + 1])
+    return False
 
 
 def _below(keys: Iterable[bytes], apex: bytes) -> ShardedDict:
@@ -457,8 +470,9 @@ class WireVersion:
         """As ZoneVersion.nsec3_predecessor."""
         if self._nsec3 is None:
             apex = self._apex
+            # A SHA-1 hash label is 32 characters (RFC 5155 3.3): only those owners are looked into.
             pairs = sorted((key[1 : 1 + key[0]], key) for key, data in self._packed.items()
-                           if key[key[0] + 1 :] == apex and key != apex and _holds(data, _NSEC3))
+                           if key[0] == 32 and key[key[0] + 1 :] == apex and _holds(data, _NSEC3))
             self._nsec3 = ([p[0] for p in pairs], [p[1] for p in pairs])
         return self._before(self._nsec3, hash_label.lower())
 

@@ -314,3 +314,25 @@ def test_a_restart_cuts_the_snapshot_by_its_index_and_a_bad_index_is_only_ignore
     db.close()
     reopened()
     assert cut_by_index == [1, 1]  # tried once more (and refused): the digest-fitting bad index
+
+
+def test_the_earliest_signature_expiration_comes_back_with_the_version_it_was_committed_with(tmp_path):
+    """A restart arms the re-sign timer from what the journal recorded in the commit's
+    transaction (no scan of every signature); an unsigned version records none."""
+    from hiddenprimary.dnssec.zone_signer import SignStats
+
+    data_dir = str(tmp_path)
+    served = ServedSerials(data_dir, 0)
+    r = restore(data_dir, ORIGIN, SystemClock(), served)
+    assert r.expires is None
+    cfg = ZoneConfig(ORIGIN, "unused", (), "increment", None)
+    first = make_version(1, {("www", "A"): (60, ("192.0.2.1",))})
+    commit(r.journal, ReloadPlan("example.com", None, first, None, (), signed=SignStats(earliest_expiration=1234)),
+           cfg, served)
+    r.journal.close()
+    again = restore(data_dir, ORIGIN, SystemClock(), served)
+    assert again.expires == 1234
+    second = make_version(2, {("www", "A"): (60, ("192.0.2.2",))})
+    commit(again.journal, ReloadPlan("example.com", first, second, diff(again.version, second), ()), cfg, served)
+    again.journal.close()
+    assert restore(data_dir, ORIGIN, SystemClock(), served).expires is None
