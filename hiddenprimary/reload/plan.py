@@ -96,8 +96,7 @@ def plan_reload(current: ZoneVersion | None, zone_cfg: ZoneConfig, clock: Clock,
     # fast (zone.wire_load); either hands anything it cannot prove clean to load_zone. A signed
     # zone's reload starts from its unsigned input.
     text_memo = memo if isinstance(memo, TextMemo) else None
-    base = current if signing is None else _unsigned_of(current)
-    loaded = (reload_wire(zone_cfg.file, zone_cfg.name, limits, text_memo, base, preread)
+    loaded = (reload_wire(zone_cfg.file, zone_cfg.name, limits, text_memo, _reload_base(current), preread)
               or load_wire(zone_cfg.file, zone_cfg.name, limits, preread))
     if (loaded is not None and signing is not None and zone_cfg.dnssec is not None
             and not _ttls_fit(loaded, zone_cfg, current)):
@@ -154,6 +153,17 @@ TTL_ROOM = "dnssec.ttl_room"  # a signed version's cache: the re-sign margin its
 def _unsigned_of(current) -> WireVersion | None:
     """The unsigned input `current` was signed from, when the wire signer made it."""
     return current.cache.get(wire_signer.UNSIGNED) if isinstance(current, WireVersion) else None
+
+
+def _reload_base(current) -> WireVersion | None:
+    """The version the text memo's bytes were read into, for `reload_wire` to evolve: `current`
+    when unsigned, a signed version's unsigned input (whether or not the zone is still signed:
+    a signed base would carry its signatures into the next read), None when unknown (a
+    restored signed version: the whole file is read)."""
+    unsigned = _unsigned_of(current)
+    if unsigned is not None:
+        return unsigned
+    return None if zone_signer.is_signed(current) else current
 
 
 def _ttls_fit(loaded: WireLoaded, zone_cfg: ZoneConfig, current) -> bool:
@@ -314,7 +324,7 @@ def _keep_serial(zone_text: str, current: ZoneVersion, file_serial: int, last_fi
 
 
 def _plan_signed(current, loaded, zone_cfg: ZoneConfig, clock: Clock, signing: Signing, warnings: tuple,
-                      served_floor: int | None = None) -> ReloadPlan:
+                 served_floor: int | None = None) -> ReloadPlan:
     """A signed zone's next version. The served serial follows the file's where it can and moves
     by one for each re-sign in between (as Knot does): under `keep`, a file edit needs a serial
     above the file's last one, and the served serial is max(file serial, last served + 1). What

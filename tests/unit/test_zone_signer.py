@@ -2,6 +2,7 @@
 what a signed zone looks like to BIND's dnssec-verify and ldns-verify-zone, which signatures a
 reload keeps, the serial rules of signed zones, and re-signing before expiry."""
 
+import dataclasses
 import shutil
 import subprocess
 import time
@@ -47,13 +48,18 @@ class Setup:
         self.clock = FixedClock(NOW)
         self.current = None
         self.file_serial = None
+        self.memo = self.mark = None
 
     def signing(self):
         return Signing(self.keys, self.policy, self.file_serial)
 
     def load(self, text):
+        """As the daemon reloads: with the last plan's memo and load mark, so the fast readers
+        evolve the last read (zone.wire_reload) where they can."""
         self.path.write_text(text)
-        plan = plan_reload(self.current, self.cfg, self.clock, self.signing())
+        plan = plan_reload(self.current, self.cfg, self.clock, self.signing(), self.memo, mark=self.mark)
+        self.memo = plan.memo if plan.memo is not None else self.memo
+        self.mark = plan.mark if plan.mark is not None else self.mark
         if plan.new is not None:
             self.check_diff(plan)
             self.current = plan.new
@@ -368,8 +374,10 @@ def test_turning_signing_on_needs_no_file_serial_increase(tmp_path):
     s.current, s.file_serial = unsigned, 5
     plan = s.load(dnssec_zone_text(serial=5))
     assert plan.new.serial == 6 and zone_signer.is_signed(plan.new)
-    # Switching NSEC -> NSEC3 is the same kind of change.
-    s.policy = zone_signer.SigningPolicy.from_config(Dnssec(denial="nsec3"))
+    # Switching NSEC -> NSEC3 is the same kind of change (the config's: the last load's mark
+    # does not hold for it).
+    s.cfg = dataclasses.replace(s.cfg, dnssec=dataclasses.replace(s.cfg.dnssec, denial="nsec3"))
+    s.policy = zone_signer.SigningPolicy.from_config(s.cfg.dnssec)
     plan = s.load(dnssec_zone_text(serial=5))
     assert plan.new.serial == 7 and plan.new.get(ORIGIN, T.NSEC3PARAM) is not None
     assert all(T.NSEC not in {k[0] for k in node} for node in plan.new.nodes().values())
@@ -435,7 +443,8 @@ def test_resign_timer_never_signs_with_keys_or_denial_the_served_zone_does_not_c
 def test_toggling_nsec3_opt_out_is_taken_in_by_a_reload(tmp_path):
     s = Setup(tmp_path, denial="nsec3")
     s.load(dnssec_zone_text(serial=1))
-    s.policy = zone_signer.SigningPolicy.from_config(Dnssec(denial="nsec3", nsec3_opt_out=True))
+    s.cfg = dataclasses.replace(s.cfg, dnssec=dataclasses.replace(s.cfg.dnssec, nsec3_opt_out=True))
+    s.policy = zone_signer.SigningPolicy.from_config(s.cfg.dnssec)
     plan = s.load(dnssec_zone_text(serial=1))
     assert plan.new is not None and plan.new.serial == 2
     flags = {rd.flags for node in plan.new.nodes().values() for key, rds in node.items() if key[0] == T.NSEC3
@@ -496,3 +505,22 @@ def test_keep_after_a_raise_over_the_served_serial_compares_the_file_with_its_ow
     assert plan_reload(first, cfg, s.clock, last_file_serial=1).new.serial == 6  # max(2, 5 + 1)
     s.path.write_text(dnssec_zone_text(serial=9, extra="new A 192.0.2.99\n"))
     assert plan_reload(first, cfg, s.clock, last_file_serial=1).new.serial == 9  # the file's, once above
+
+
+def test_turning_signing_off_after_fast_reloads_serves_no_signature(tmp_path):
+    """Review finding: the last read's memo belongs to the signed zone's unsigned input; an
+    unsigned reload that evolved the signed version itself would carry its RRSIGs and NSECs."""
+    def text(serial, www):
+        return (f"$ORIGIN example.com.\n$TTL 300\n@ SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n"
+                f"@ NS ns1\nns1 A 192.0.2.53\nwww A {www}\nmail A 192.0.2.25\n")
+
+    s = Setup(tmp_path)
+    s.load(text(1, "192.0.2.10"))
+    plan = s.load(text(2, "192.0.2.11"))
+    assert plan.signed.touched is not None  # the fast reader's run over what changed
+    s.path.write_text(text(3, "192.0.2.12"))
+    unsigned_cfg = dataclasses.replace(s.cfg, dnssec=None)
+    plan = plan_reload(s.current, unsigned_cfg, s.clock, None, s.memo, s.file_serial, mark=s.mark)
+    kinds = {key[0] for node in plan.new.nodes().values() for key in node}
+    assert not kinds & {T.RRSIG, T.NSEC, T.NSEC3}, kinds
+    assert plan.new.get(n("www"), T.A)[0].address == "192.0.2.12"
