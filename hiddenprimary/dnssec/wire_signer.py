@@ -35,7 +35,7 @@ import dns.rdatatype
 import dns.rdtypes.ANY.NSEC
 
 from hiddenprimary.dnssec import zone_signer
-from hiddenprimary.freeing import release
+from hiddenprimary.big_lists import release, sorted_in_runs
 from hiddenprimary.dnssec.zone_signer import INCEPTION_SKEW, SigningPolicy, SignStats, _before
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.version import canonical_key
@@ -498,7 +498,7 @@ def _nsec3_chain(run: _Run, hashed: _Hashed, unsigned: WireVersion, chain_keys: 
         while len(up) > top and up not in originals:  # canonical order: an owner above is in already
             originals[up] = frozenset()
             up = up[up[0] + 1:]
-    entries = sorted((hashed.digest_of(key), key) for key in originals)
+    entries = sorted_in_runs([(hashed.digest_of(key), key) for key in originals])
     for a, b in zip(entries, entries[1:]):
         if a[0] == b[0]:
             names = [dns.name.Name(key_labels(k)) for k in (a[1], b[1])]

@@ -23,7 +23,7 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
 
-from hiddenprimary.freeing import release
+from hiddenprimary import big_lists
 from hiddenprimary.zone import codec, snapshot_index
 from hiddenprimary.zone.owner_shards import ShardedDict
 from hiddenprimary.zone.version import Node, Nodes, RdatasetKey, ZoneVersion, canonical_key
@@ -128,44 +128,12 @@ def _ancestors(key: bytes, top: int) -> Iterator[bytes]:
         key = key[key[0] + 1 :]
 
 
-_RUN = 16384  # keys sorted per C call: one sort of a whole zone holds the GIL (~20 ms per 100k)
-
-
 def _sorted_in_runs(keys: list[bytes], key) -> list[bytes]:
-    """`sorted(keys, key=key)` (sort keys unique), as sorted runs merged two at a time in pieces
-    of at most two runs' size: no C-level sort or merge covers more, so queries on the reactor
-    thread wait for one of those (~1 ms), not for the whole sort (~20 ms per 100k keys)."""
-    decorated = [(key(k), k) for k in keys]
-    runs = [sorted(decorated[i:i + _RUN]) for i in range(0, len(decorated), _RUN)] or [[]]
-    del decorated
-    while len(runs) > 1:
-        merged = [_merge(runs[i], runs[i + 1]) for i in range(0, len(runs) - 1, 2)]
-        if len(runs) % 2:
-            merged.append(runs[-1])
-        runs = merged
-    ordered = [k for _, k in runs[0]]
-    release(runs[0])  # its sort keys, a slice at a time
-    return ordered
-
-
-def _merge(a: list, b: list) -> list:
-    """Two sorted lists of unique items merged, in blocks of at most 2 * _RUN items: each block
-    is what comes before the smaller of the items _RUN ahead in either list."""
-    out: list = []
-    i = j = 0
-    while i + _RUN < len(a) or j + _RUN < len(b):
-        ahead_a = a[i + _RUN] if i + _RUN < len(a) else None
-        ahead_b = b[j + _RUN] if j + _RUN < len(b) else None
-        cut = ahead_a if ahead_b is None or (ahead_a is not None and ahead_a < ahead_b) else ahead_b
-        next_i, next_j = bisect.bisect_left(a, cut, i), bisect.bisect_left(b, cut, j)
-        block = a[i:next_i] + b[j:next_j]
-        block.sort()
-        out += block
-        i, j = next_i, next_j
-    block = a[i:] + b[j:]
-    block.sort()
-    out += block
-    return out
+    """`sorted(keys, key=key)` (sort keys unique), a slice at a time (big_lists)."""
+    ordered = big_lists.sorted_in_runs([(key(k), k) for k in keys])
+    keys = [k for _, k in ordered]
+    big_lists.release(ordered)  # its sort keys, a slice at a time
+    return keys
 
 
 class WireVersion:
