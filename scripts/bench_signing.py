@@ -247,13 +247,14 @@ def bench_resign(work: pathlib.Path, records: int, denial: str) -> dict:
             time.sleep(0.05)
         first_ms = float(next(line for line in d.log().splitlines() if "resign.ok" in line).split(" ms=")[1].split()[0])
         began = time.perf_counter() - first_ms / 1000 - 0.05
-        while True:  # slices go on while the next one is due within a second or two
-            count = d.log().count("resign.ok")
-            time.sleep(3)
-            if d.log().count("resign.ok") == count:
+        while True:  # slices follow a second apart: done when none came for twice the last one's time
+            lines = [line for line in d.log().splitlines() if "resign.ok" in line]
+            quiet = max(3.0, 2 * float(lines[-1].split(" ms=")[1].split()[0]) / 1000 + 2)
+            time.sleep(quiet)
+            if d.log().count("resign.ok") == len(lines):
                 break
             assert time.monotonic() < deadline, d.log()[-2000:]
-        ended = time.perf_counter() - 3
+        ended = time.perf_counter() - quiet
         stop.set()
         prober.join()
         slices = d.log().count("resign.ok")

@@ -65,33 +65,6 @@ _LEN = struct.Struct("!H")
 _SIG_HEAD = struct.Struct("!HBBIIIH")  # RRSIG rdata up to the signer: covered, alg, labels, TTL, exp, inc, tag
 _RR_FIXED = struct.Struct("!HHI")  # type, class, TTL
 
-# Canonical rdata (RFC 4034 6.2, as amended by RFC 6840 5.1): which types carry names to lower
-# case and where. Types known to carry none are taken as stored; any other type goes through
-# dnspython's `to_digestable` (its own plain twin; a test compares every type listed here).
-_NAME_ONLY = frozenset({2, 5, 12, 39})  # NS CNAME PTR DNAME (MD, MB, ...: dnspython reads them as opaque)
-_NAME_AFTER = {15: 2, 18: 2, 21: 2, 36: 2, 33: 6}  # MX AFSDB RT KX (preference), SRV (3 numbers)
-_NO_NAMES = frozenset({1, 28, 16, 99, 43, 59, 48, 60, 51, 50, 47, 257, 52, 53, 44, 61, 256, 64, 65})
-
-
-def canonical_rdata(rdtype: int, rdata: bytes) -> bytes:
-    """The canonical wire form of one record's rdata as stored (uncompressed)."""
-    if rdtype in _NO_NAMES:
-        return rdata
-    if rdtype in _NAME_ONLY:
-        return rdata.lower()  # a wire name's length octets (< 64) are never ASCII letters
-    skip = _NAME_AFTER.get(rdtype)
-    if skip is not None:
-        return rdata[:skip] + rdata[skip:].lower()
-    if rdtype == _SOA:  # MNAME and RNAME, then five numbers
-        pos = 0
-        for _ in range(2):
-            while rdata[pos]:
-                pos += rdata[pos] + 1
-            pos += 1
-        return rdata[:pos].lower() + rdata[pos:]
-    return dns.rdata.from_wire(_IN, rdtype, rdata, 0, len(rdata)).to_digestable()
-
-
 def _owner_wire(data: bytes) -> bytes:
     """The owner name, as stored, at the start of an owner's encoded rdatasets."""
     pos = 0
@@ -211,7 +184,7 @@ class _Run:
         """The RRSIG rdatas of one RRset, as placeholders: (prefix, job index) pairs whose
         signature the batch fills in later."""
         signers = self.ksks if types_keys else self.zsks
-        canon = sorted({canonical_rdata(rdtype, rd) for rd in rdatas})
+        canon = sorted({codec.canonical_rdata(rdtype, rd) for rd in rdatas})
         prefix = key + _RR_FIXED.pack(rdtype, _IN, ttl)
         rrs = b"".join([prefix + _LEN.pack(len(rd)) + rd for rd in canon])
         labels = _labels(key)

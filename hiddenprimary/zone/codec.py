@@ -185,3 +185,35 @@ def _walk(data: bytes) -> Iterator[tuple[int, int, int, int, int, list[bytes], i
             pos += 2 + length
         yield offset, owner_end, rdtype, covers, ttl, rdatas, pos
         offset = pos
+
+
+# Canonical rdata (RFC 4034 6.2, as amended by RFC 6840 5.1): which types carry names to lower
+# case and where. Types known to carry none are taken as stored; any other type goes through
+# dnspython's `to_digestable` (its own plain twin; a test compares every type listed here).
+_NAME_ONLY = frozenset({2, 5, 12, 39})  # NS CNAME PTR DNAME (MD, MB, ...: dnspython reads them as opaque)
+_NAME_AFTER = {15: 2, 18: 2, 21: 2, 36: 2, 33: 6}  # MX AFSDB RT KX (preference), SRV (3 numbers)
+_NO_NAMES = frozenset({1, 28, 16, 99, 43, 59, 48, 60, 51, 50, 47, 257, 52, 53, 44, 61, 256, 64, 65})
+
+
+def canonical_rdata(rdtype: int, rdata: bytes) -> bytes:
+    """The canonical wire form of one record's rdata as stored (uncompressed)."""
+    if rdtype in _NO_NAMES:
+        return rdata
+    if rdtype in _NAME_ONLY:
+        return rdata.lower()  # a wire name's length octets (< 64) are never ASCII letters
+    skip = _NAME_AFTER.get(rdtype)
+    if skip is not None:
+        return rdata[:skip] + rdata[skip:].lower()
+    if rdtype == 46:  # RRSIG: 18 octets, then the signer's name, then the signature
+        pos = 18
+        while rdata[pos]:
+            pos += rdata[pos] + 1
+        return rdata[:18] + rdata[18:pos].lower() + rdata[pos:]
+    if rdtype == 6:  # SOA: MNAME and RNAME, then five numbers
+        pos = 0
+        for _ in range(2):
+            while rdata[pos]:
+                pos += rdata[pos] + 1
+            pos += 1
+        return rdata[:pos].lower() + rdata[pos:]
+    return dns.rdata.from_wire(_IN, rdtype, rdata, 0, len(rdata)).to_digestable()

@@ -4,16 +4,19 @@ the old SOA, what was removed, the new SOA, what was added. `apply(diff(a, b), a
 from __future__ import annotations
 
 import dataclasses
+import struct
 from collections.abc import Iterable
 
 import dns.name
 import dns.rdataset
 import dns.rdatatype
 
-from hiddenprimary.zone.version import Nodes, RdatasetKey, ZoneVersion
-from hiddenprimary.zone.wire_version import WireVersion
+from hiddenprimary.zone import codec
+from hiddenprimary.zone.version import Nodes, RdatasetKey, ZoneVersion, canonical_key
+from hiddenprimary.zone.wire_version import WireVersion, key_labels, wire_key
 
 _SOA_KEY = (dns.rdatatype.SOA, dns.rdatatype.NONE)
+_HEAD = struct.Struct("!HHIH")  # zone.codec's rdataset head
 
 Change = tuple[dns.name.Name, dns.rdataset.Rdataset]  # owner, the records removed or added
 
@@ -70,6 +73,8 @@ def diff(a: ZoneVersion, b: ZoneVersion) -> Diff:
 def diff_at(a: ZoneVersion, b: ZoneVersion, names: Iterable[dns.name.Name]) -> Diff:
     """`diff(a, b)` when the two versions can differ only at `names` (the caller knows which
     owners it touched): O(changes) instead of O(zone)."""
+    if isinstance(a, WireVersion) and isinstance(b, WireVersion):
+        return _diff_wire(a, b, names)
     removed: list[Change] = []
     added: list[Change] = []
     a_nodes, b_nodes = a.nodes(), b.nodes()
@@ -96,6 +101,61 @@ def diff_at(a: ZoneVersion, b: ZoneVersion, names: Iterable[dns.name.Name]) -> D
     removed.sort(key=_sorted_key)
     added.sort(key=_sorted_key)
     return Diff(a.soa, b.soa, tuple(removed), tuple(added))
+
+
+def _diff_wire(a: WireVersion, b: WireVersion, names: Iterable[dns.name.Name]) -> Diff:
+    """`diff_at` of two compact versions: owners and then rdatasets compared as bytes, and only
+    the rdatasets whose bytes differ decoded (a re-sign changes an owner's RRSIGs, not its other
+    records); sorted by the owners' canonical keys (bytes, compared in C), the order of names."""
+    removed: list[tuple[bytes, Change]] = []
+    added: list[tuple[bytes, Change]] = []
+    apex = a.apex_key
+    for name in names:
+        key = wire_key(name)
+        data_a, data_b = a.packed_at(key), b.packed_at(key)
+        if data_a == data_b:
+            continue
+        segs_a = {(s[0], s[1]): s for s in codec.segments(data_a)} if data_a else {}
+        segs_b = {(s[0], s[1]): s for s in codec.segments(data_b)} if data_b else {}
+        sort_key = None
+        for rkey in segs_a.keys() | segs_b.keys():
+            if rkey == _SOA_KEY and key == apex:
+                continue
+            seg_a, seg_b = segs_a.get(rkey), segs_b.get(rkey)
+            if seg_a is not None and seg_b is not None:
+                if seg_a[4] == seg_b[4]:
+                    continue
+                if seg_a[2] == seg_b[2]:  # same TTL: only the records one side lacks (as `difference`)
+                    seg_a, seg_b = _only_in(seg_a, seg_b), _only_in(seg_b, seg_a)
+            if sort_key is None:
+                sort_key = canonical_key(tuple(key_labels(key)))
+            if seg_a is not None:
+                removed.append((sort_key, next(codec.decode(seg_a[4]))))
+            if seg_b is not None:
+                added.append((sort_key, next(codec.decode(seg_b[4]))))
+    removed.sort(key=_wire_sorted_key)
+    added.sort(key=_wire_sorted_key)
+    return Diff(a.soa, b.soa, tuple(c for _, c in removed), tuple(c for _, c in added))
+
+
+def _only_in(seg: tuple, other: tuple) -> tuple | None:
+    """The rdataset segment `seg` (codec.segments) with only its records that `other` lacks,
+    compared in canonical form (as dnspython's rdata equality); None when there is none."""
+    rdtype = seg[0]
+    theirs = {codec.canonical_rdata(rdtype, rd) for rd in other[3]}
+    kept = [rd for rd in seg[3] if codec.canonical_rdata(rdtype, rd) not in theirs]
+    if not kept:
+        return None
+    if len(kept) == len(seg[3]):
+        return seg
+    raw = seg[4]
+    owner_end = len(raw) - sum(2 + len(rd) for rd in seg[3]) - 10
+    return (rdtype, seg[1], seg[2], kept, raw[:owner_end] + _HEAD.pack(rdtype, seg[1], seg[2], len(kept))
+            + b"".join(len(rd).to_bytes(2, "big") + rd for rd in kept))
+
+
+def _wire_sorted_key(item: tuple[bytes, Change]) -> tuple:
+    return item[0], item[1][1].rdtype, item[1][1].covers
 
 
 def apply(d: Diff, version: ZoneVersion) -> ZoneVersion:
