@@ -1,22 +1,26 @@
-"""Signing a zone held in wire form (`zone.wire_version`), NSEC denial: the fast twin of
-`zone_signer.sign_zone`, which tests compare it with (same records, same NSEC chain, RRSIGs with
-the same fields, every signature validated by dnspython).
+"""Signing a zone held in wire form (`zone.wire_version`), NSEC or NSEC3 denial: the fast twin
+of `zone_signer.sign_zone`, which tests compare it with (same records, same denial chain, RRSIGs
+with the same fields, every signature validated by dnspython).
 
 No dnspython object per record: an RRset's canonical form (RFC 4034 6.2/6.3) is built from its
-stored wire rdata, the RRSIG rdata is packed here and the signature made by `cryptography` over
-it (`dnssec.sign.PreparedKey.sign`). Each owner of the signed version is its unsigned rdatasets
-as stored, then its NSEC, then one RRSIG rdataset per signed type.
+stored wire rdata (`codec.canonical_rdata`), the RRSIG rdata is packed here and the signature
+made by `cryptography` over it (`dnssec.signature`). Each owner of the signed version is its
+unsigned rdatasets as stored, then its NSEC, then one RRSIG rdataset per signed type; NSEC3
+records are owners of their own, right below the apex.
 
 Two passes:
 - `changed=None` (a first sign, a restart, a file the fast readers refused, a delegation or DNAME
-  edit): every owner in canonical order, signatures kept where the RRset's bytes and the NSEC are
-  the previous version's and not due (as `sign_zone` keeps them), the rest signed;
-- `changed` = owner keys whose records may differ: only those owners, the NSEC predecessors of
-  owners that came or went, and the apex (its SOA's serial) are rebuilt; the chain comes from the
-  previous version's cache (`CHAIN`), updated by bisect. What that costs is what changed.
+  edit, NSEC3 opt-out): every owner in canonical order, signatures kept where the RRset's bytes
+  and the denial record are the previous version's and not due (as `sign_zone` keeps them), the
+  rest signed;
+- `changed` = owner keys whose records may differ: only those owners, the apex (its SOA's
+  serial) and the denial records around them are rebuilt (NSEC: the predecessors of owners that
+  came or went; NSEC3: the hashes of the changed owners and their ancestors, and the hash before
+  each one that came or went); the chain comes from the previous version's cache, updated by
+  bisect. What that costs is what changed.
 
-A version this module signed carries in its `cache`: the NSEC chain order (`CHAIN`), the names
-that occlude names below them (`OCCLUDERS`: cuts and DNAME owners), the earliest signature
+A version this module signed carries in its `cache`: the chain order (`CHAIN` or `CHAIN3`), the
+names that occlude names below them (`OCCLUDERS`: cuts and DNAME owners), the earliest signature
 expiration (`EARLIEST`), and its unsigned input (`UNSIGNED`) for the next reload to evolve."""
 
 from __future__ import annotations
@@ -29,13 +33,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import dns.name
-import dns.rdata
 import dns.rdataclass
-import dns.rdatatype
 import dns.rdtypes.ANY.NSEC
 
-from hiddenprimary.dnssec import zone_signer
 from hiddenprimary.big_lists import release, sorted_in_runs
+from hiddenprimary.dnssec import zone_signer
 from hiddenprimary.dnssec.zone_signer import INCEPTION_SKEW, SigningPolicy, SignStats, _before
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.version import canonical_key
@@ -54,7 +56,7 @@ UNSIGNED = "dnssec.unsigned"  # the WireVersion this one was signed from
 REFRESH_SLICE = 10_000  # owners whose due signatures one re-sign run (one serial) re-makes at most
 
 _IN = dns.rdataclass.IN
-_NS, _SOA, _CNAME, _DNAME = 2, 6, 5, 39
+_NS, _DNAME = 2, 39
 _DS, _RRSIG, _NSEC, _NSEC3 = 43, 46, 47, 50
 _DNSKEY, _CDS, _CDNSKEY, _NSEC3PARAM = 48, 59, 60, 51
 _KEY_TYPES = frozenset({_DNSKEY, _CDS, _CDNSKEY})
@@ -64,6 +66,7 @@ _HEAD = struct.Struct("!HHIH")  # codec: rdtype, covers, ttl, count
 _LEN = struct.Struct("!H")
 _SIG_HEAD = struct.Struct("!HBBIIIH")  # RRSIG rdata up to the signer: covered, alg, labels, TTL, exp, inc, tag
 _RR_FIXED = struct.Struct("!HHI")  # type, class, TTL
+
 
 def _owner_wire(data: bytes) -> bytes:
     """The owner name, as stored, at the start of an owner's encoded rdatasets."""
