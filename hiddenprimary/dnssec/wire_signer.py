@@ -53,6 +53,7 @@ CHAIN3 = "dnssec.wire_chain3"  # (hash labels, hashed owner keys) of the NSEC3 c
 OCCLUDERS = "dnssec.occluders"  # frozenset of keys of cuts and DNAME owners
 EARLIEST = "dnssec.earliest_expiration"
 UNSIGNED = "dnssec.unsigned"  # the WireVersion this one was signed from
+DUE = "dnssec.due"  # a re-sign run's leftovers for the next: (owners still due, the others' earliest)
 REFRESH_SLICE = 10_000  # owners whose due signatures one re-sign run (one serial) re-makes at most
 
 _IN = dns.rdataclass.IN
@@ -537,9 +538,10 @@ def _incremental_start(unsigned: WireVersion, previous: WireVersion,
 
 
 def _incremental_end(run: _Run, unsigned: WireVersion, previous: WireVersion, built: list, maybe_gone: set[bytes],
-                     chain, occluders, earliest, nsec3: bool) -> tuple[WireVersion, SignStats]:
+                     chain, occluders, earliest, nsec3: bool, leftovers) -> tuple[WireVersion, SignStats]:
     """The version and stats of a run over what changed: `built` signed and in, the owners of
-    `maybe_gone` that `unsigned` (or the new chain) no longer has out."""
+    `maybe_gone` that `unsigned` (or the new chain) no longer has out; a re-sign run's
+    `leftovers` (see `_due`) kept for the next one."""
     packed_at, prev_at = unsigned.packed_at, previous.packed_at
     changes: dict[bytes, bytes | None] = {k: None for k in maybe_gone if packed_at(k) is None}
     changes.update(_finish(built, run.signatures()))
@@ -548,6 +550,8 @@ def _incremental_end(run: _Run, unsigned: WireVersion, previous: WireVersion, bu
     if run.earliest is not None and (earliest is None or _before(run.earliest, earliest)):
         earliest = run.earliest
     _remember(signed, unsigned, chain, occluders, earliest, nsec3)
+    if leftovers is not None:
+        signed.cache[DUE] = leftovers
     touched = {dns.name.Name(key_labels(k)) for k in changes} | {unsigned.origin}
     stats = SignStats(signed=run.signed, reused=run.reused, denial_changed=run.denial_changed,
                       earliest_expiration=earliest, touched=touched)
@@ -564,6 +568,7 @@ def _incremental(run: _Run, unsigned: WireVersion, previous: WireVersion, change
     changed, occluders, earliest = start
     apex, prev_at, packed_at = unsigned.apex_key, previous.packed_at, unsigned.packed_at
     sort_keys, chain_keys = list(chain[0]), list(chain[1])
+    leftovers = None
     moved: list[bytes] = []  # sort keys of owners that came or went
     for key in sorted(changed):
         sk = _sort_key(key)
@@ -578,7 +583,7 @@ def _incremental(run: _Run, unsigned: WireVersion, previous: WireVersion, change
             moved.append(sk)
     dirty = {k for k in changed if packed_at(k) is not None}
     if refresh is not None:
-        due, earliest = _due(run, previous, refresh, changed)
+        due, earliest, leftovers = _due(run, previous, refresh, changed)
         dirty.update(due)
     for sk in moved:  # the owner before each one that came or went gets a new NSEC
         dirty.add(chain_keys[bisect.bisect_left(sort_keys, sk) - 1])
@@ -592,7 +597,7 @@ def _incremental(run: _Run, unsigned: WireVersion, previous: WireVersion, change
         is_cut = key != apex and _NS in _heads(data)
         built.append(_build_owner(run, key, data, next_key, is_cut, nsec_ttl, bitmaps, prev_at(key)))
     return _incremental_end(run, unsigned, previous, built, set(changed), (sort_keys, chain_keys), occluders,
-                            earliest, False)
+                            earliest, False, leftovers)
 
 
 def _incremental3(run: _Run, unsigned: WireVersion, previous: WireVersion, changed: set[bytes], chain, hashed: _Hashed,
@@ -617,6 +622,7 @@ def _incremental3(run: _Run, unsigned: WireVersion, previous: WireVersion, chang
             originals.add(key)
             key = key[key[0] + 1:]
     labels, hkeys = list(chain[0]), list(chain[1])
+    leftovers = None
     renew: dict[bytes, bytes] = {}  # hashed owner -> its original name: an NSEC3 made anew
     gone: set[bytes] = set()
     moved: list[bytes] = []  # hash labels that came or went
@@ -646,7 +652,7 @@ def _incremental3(run: _Run, unsigned: WireVersion, previous: WireVersion, chang
             nexts.add(before)
     dirty = {k for k in changed if packed_at(k) is not None}
     if refresh is not None:
-        due, earliest = _due(run, previous, refresh, changed | gone | set(renew))
+        due, earliest, leftovers = _due(run, previous, refresh, changed | gone | set(renew))
         for key in due:
             if packed_at(key) is not None:
                 dirty.add(key)
@@ -669,7 +675,7 @@ def _incremental3(run: _Run, unsigned: WireVersion, previous: WireVersion, chang
         rdata = _with_next(old[3][0], base64.b32hexdecode(labels[(at + 1) % n].upper()))
         built.append(_build_nsec3(run, hkey, _owner_wire(prev_at(hkey)), rdata, hashed.ttl, prev_at(hkey)))
     return _incremental_end(run, unsigned, previous, built, changed | gone, (labels, hkeys), occluders, earliest,
-                            True)
+                            True, leftovers)
 
 
 def _with_next(rdata: bytes, next_digest: bytes) -> bytes:
@@ -678,13 +684,31 @@ def _with_next(rdata: bytes, next_digest: bytes) -> bytes:
     return rdata[:at] + bytes((len(next_digest),)) + next_digest + rdata[at + 1 + rdata[at]:]
 
 
-def _due(run: _Run, previous: WireVersion, limit: int, skip: set[bytes]) -> tuple[list[bytes], int | None]:
+def _due(run: _Run, previous: WireVersion, limit: int,
+         skip: set[bytes]) -> tuple[list[bytes], int | None, tuple[list, int | None]]:
     """(the owners with a signature due for refresh or made in the future, at most `limit` of
-    them, the most urgent first; the earliest expiration of the signatures of every other owner
-    outside `skip`). One pass over the bytes of every owner: the re-sign timer's cost, once per
-    run, not per reload."""
-    due: list[tuple[int, bytes]] = []
-    rest: list[int] = []  # the soonest expiration of each owner left as it is
+    them, the most urgent first; the earliest expiration of the signatures of every owner left
+    as it is, `skip` aside; what is left for the next run). The owners due come from the
+    previous run's leftovers (`DUE`) while there are any, else from one pass over the bytes of
+    every owner."""
+    carried = previous.cache.get(DUE)
+    if carried is not None and carried[0]:
+        due, others = [entry for entry in carried[0] if entry[1] not in skip], carried[1]
+    else:
+        due, others = _scan_due(run, previous, skip)
+    left = due[limit:]
+    earliest = others
+    for _urgency, _key, soonest in left[:1]:  # sorted by urgency: the first is the soonest
+        if earliest is None or _before(soonest, earliest):
+            earliest = soonest
+    return [key for _, key, _ in due[:limit]], earliest, (left, others)
+
+
+def _scan_due(run: _Run, previous: WireVersion, skip: set[bytes]) -> tuple[list, int | None]:
+    """([(urgency, key, soonest expiration)] of the owners due, most urgent first; the earliest
+    expiration of every other owner outside `skip`)."""
+    due: list[tuple[int, bytes, int]] = []
+    earliest = None
     refresh_before, now = run.refresh_before, run.now
     for key, data in previous.packed_items():
         if key in skip:
@@ -701,20 +725,13 @@ def _due(run: _Run, previous: WireVersion, limit: int, skip: set[bytes]) -> tupl
         if soonest is None:
             continue
         if future:
-            due.append((-(1 << 31), key))
+            due.append((-(1 << 31), key, now & 0xFFFFFFFF))  # made in the future: due now
         elif _before(soonest, refresh_before):
-            due.append((_signed32(soonest - refresh_before), key))
-        else:
-            rest.append(soonest)
+            due.append((_signed32(soonest - refresh_before), key, soonest))
+        elif earliest is None or _before(soonest, earliest):
+            earliest = soonest
     due.sort()
-    rest.extend(((when + refresh_before) & 0xFFFFFFFF) for when, _ in due[limit:] if when > -(1 << 31))
-    if len(due) > limit and due[limit][0] == -(1 << 31):
-        rest.append(now & 0xFFFFFFFF)  # future-made ones left over: due now
-    earliest = None
-    for when in rest:
-        if earliest is None or _before(when, earliest):
-            earliest = when
-    return [key for _, key in due[:limit]], earliest
+    return due, earliest
 
 
 def _signed32(value: int) -> int:
