@@ -79,4 +79,8 @@ class _PoolBatch:
             self._futures = []
             return out
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self.close()
+
+    def close(self) -> None:
+        """Stop the workers (a run that failed midway too): queued chunks are dropped."""
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -156,8 +156,15 @@ class _Run:
 
     def start(self, sign_batch: Callable | None, estimate: int) -> None:
         """Open the batch the signatures go to (`sign_batch(keys, estimate)`, else this thread)."""
+        self.close()
         keys = list({id(k): k for k in (*self.ksks, *self.zsks)}.values())
         self.batch = (sign_batch or InThread)(keys, estimate)
+
+    def close(self) -> None:
+        """Let go of the batch (its worker processes), finished or not."""
+        if self.batch is not None:
+            self.batch.close()
+            self.batch = None
 
     def signatures(self) -> list[bytes]:
         """Every signature asked for, in order (the batch's last chunk handed on first)."""
@@ -318,13 +325,17 @@ class InThread:
     """The default batch: the signatures made in this thread when the batch ends. A batch
     (`sign_batch(keys, estimate)`, e.g. `dnssec.parallel.ParallelSigner.batch`) takes chunks of
     (prepared key, data) jobs as the run makes them (`add`), so worker processes can sign while
-    the run goes on, and hands back every signature in order (`finish`)."""
+    the run goes on, hands back every signature in order (`finish`), and lets go of what it
+    holds, finished or not (`close`)."""
 
     def __init__(self, keys: list, estimate: int):
         self.jobs: list = []
 
     def add(self, jobs: list) -> None:
         self.jobs.extend(jobs)
+
+    def close(self) -> None:
+        self.jobs = []
 
     def finish(self) -> list[bytes]:
         jobs = self.jobs
@@ -368,15 +379,18 @@ def sign_wire(
     if policy.denial == "nsec3":
         hashed = _Hashed(policy.nsec3, unsigned.apex_key, _owner_wire(unsigned.packed_at(unsigned.apex_key)), nsec_ttl)
     chain = None if previous is None or changed is None else previous.cache.get(CHAIN if hashed is None else CHAIN3)
-    if chain is not None:
-        if hashed is None:
-            result = _incremental(run, unsigned, previous, changed, chain, nsec_ttl, bitmaps, sign_batch, refresh)
-        else:
-            result = _incremental3(run, unsigned, previous, changed, chain, hashed, nsec_ttl, bitmaps, sign_batch,
-                                   refresh)
-        if result is not None:
-            return result
-    return _full(run, unsigned, previous, nsec_ttl, bitmaps, sign_batch, hashed)
+    try:
+        if chain is not None:
+            if hashed is None:
+                result = _incremental(run, unsigned, previous, changed, chain, nsec_ttl, bitmaps, sign_batch, refresh)
+            else:
+                result = _incremental3(run, unsigned, previous, changed, chain, hashed, nsec_ttl, bitmaps, sign_batch,
+                                       refresh)
+            if result is not None:
+                return result
+        return _full(run, unsigned, previous, nsec_ttl, bitmaps, sign_batch, hashed)
+    finally:
+        run.close()  # a run that failed midway leaves no worker process behind
 
 
 def _full(run: _Run, unsigned: WireVersion, previous: WireVersion | None, nsec_ttl: int, bitmaps: _Bitmaps,
@@ -658,6 +672,9 @@ def _incremental3(run: _Run, unsigned: WireVersion, previous: WireVersion, chang
                 dirty.add(key)
             elif key not in renew:
                 nexts.add(key)  # a hashed owner whose signature is due: the same NSEC3, signed anew
+    olds = {hkey: _by_type(prev_at(hkey)).get((_NSEC3, 0)) for hkey in nexts}
+    if any(old is None for old in olds.values()):
+        return None  # a hashed owner without its NSEC3: the full pass makes the chain anew
     built = []
     run.start(sign_batch, 3 * (len(dirty) + len(renew) + len(nexts)))
     for key in dirty:
@@ -667,10 +684,7 @@ def _incremental3(run: _Run, unsigned: WireVersion, previous: WireVersion, chang
         next_digest = base64.b32hexdecode(labels[(at + 1) % n].upper())
         rdata = hashed.rdata(next_digest, bitmaps.of(_nsec3_types(packed_at(name), False, name == apex)))
         built.append(_build_nsec3(run, hkey, hkey[:1 + hkey[0]] + hashed.apex_owner, rdata, hashed.ttl, prev_at(hkey)))
-    for hkey in nexts:
-        old = _by_type(prev_at(hkey)).get((_NSEC3, 0))
-        if old is None:
-            return None
+    for hkey, old in olds.items():
         at = bisect.bisect_left(labels, hkey[1:1 + hkey[0]])
         rdata = _with_next(old[3][0], base64.b32hexdecode(labels[(at + 1) % n].upper()))
         built.append(_build_nsec3(run, hkey, _owner_wire(prev_at(hkey)), rdata, hashed.ttl, prev_at(hkey)))

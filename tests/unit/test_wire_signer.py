@@ -239,3 +239,34 @@ def test_the_run_over_what_changed_is_taken_and_is_the_plain_signers(before, aft
     for key, data in wire.packed_items():  # nothing else was made again
         if incremental.packed_at(key) != data:
             assert dns.name.Name(wire_signer.key_labels(key)) in stats.touched
+
+
+def test_a_run_that_fails_midway_lets_go_of_its_batch_and_its_worker_processes():
+    """J2: signing stops in the middle (here the batch itself fails): the batch is closed, and a
+    worker-process batch closed before its end leaves no process behind."""
+    import multiprocessing
+
+    from hiddenprimary.dnssec.parallel import ParallelSigner
+    from hiddenprimary.dnssec.sign import prepare_keys
+
+    closed = []
+
+    class Failing(wire_signer.InThread):
+        def add(self, jobs):
+            raise RuntimeError("the signer died")
+
+        def close(self):
+            closed.append(True)
+
+    records = [("@", "SOA", 3600, ["ns1 hostmaster 1 7200 3600 1209600 300"]), ("@", "NS", 3600, ["ns1"]),
+               ("ns1", "A", 300, ["192.0.2.53"])] + [(f"h{i}", "A", 300, ["192.0.2.1"]) for i in range(600)]
+    unsigned = wire_input.signer_input(WireVersion.from_nodes(ORIGIN, version_of(records).nodes()), KEYS[False], POLICY)
+    with pytest.raises(RuntimeError, match="died"):
+        wire_signer.sign_wire(unsigned, KEYS[False], POLICY, NOW, sign_batch=Failing)
+    assert closed == [True]
+    keys = prepare_keys(KEYS[False])
+    batch = ParallelSigner(workers=1, min_signatures=1).batch(keys, 10)
+    batch.add([(key, b"data") for key in keys])
+    assert multiprocessing.active_children()  # the worker started
+    batch.close()
+    assert multiprocessing.active_children() == []

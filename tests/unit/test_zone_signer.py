@@ -324,6 +324,9 @@ def test_signing_that_fails_partway_discards_the_whole_update(tmp_path):
         def finish(self):
             broken([])
 
+        def close(self):
+            pass
+
     s.path.write_text(dnssec_zone_text(serial=2, extra="x A 192.0.2.1"))
     with pytest.raises(RuntimeError):
         plan_reload(served, s.cfg, s.clock, Signing(s.keys, s.policy, 1, sign_data=BrokenBatch))
