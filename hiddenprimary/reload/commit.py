@@ -13,7 +13,7 @@ import dns.name
 from hiddenprimary import data_dir as paths
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
-from hiddenprimary.dnssec import denial, zone_signer
+from hiddenprimary.dnssec import denial
 from hiddenprimary.reload.journal import Journal, JournalCorrupt, JournalError, JournalInfo, JournalUnavailable, journal_path
 from hiddenprimary.logs import event
 from hiddenprimary.reload.load_mark import LoadMark
