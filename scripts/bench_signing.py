@@ -20,7 +20,8 @@ Both sign with ECDSAP256SHA256 and NSEC, one CSK (dnssec-signzone: one thread pe
 hiddenprimary: its reload thread and a worker process per other CPU). Bounded: fixed record
 count, every wait has a timeout.
 
-  scripts/bench signing [--records N] [--full] [--denial nsec3] [--resign]   (--full: 100k and 1M records)"""
+  scripts/bench signing [--records N] [--full] [--denial nsec3] [--resign [--resign-validity S]] [--resign-only]
+  (--full: 100k and 1M records)"""
 
 from __future__ import annotations
 
@@ -222,17 +223,20 @@ def bench_bind(work: pathlib.Path, records: int, changed: set[int], denial: str)
     return {"full_s": full, "incr_s": incr, "restart_s": restart}
 
 
-def bench_resign(work: pathlib.Path, records: int, denial: str) -> dict:
-    """The re-sign timer on a signed zone whose signatures all come due at once (validity 300 s,
-    refresh 120 s: the timer fires 2.5-3 minutes after the sign, and a new signature is due again
-    only 2 minutes after it was made, longer than the slices take): it re-signs the zone in
-    slices of at most 10,000 names a second apart while another zone is queried every 10 ms.
-    TTLs are 20 s (they must fit in refresh - propagation)."""
+def bench_resign(work: pathlib.Path, records: int, denial: str, validity: int = 300) -> dict:
+    """The re-sign timer on a signed zone whose signatures all come due at once (validity 300 s
+    by default, refresh 2/5 of it: the timer fires 2.5-3 minutes after the sign, and a new
+    signature is due again only 2 minutes after it was made, longer than the slices of 100k
+    records take; 1M records need --resign-validity 1800): it re-signs the zone in slices of at
+    most 10,000 names a second apart while another zone is queried every 10 ms. TTLs are 20 s
+    (they must fit in refresh - propagation)."""
     probe_zone = "$ORIGIN probe.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 86400 300\n  NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.2\n"
     text = (HEAD.format(serial=1) + "".join(body(records, set()))).replace("$TTL 300", "$TTL 20").replace(
         " 3600 600 86400 300", " 3600 600 86400 20")
-    dnssec = (f"{{algorithm: ECDSAP256SHA256, denial: {denial}, signature_validity: 300, refresh: 120, "
-              "propagation_delay: 5}")
+    refresh = validity * 2 // 5
+    jitter = min(refresh, validity - refresh) // 4  # as SigningPolicy.from_config
+    dnssec = (f"{{algorithm: ECDSAP256SHA256, denial: {denial}, signature_validity: {validity}, "
+              f"refresh: {refresh}, propagation_delay: 5}}")
     d = Daemon(work / "resign", {"probe.test": probe_zone, ZONE: text}, extra_zone_config={ZONE: {"dnssec": dnssec}})
     stop, times, lost, starts = threading.Event(), [], [0], []
     prober = threading.Thread(target=probe, args=(d.port, stop, times, lost, starts))
@@ -242,7 +246,7 @@ def bench_resign(work: pathlib.Path, records: int, denial: str) -> dict:
         while d.query(ZONE, "SOA", timeout=5).rcode() != 0:
             assert time.monotonic() < deadline, "the signed zone never came up"
             time.sleep(0.2)
-        time.sleep(120)  # the full sign's aftermath (AXFR rendering) is long over; the timer is 150-180 s out
+        time.sleep(max(0, validity - jitter - refresh - 30))  # the timer fires about 30 s after this
         prober.start()
         while "resign.ok" not in d.log():
             assert time.monotonic() < deadline, d.log()[-2000:]
@@ -286,24 +290,26 @@ def table(records: int, ours: dict, unsigned_s: float, bind: dict, changed: int,
     print("BIND: dnssec-signzone for the signs, named for the restart")
 
 
-def one_size(records: int, changed_count: int, denial: str, resign: bool = False) -> None:
+def one_size(records: int, changed_count: int, denial: str, resign: bool = False, validity: int = 300,
+             resign_only: bool = False) -> None:
     changed = set(random.Random(1).sample(range(records), changed_count))
-    work = pathlib.Path(tempfile.mkdtemp(prefix="hp-bench-sign-"))
-    try:
-        ours = bench_ours(work, records, changed, denial)
-        unsigned_s = bench_unsigned(work, records, changed)
-        bind = bench_bind(work, records, changed, denial)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    table(records, ours, unsigned_s, bind, changed_count, denial)
-    if resign:
-        work = pathlib.Path(tempfile.mkdtemp(prefix="hp-bench-resign-"))
+    if not resign_only:
+        work = pathlib.Path(tempfile.mkdtemp(prefix="hp-bench-sign-"))
         try:
-            r = bench_resign(work, records, denial)
+            ours = bench_ours(work, records, changed, denial)
+            unsigned_s = bench_unsigned(work, records, changed)
+            bind = bench_bind(work, records, changed, denial)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        print(f"\nre-sign timer, every signature due: {r['slices']} serials (slices of <= 10,000 names) "
-              f"in {r['took_s']:.1f} s")
+        table(records, ours, unsigned_s, bind, changed_count, denial)
+    if resign or resign_only:
+        work = pathlib.Path(tempfile.mkdtemp(prefix="hp-bench-resign-"))
+        try:
+            r = bench_resign(work, records, denial, validity)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(f"\nre-sign timer, {records} records, every signature due: {r['slices']} serials "
+              f"(slices of <= 10,000 names) in {r['took_s']:.1f} s")
         print(f"{'p99 answer ms during the re-sign':44}{r['p99_ms']:>15.1f}")
         print(f"{'max answer ms during the re-sign':44}{r['max_ms']:>15.1f}   ({r['answered']} answered, "
               f"{r['lost']} lost)")
@@ -317,12 +323,15 @@ def main() -> int:
     parser.add_argument("--denial", choices=["nsec", "nsec3"], default="nsec")
     parser.add_argument("--resign", action="store_true",
                         help="also the re-sign timer with every signature due (about 4 minutes more)")
+    parser.add_argument("--resign-validity", type=int, default=300,
+                        help="signature validity, s, of the --resign zone (1M records: 1800)")
+    parser.add_argument("--resign-only", action="store_true", help="only the --resign part")
     args = parser.parse_args()
     if shutil.which("dnssec-signzone") is None:
         print("bench: dnssec-signzone is missing (apt-get install bind9-utils)", file=sys.stderr)
         return 2
     for records in ([100_000, 1_000_000] if args.full else [args.records]):
-        one_size(records, args.changed, args.denial, args.resign)
+        one_size(records, args.changed, args.denial, args.resign, args.resign_validity, args.resign_only)
     return 0
 
 
