@@ -359,14 +359,15 @@ def sign_wire(
     previous: WireVersion | None = None,
     changed: set[bytes] | None = None,
     rng: random.Random | None = None,
-    sign_batch: Callable[[list], list] | None = None,
+    sign_batch: Callable | None = None,
     refresh: int | None = None,
 ) -> tuple[WireVersion, SignStats]:
     """Sign `unsigned` (a `signer_input` result carrying the serial to publish), NSEC or NSEC3
     denial as `policy` says (NSEC3 with opt-out: every run is a pass over every owner).
     `previous`: the signed version served now (signatures kept where still good); `changed`: the
-    owner keys whose records may differ from `previous`'s (None: any). `sign_batch(jobs)`: the
-    signatures of [(prepared key, data)] in order (default: in this thread). `refresh` (the
+    owner keys whose records may differ from `previous`'s (None: any). `sign_batch(keys,
+    estimate)`: the batch the signatures are made in (see `InThread`, the default: this
+    thread). `refresh` (the
     re-sign timer's run): also re-sign the due signatures of at most this many owners, those
     due first; the result's earliest expiration is then exact (a reload's may be earlier than
     the true one: it keeps the previous version's unless a new signature is earlier)."""

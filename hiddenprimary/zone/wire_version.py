@@ -220,11 +220,6 @@ class WireVersion:
         del keys[at], values[at]
         return values, snapshot_index.encode(keys, values, self.rr_count, self._cuts, self._below.items())
 
-    def to_plain(self) -> ZoneVersion:
-        """The same version as a ZoneVersion (dnspython objects), for readers that need every
-        record resident (the signer compares RRsets by identity)."""
-        return ZoneVersion(self.origin, dict(self.nodes().items()))
-
     def evolve(self, changes: Mapping[dns.name.Name, Node]) -> WireVersion:
         """A new version: this one with the owners in `changes` holding those nodes instead (an
         empty node removes the owner). Costs a C-level copy of the owner dict plus the changes.
