@@ -272,6 +272,11 @@ class WireVersion:
         out again."""
         return WireVersion(self.origin, packed, below=self._below, cuts=self._cuts, rr_count=rr_count)
 
+    def differing_keys(self, other: WireVersion) -> Iterator[bytes]:
+        """The owners whose encoded rdatasets differ between the two versions (or that one
+        lacks), compared as bytes; shards the two share are skipped."""
+        return self._packed.differing_keys(other._packed)
+
     def keys(self) -> Iterator[bytes]:
         """Every owner's key (lowercased wire), in no particular order."""
         return iter(self._packed)

@@ -527,3 +527,13 @@ def test_turning_signing_off_after_fast_reloads_serves_no_signature(tmp_path):
     kinds = {key[0] for node in plan.new.nodes().values() for key in node}
     assert not kinds & {T.RRSIG, T.NSEC, T.NSEC3}, kinds
     assert plan.new.get(n("www"), T.A)[0].address == "192.0.2.12"
+
+
+def test_a_zone_with_delegations_read_whole_is_still_signed_where_it_changed(tmp_path):
+    """A file the fast reader reads whole (delegations) still names the owners whose bytes
+    differ from the last signed input: only those are compared and signed, as by difference."""
+    s = Setup(tmp_path)
+    first = s.load(dnssec_zone_text(serial=1)).new
+    plan = s.load(dnssec_zone_text(serial=2, www="192.0.2.11"))
+    assert plan.signed.touched == {ORIGIN, n("www")}
+    assert changed_rrsigs(first, plan.new) == {(ORIGIN, T.SOA), (n("www"), T.A)}
