@@ -242,7 +242,7 @@ def bench_resign(work: pathlib.Path, records: int, denial: str, validity: int = 
     prober = threading.Thread(target=probe, args=(d.port, stop, times, lost, starts))
     try:
         d.start(wait_zones=["probe.test"], timeout=60)
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 600 + 2 * validity  # the sign, the wait for the timer, the slices
         while d.query(ZONE, "SOA", timeout=5).rcode() != 0:
             assert time.monotonic() < deadline, "the signed zone never came up"
             time.sleep(0.2)
