@@ -76,7 +76,7 @@ def _canonical_wire(name: dns.name.Name) -> bytes:
     return b"".join(bytes((len(label),)) + label.lower() for label in name.labels)
 
 
-def _digest(wire: bytes, salt: bytes, iterations: int) -> bytes:
+def digest(wire: bytes, salt: bytes, iterations: int) -> bytes:
     """RFC 5155 5: IH(salt, x, 0) = H(x || salt); IH(salt, x, k) = H(IH(salt, x, k-1) || salt)."""
     digest = hashlib.sha1(wire + salt).digest()
     for _ in range(iterations):
@@ -86,10 +86,10 @@ def _digest(wire: bytes, salt: bytes, iterations: int) -> bytes:
 
 def hash_name(name: dns.name.Name, params: Nsec3Params) -> bytes:
     """The raw NSEC3 hash of the absolute `name` (20 bytes for SHA-1)."""
-    return _digest(_canonical_wire(name), params.salt, params.iterations)
+    return digest(_canonical_wire(name), params.salt, params.iterations)
 
 
-def _hash_label(digest: bytes) -> bytes:
+def hash_label(digest: bytes) -> bytes:
     """RFC 5155 3.3: base32hex (RFC 4648) without padding; lower case, as signers write it.
     Base32hex keeps the byte order, so owners sort as their digests do."""
     return base64.b32hexencode(digest).rstrip(b"=").lower()
@@ -97,7 +97,7 @@ def _hash_label(digest: bytes) -> bytes:
 
 def hashed_owner(name: dns.name.Name, origin: dns.name.Name, params: Nsec3Params) -> dns.name.Name:
     """The owner of the NSEC3 that matches `name`: its hash as one label under the apex."""
-    return dns.name.Name((_hash_label(hash_name(name, params)),) + origin.labels)
+    return dns.name.Name((hash_label(hash_name(name, params)),) + origin.labels)
 
 
 def nsec3param_rdataset(params: Nsec3Params, ttl: int = 0) -> dns.rdataset.Rdataset:
@@ -182,22 +182,22 @@ def _hashed(version: ZoneVersion, params: Nsec3Params) -> list[tuple[bytes, dns.
             types = _types(node, is_cut, not key)
             bitmap = bitmaps[signature] = dns.rdtypes.ANY.NSEC3.Bitmap.from_rdtypes(types)
         wire = b"".join([bytes((len(label),)) + label for label in reversed(key)]) + origin_wire
-        entries.append((_digest(wire, salt, iterations), name, bitmap))
+        entries.append((digest(wire, salt, iterations), name, bitmap))
     entries.sort(key=lambda e: e[0])
     for a, b in zip(entries, entries[1:]):
         if a[0] == b[0]:
             raise ValueError(
-                f"NSEC3 hash collision: {a[1]} and {b[1]} both hash to {_hash_label(a[0]).decode()}; "
+                f"NSEC3 hash collision: {a[1]} and {b[1]} both hash to {hash_label(a[0]).decode()}; "
                 "choose another NSEC3 salt"
             )
     return entries
 
 
 def _hash_labels(digests: list[bytes]) -> list[bytes]:
-    """`_hash_label` of each digest. A SHA-1 digest (20 bytes) is whole 5-byte base32 groups, so
+    """`hash_label` of each digest. A SHA-1 digest (20 bytes) is whole 5-byte base32 groups, so
     one encoding of them all, cut every 32 characters, is the same and faster."""
     if not digests or any(len(d) != 20 for d in digests):
-        return [_hash_label(d) for d in digests]
+        return [hash_label(d) for d in digests]
     text = base64.b32hexencode(b"".join(digests)).lower()
     return [text[i : i + 32] for i in range(0, len(text), 32)]
 

@@ -37,7 +37,7 @@ import dns.rdataclass
 import dns.rdtypes.ANY.NSEC
 
 from hiddenprimary.big_lists import release, sorted_in_runs
-from hiddenprimary.dnssec import zone_signer
+from hiddenprimary.dnssec import nsec3, zone_signer
 from hiddenprimary.dnssec.zone_signer import INCEPTION_SKEW, SigningPolicy, SignStats, _before
 from hiddenprimary.zone import codec
 from hiddenprimary.zone.version import canonical_key
@@ -54,7 +54,9 @@ OCCLUDERS = "dnssec.occluders"  # frozenset of keys of cuts and DNAME owners
 EARLIEST = "dnssec.earliest_expiration"
 UNSIGNED = "dnssec.unsigned"  # the WireVersion this one was signed from
 DUE = "dnssec.due"  # a re-sign run's leftovers for the next: (owners still due, the others' earliest)
-REFRESH_SLICE = 10_000  # owners whose due signatures one re-sign run (one serial) re-makes at most
+# Owners whose due signatures one re-sign run (one serial) re-makes at most: a big zone's refresh
+# goes out as several small IXFRs a second apart, not one giant one.
+REFRESH_SLICE = 10_000
 
 _IN = dns.rdataclass.IN
 _NS, _DNAME = 2, 39
@@ -63,7 +65,6 @@ _DNSKEY, _CDS, _CDNSKEY, _NSEC3PARAM = 48, 59, 60, 51
 _KEY_TYPES = frozenset({_DNSKEY, _CDS, _CDNSKEY})
 _SIGNER_TYPES = frozenset({_RRSIG, _NSEC, _NSEC3})
 
-_HEAD = struct.Struct("!HHIH")  # codec: rdtype, covers, ttl, count
 _LEN = struct.Struct("!H")
 _SIG_HEAD = struct.Struct("!HBBIIIH")  # RRSIG rdata up to the signer: covered, alg, labels, TTL, exp, inc, tag
 _RR_FIXED = struct.Struct("!HHI")  # type, class, TTL
@@ -75,11 +76,6 @@ def _owner_wire(data: bytes) -> bytes:
     while data[pos]:
         pos += data[pos] + 1
     return data[:pos + 1]
-
-
-def _rdataset(owner: bytes, rdtype: int, covers: int, ttl: int, rdatas: list[bytes]) -> bytes:
-    return owner + _HEAD.pack(rdtype, covers, ttl, len(rdatas)) + b"".join(
-        [_LEN.pack(len(rd)) + rd for rd in rdatas])
 
 
 def _labels(key: bytes) -> int:
@@ -251,7 +247,7 @@ def _build_owner(run: _Run, key: bytes, data: bytes, next_key: bytes | None, is_
         else:
             types |= {_NSEC, _RRSIG}
         nsec_rdata = next_key + bitmaps.of(frozenset(types))
-        nsec = _rdataset(owner, _NSEC, 0, nsec_ttl, [nsec_rdata])
+        nsec = codec.rdataset(owner, _NSEC, 0, nsec_ttl, [nsec_rdata])
         parts.append(nsec)
         old_nsec = old.get((_NSEC, 0))
         if old_nsec is None or old_nsec[4] != nsec:
@@ -288,7 +284,7 @@ def _sign_or_keep(run: _Run, parts: list, old: dict, key: bytes, owner: bytes, r
 def _build_nsec3(run: _Run, hkey: bytes, owner: bytes, rdata: bytes, ttl: int, prev: bytes | None) -> _Owner:
     """A hashed owner: its NSEC3 and the NSEC3's RRSIG (kept where the NSEC3 is the same)."""
     built = _Owner(hkey)
-    nsec3 = _rdataset(owner, _NSEC3, 0, ttl, [rdata])
+    nsec3 = codec.rdataset(owner, _NSEC3, 0, ttl, [rdata])
     built.parts.append(nsec3)
     old = _by_type(prev)
     before = old.get((_NSEC3, 0))
@@ -315,7 +311,7 @@ def _finish(built: list[_Owner], signatures: list[bytes]) -> dict[bytes, bytes]:
                 for head, i in sigs:
                     rdatas.append(head + signatures[i])
                     signatures[i] = None
-                pieces.append(_rdataset(name, _RRSIG, rdtype, ttl, rdatas))
+                pieces.append(codec.rdataset(name, _RRSIG, rdtype, ttl, rdatas))
         out[owner.key] = b"".join(pieces)
     release(signatures)
     return out
@@ -447,9 +443,7 @@ class _Hashed:
     """What NSEC3 records need (RFC 5155): the parameters, the apex, the TTL."""
 
     def __init__(self, params, apex: bytes, apex_owner: bytes, ttl: int):
-        from hiddenprimary.dnssec import nsec3
-
-        self.digest_of = lambda key: nsec3._digest(key, params.salt, params.iterations)  # key: canonical wire
+        self.digest_of = lambda key: nsec3.digest(key, params.salt, params.iterations)  # key: canonical wire
         self.head = struct.pack("!BBHB", params.algorithm, params.flags, params.iterations, len(params.salt)) + params.salt
         self.opt_out = params.opt_out
         self.apex, self.apex_owner, self.ttl = apex, apex_owner, ttl
@@ -495,8 +489,8 @@ def _nsec3_chain(run: _Run, hashed: _Hashed, unsigned: WireVersion, chain_keys: 
         if a[0] == b[0]:
             names = [dns.name.Name(key_labels(k)) for k in (a[1], b[1])]
             raise ValueError(f"NSEC3 hash collision: {names[0]} and {names[1]} both hash to "
-                             f"{_hash_label(a[0]).decode()}; choose another NSEC3 salt")
-    labels = [_hash_label(digest) for digest, _ in entries]
+                             f"{nsec3.hash_label(a[0]).decode()}; choose another NSEC3 salt")
+    labels = [nsec3.hash_label(digest) for digest, _ in entries]
     hkeys = [bytes((len(label),)) + label + apex for label in labels]
     n = len(entries)
     for i, (digest, key) in enumerate(entries):
@@ -507,11 +501,6 @@ def _nsec3_chain(run: _Run, hashed: _Hashed, unsigned: WireVersion, chain_keys: 
         owner = bytes((len(labels[i]),)) + labels[i] + hashed.apex_owner
         built.append(_build_nsec3(run, hkey, owner, rdata, hashed.ttl, prev_at(hkey)))
     return labels, hkeys
-
-
-def _hash_label(digest: bytes) -> bytes:
-    """RFC 5155 3.3: base32hex without padding, lower case (order-preserving)."""
-    return base64.b32hexencode(digest).rstrip(b"=").lower()
 
 
 def _sort_key(key: bytes) -> bytes:
@@ -642,7 +631,7 @@ def _incremental3(run: _Run, unsigned: WireVersion, previous: WireVersion, chang
     gone: set[bytes] = set()
     moved: list[bytes] = []  # hash labels that came or went
     for name in originals:
-        label = _hash_label(hashed.digest_of(name))
+        label = nsec3.hash_label(hashed.digest_of(name))
         hkey = bytes((len(label),)) + label + apex
         if packed_at(hkey) is not None:
             return None  # a name of the zone where an NSEC3 would go: the full pass says so
@@ -752,12 +741,6 @@ def _scan_due(run: _Run, previous: WireVersion, skip: set[bytes]) -> tuple[list,
 def _signed32(value: int) -> int:
     value &= 0xFFFFFFFF
     return value - (1 << 32) if value >= 1 << 31 else value
-
-
-def refresh_slice(version: WireVersion) -> int:
-    """How many owners' due signatures one re-sign run of `version` re-makes: a bounded slice,
-    so a big zone's refresh goes out as several small IXFRs a second apart, not one giant one."""
-    return REFRESH_SLICE
 
 
 def earliest_expiration(version: WireVersion) -> int | None:

@@ -419,7 +419,7 @@ def _plan_resign(current: ZoneVersion, zone_cfg: ZoneConfig, clock: Clock, signi
     unsigned = (_unsigned_of(current) or wire_input.strip(current)).with_serial(new_serial)
     new, stats = wire_signer.sign_wire(unsigned, signing.keys, signing.policy, int(wall), previous=current,
                                        changed=set(), sign_batch=signing.sign_data,
-                                       refresh=wire_signer.refresh_slice(current))
+                                       refresh=wire_signer.REFRESH_SLICE)
     if TTL_ROOM in current.cache:
         new.cache[TTL_ROOM] = current.cache[TTL_ROOM]
     if stats.signed <= 1 and stats.denial_changed == 0:

@@ -124,6 +124,12 @@ def _rrsig(data: bytes, offset: int, length: int, signers: dict) -> dns.rdtypes.
     return rd
 
 
+def rdataset(owner: bytes, rdtype: int, covers: int, ttl: int, rdatas: list[bytes]) -> bytes:
+    """One rdataset in `encode`'s form, from its owner's wire name and its records' wire rdata."""
+    return owner + _HEAD.pack(rdtype, covers, ttl, len(rdatas)) + b"".join(
+        [_LEN.pack(len(rd)) + rd for rd in rdatas])
+
+
 def owner_runs(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     """(lowercased owner wire name, the encoded rdatasets of that owner) for each run of
     consecutive rdatasets with one owner, in order, without parsing any rdata: what a compact

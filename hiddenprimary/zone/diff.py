@@ -4,7 +4,6 @@ the old SOA, what was removed, the new SOA, what was added. `apply(diff(a, b), a
 from __future__ import annotations
 
 import dataclasses
-import struct
 from collections.abc import Iterable
 
 import dns.name
@@ -16,7 +15,6 @@ from hiddenprimary.zone.version import Nodes, RdatasetKey, ZoneVersion, canonica
 from hiddenprimary.zone.wire_version import WireVersion, key_labels, wire_key
 
 _SOA_KEY = (dns.rdatatype.SOA, dns.rdatatype.NONE)
-_HEAD = struct.Struct("!HHIH")  # zone.codec's rdataset head
 
 Change = tuple[dns.name.Name, dns.rdataset.Rdataset]  # owner, the records removed or added
 
@@ -149,9 +147,8 @@ def _only_in(seg: tuple, other: tuple) -> tuple | None:
     if len(kept) == len(seg[3]):
         return seg
     raw = seg[4]
-    owner_end = len(raw) - sum(2 + len(rd) for rd in seg[3]) - 10
-    return (rdtype, seg[1], seg[2], kept, raw[:owner_end] + _HEAD.pack(rdtype, seg[1], seg[2], len(kept))
-            + b"".join(len(rd).to_bytes(2, "big") + rd for rd in kept))
+    owner_end = len(raw) - sum(2 + len(rd) for rd in seg[3]) - 10  # 10: codec's rdataset head
+    return rdtype, seg[1], seg[2], kept, codec.rdataset(raw[:owner_end], rdtype, seg[1], seg[2], kept)
 
 
 def _wire_sorted_key(item: tuple[bytes, Change]) -> tuple:
