@@ -14,7 +14,7 @@ import sys
 from hiddenprimary.clock import utc_text
 from hiddenprimary.config import Config, load_config
 from hiddenprimary.control.client import call
-from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HiddenPrimaryError
+from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigRefused, HiddenPrimaryError
 
 DEFAULT_CONFIG = os.environ.get("HIDDENPRIMARY_CONFIG", "conf/hiddenprimary.yaml")
 
@@ -64,11 +64,19 @@ def _serial(value) -> str:
     return "-" if value is None else str(value)
 
 
-def _print_reload(results: list[dict]) -> int:
+def _print_reload(result: dict) -> int:
     status = EXIT_OK
-    for r in results:
+    for line in result.get("restart_needed", ()):
+        print(f"config: {line}", file=sys.stderr)
+    for zone in result.get("removed", ()):
+        print(f"{zone}: removed")
+    for r in result["zones"]:
         zone = r["zone"]
-        if r["ok"]:
+        if r["ok"] and r.get("new_zone"):
+            print(f"{zone}: added, serial {_serial(r['new_serial'])}")
+            for w in r["warnings"]:
+                print(f"  {w}")
+        elif r["ok"]:
             if r["changed"]:
                 what = (f"{r['added']} RRs loaded" if r["old_serial"] is None
                         else f"{r['added'] + r['removed']} RRs changed (+{r['added']} -{r['removed']})")
@@ -211,7 +219,14 @@ def _hpctl(argv: list[str] | None) -> int:
         print(f"hpctl: --timeout must be a positive number of seconds, not {args.timeout[:40]!r}", file=sys.stderr)
         return EXIT_USAGE
 
-    config = _load("hpctl", args.config)
+    if args.command == "reload":
+        try:  # the daemon re-reads this file: with an error in it, none of it would apply
+            config = load_config(args.config)
+        except HiddenPrimaryError as e:
+            print(f"hpctl: {ConfigRefused(e)}", file=sys.stderr)
+            return EXIT_FAILED
+    else:
+        config = _load("hpctl", args.config)
     if isinstance(config, int):
         return config
     if timeout is None:

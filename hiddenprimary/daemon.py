@@ -14,6 +14,7 @@ from twisted.internet.error import CannotListenError
 from hiddenprimary import data_dir, fd_budget, logs
 from hiddenprimary.clock import Clock, SystemClock
 from hiddenprimary.config import Config
+from hiddenprimary.config.change import ConfigChange
 from hiddenprimary.control import server as control
 from hiddenprimary.control.commands import DaemonCommands
 from hiddenprimary.control.server import ControlFactory
@@ -70,6 +71,32 @@ class Server:
         self.metrics.zone_serials = self._zone_serials
         self.metrics.secondary_serials = self.book.secondary_serials
         self.metrics.collectors.append(self.api_sync.collect)
+        self.commands.apply_config = self.apply_config
+        self._tcp_factory: DnsStreamFactory | None = None
+        self._reserved_prefixes = acl.secondary_prefixes(config)
+
+    def apply_config(self, change: ConfigChange) -> None:
+        """A re-read config, on the reactor thread, to every part at once (`hpctl reload`, SIGHUP):
+        the store serves the zones it adds (SERVFAIL until their first reload) and no longer the
+        zones it drops (REFUSED); transfers, NOTIFYs, API syncs and the TCP limits that start
+        afterwards read the new settings. What needs a restart keeps its running value."""
+        config = change.config
+        self.config = config
+        for zone in change.added:
+            self.store.add(zone)
+        for zone in change.removed:
+            self.store.remove(zone)
+        self.reloader.reconfigure(config)
+        self.transfers.reconfigure(config)
+        self.notifier.reconfigure(config)
+        self.book.reconfigure(config)
+        self.prerender.reconfigure(config)
+        self.commands.reconfigure(config)
+        self.api_sync.reconfigure(config)
+        self._reserved_prefixes = acl.secondary_prefixes(config)
+        if self._tcp_factory is not None:
+            self._tcp_factory.reconfigure(fd_budget.check(config), config.limits)
+        logs.set_level(config.log_level)
 
     def handle(self, wire: bytes, transport: str, peer: tuple[str, int]):
         reply = respond(wire, transport=transport, store=self.store,
@@ -125,18 +152,19 @@ class Server:
 
     def _sighup(self) -> None:
         event(log, "sighup")
-        self.commands.reload([])
+        # A refused config is logged (`config.refused`); the zones' outcomes log themselves.
+        self.commands.reload([]).addErrback(lambda f: f.trap(HiddenPrimaryError))
 
     def listen(self) -> None:
         limits = self.config.limits
         budget = fd_budget.check(self.config)  # may lower the TCP caps to what the fd limit allows
-        prefixes = acl.secondary_prefixes(self.config)
         tcp_factory = DnsStreamFactory(self.handle, self.reactor, idle_timeout_s=limits.tcp_idle_timeout_s,
                                        max_total=budget.tcp_clients_total,
                                        max_per_client=limits.tcp_clients_per_ip,
                                        xfr_idle_timeout_s=limits.xfr_idle_timeout_s,
                                        reserved=budget.tcp_clients_reserved,
-                                       is_reserved_peer=lambda ip: acl.in_prefixes(ip, prefixes))
+                                       is_reserved_peer=lambda ip: acl.in_prefixes(ip, self._reserved_prefixes))
+        self._tcp_factory = tcp_factory
         try:
             for host, port in self.config.listen:
                 # TCP first so that port 0 ("any") gives UDP the same port.

@@ -28,6 +28,13 @@ class HiddenPrimaryError(Exception):
     exit_code = EXIT_FAILED
 
 
+class ConfigRefused(HiddenPrimaryError):
+    """A re-read config (hpctl reload, SIGHUP) has an error: none of it applies."""
+
+    def __init__(self, error: HiddenPrimaryError):
+        super().__init__(f"config not reloaded, nothing changed: {error}")
+
+
 class ConfigError(HiddenPrimaryError):
     """The configuration is wrong. `key_path` is like `zones.example.com.secondaries[1]`."""
 

@@ -68,6 +68,11 @@ def setup(level_name: str = "info") -> None:
     root.propagate = False
 
 
+def set_level(level_name: str) -> None:
+    """The log level from a re-read config."""
+    logging.getLogger("hiddenprimary").setLevel(getattr(logging, level_name.upper(), logging.INFO))
+
+
 FLOOD_LOG_INTERVAL_S = 10.0
 
 

@@ -54,6 +54,10 @@ DEFAULT_PROPAGATION_DELAY = 3600
 DEFAULT_MAX_ZONE_FILE_BYTES = 1024**3
 DEFAULT_MAX_ZONE_RECORDS = 10_000_000
 NOTIFY_DEFAULT_PORT = 53
+# Under data_dir: the catalog zones' files, written from the config before each of their reloads.
+CATALOGS_DIR = "catalogs"
+# A catalog zone's serial: it has no file of its own to take one from.
+CATALOG_SERIAL = "unixtime"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,6 +120,16 @@ class ZoneConfig:
     dnssec: Dnssec | None  # None: unsigned
     journal_max_entries: int = DEFAULT_JOURNAL_MAX_ENTRIES
     journal_max_bytes: int = DEFAULT_JOURNAL_MAX_BYTES
+    catalog: dns.name.Name | None = None  # the catalog zone (RFC 9432) this zone is a member of
+
+
+@dataclasses.dataclass(frozen=True)
+class Catalog:
+    """A catalog zone we produce (RFC 9432, schema version 2): a zone (in `Config.zones` too, its
+    file under data_dir/catalogs) listing the zones that name it as their `catalog`."""
+
+    name: dns.name.Name
+    members: tuple[dns.name.Name, ...]  # in config order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +149,9 @@ class Limits:
     tcp_clients_reserved: int | None = None
     metrics_clients: int = 16  # open connections to the metrics port (scrapers keep one each)
     metrics_idle_timeout_s: float = 10.0
+    # NOTIFY datagrams sent per second, all zones together (BIND's notify-rate and
+    # startup-notify-rate, 20): a start or reload of 10,000 zones does not fire 30,000 at once.
+    notify_rate: int = 20
 
     def __post_init__(self) -> None:
         if self.tcp_clients_reserved is None:
@@ -159,3 +176,4 @@ class Config:
     warnings: tuple[str, ...] = ()
     # Absolute folders $INCLUDE may read from besides the including zone file's own folder.
     include_roots: tuple[str, ...] = ()
+    catalogs: dict[dns.name.Name, Catalog] = dataclasses.field(default_factory=dict)

@@ -12,7 +12,7 @@ from hiddenprimary.config.reader import Reader
 from hiddenprimary.config.yaml_lines import Doc, load_yaml
 from hiddenprimary.errors import ConfigError, Location
 
-TOP_KEYS = ("listen", "control", "data_dir", "log_level", "limits", "tsig", "secondaries", "zones",
+TOP_KEYS = ("listen", "control", "data_dir", "log_level", "limits", "tsig", "secondaries", "catalogs", "zones",
             "notify_source", "metrics", "include_roots")
 
 
@@ -55,7 +55,9 @@ def _build(r: Reader, doc: Doc) -> Config:
     include_roots = sections.include_roots(r, top)
     tsig = sections_secondaries.tsig_keys(r, top)
     secondaries, hosted_zone_refs = sections_secondaries.secondaries(r, top, tsig)
-    zones = sections_zones.zones(r, top, secondaries)
+    catalog_specs = sections_zones.catalogs(r, top, secondaries, data_dir)
+    zones = sections_zones.zones(r, top, secondaries, catalog_specs)
+    zones, catalogs = sections_zones.with_catalogs(zones, catalog_specs)
     sections_secondaries.check_hosted_zones(r, hosted_zone_refs, zones)
     return Config(
         path=os.path.abspath(r.path),
@@ -71,4 +73,5 @@ def _build(r: Reader, doc: Doc) -> Config:
         metrics=metrics,
         warnings=tuple(r.warnings),
         include_roots=include_roots,
+        catalogs=catalogs,
     )

@@ -18,6 +18,7 @@ from hiddenprimary.config.yaml_lines import Map
 _MAX_UNIX_SOCKET_PATH = 107 if sys.platform.startswith("linux") else 103
 
 LIMIT_KEYS = (
+    "notify_rate",
     "tcp_idle_timeout_s",
     "tcp_clients_total",
     "tcp_clients_per_ip",

@@ -3,17 +3,22 @@ options. One function per key, reading through a `Reader`."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from typing import Any
 
 import dns.name
 
 from hiddenprimary.config.model import (
+    CATALOG_SERIAL,
+    CATALOGS_DIR,
     DEFAULT_JOURNAL_MAX_BYTES,
     DEFAULT_JOURNAL_MAX_ENTRIES,
     DEFAULT_SERIAL,
     DENIAL_METHODS,
     DNSSEC_ALGORITHMS,
     SERIAL_POLICIES,
+    Catalog,
     Dnssec,
     Secondary,
     ZoneConfig,
@@ -21,12 +26,66 @@ from hiddenprimary.config.model import (
 from hiddenprimary.config.reader import Reader, join_key, kind, show
 from hiddenprimary.config.yaml_lines import Map
 
-ZONE_KEYS = ("file", "secondaries", "serial", "dnssec", "journal")
+ZONE_KEYS = ("file", "secondaries", "serial", "dnssec", "journal", "catalog")
+CATALOG_KEYS = ("secondaries", "journal")
 DNSSEC_KEYS = ("algorithm", "denial", "signature_validity", "refresh", "propagation_delay", "ksk_zsk",
                "nsec3_opt_out")
 
 
-def zones(r: Reader, top: Map, secondaries: dict[str, Secondary]) -> dict[dns.name.Name, ZoneConfig]:
+def catalogs(r: Reader, top: Map, secondaries: dict[str, Secondary],
+             data_dir: str) -> dict[dns.name.Name, tuple[ZoneConfig, str, int]]:
+    """The `catalogs` section: per catalog zone the ZoneConfig it is served with (its file is
+    written under data_dir from the members), its spelling and line (for errors about it)."""
+    value, line = r.get(top, "catalogs")
+    if value is None:
+        return {}
+    catalog_map = r.mapping(value, "catalogs", line, "a mapping of catalog zone name to {secondaries: [...]}")
+    r.free_keys(catalog_map, "catalogs", "catalog zone name")
+    result: dict[dns.name.Name, tuple[ZoneConfig, str, int]] = {}
+    for raw_name, spec in catalog_map.items():
+        key_path = join_key("catalogs", raw_name)
+        key_line = catalog_map.key_lines[raw_name]
+        name = r.dns_name(raw_name, key_path, key_line, "catalog zone name")
+        if name in result:
+            r.fail(key_path, key_line, f"catalog {show(raw_name)} is the same zone as {show(result[name][1])}")
+        m = r.mapping(spec if spec is not None else _empty_map(key_line), key_path,
+                      catalog_map.value_lines[raw_name], "a mapping like {secondaries: [lab]}")
+        r.keys(m, key_path, CATALOG_KEYS, owner_line=key_line)
+        refs = _zone_secondaries(r, m, key_path, secondaries)
+        api_refs = [ref for ref in refs if secondaries[ref].api is not None]
+        if api_refs:
+            r.fail(f"{key_path}.secondaries", r.get(m, "secondaries")[1],
+                   f"a catalog zone goes to secondaries that transfer zones, not to API secondary {api_refs[0]!r}")
+        max_entries, max_bytes = _journal(r, m, key_path)
+        file_name = name.to_text(omit_final_dot=True).lower() or "root-zone"
+        zone_cfg = ZoneConfig(name=name, file=os.path.join(data_dir, CATALOGS_DIR, f"{file_name}.zone"),
+                              secondaries=refs, serial=CATALOG_SERIAL, dnssec=None,
+                              journal_max_entries=max_entries, journal_max_bytes=max_bytes)
+        result[name] = (zone_cfg, raw_name, key_line)
+    return result
+
+
+def _empty_map(line: int) -> Map:
+    """`name:` with nothing after it: the same as `name: {}`."""
+    m = Map()
+    m.line, m.key_lines, m.value_lines, m.duplicates = line, {}, {}, []
+    return m
+
+
+def with_catalogs(zones: dict[dns.name.Name, ZoneConfig], specs: dict[dns.name.Name, tuple[ZoneConfig, str, int]]
+                  ) -> tuple[dict[dns.name.Name, ZoneConfig], dict[dns.name.Name, Catalog]]:
+    """The zones with the catalog zones after them, and each catalog's members."""
+    members: dict[dns.name.Name, list[dns.name.Name]] = {name: [] for name in specs}
+    for zone_cfg in zones.values():
+        if zone_cfg.catalog is not None:
+            members[zone_cfg.catalog].append(zone_cfg.name)
+    all_zones = {**zones, **{name: spec[0] for name, spec in specs.items()}}
+    return all_zones, {name: Catalog(name, tuple(found)) for name, found in members.items()}
+
+
+def zones(r: Reader, top: Map, secondaries: dict[str, Secondary],
+          catalog_specs: dict[dns.name.Name, tuple[ZoneConfig, str, int]] | None = None,
+          ) -> dict[dns.name.Name, ZoneConfig]:
     value, line = r.get(top, "zones")
     if value is None:
         return {}
@@ -44,9 +103,14 @@ def zones(r: Reader, top: Map, secondaries: dict[str, Secondary]) -> dict[dns.na
                 key_line,
                 f"zone {show(raw_name)} is the same zone as {show(first_seen[name])}",
             )
+        if name in (catalog_specs or {}):
+            r.fail(key_path, key_line, f"zone {show(raw_name)} is also a catalog (catalogs.{catalog_specs[name][1]}, "
+                                       f"line {catalog_specs[name][2]}): a catalog zone is made from the config, "
+                                       "not from a file")
         m = r.mapping(spec, key_path, zone_map.value_lines[raw_name], "a mapping with at least 'file'")
         r.keys(m, key_path, ZONE_KEYS, required=("file",), owner_line=key_line)
-        result[name] = _zone(r, m, key_path, name, secondaries)
+        zone_cfg = _zone(r, m, key_path, name, secondaries)
+        result[name] = _with_catalog(r, m, key_path, zone_cfg, catalog_specs or {})
         first_seen[name] = raw_name
     return result
 
@@ -81,6 +145,21 @@ def _zone(r: Reader, m: Map, key_path: str, name: dns.name.Name,
         journal_max_entries=max_entries,
         journal_max_bytes=max_bytes,
     )
+
+
+def _with_catalog(r: Reader, m: Map, key_path: str, zone_cfg: ZoneConfig,
+                  catalog_specs: dict[dns.name.Name, tuple[ZoneConfig, str, int]]) -> ZoneConfig:
+    value, line = r.get(m, "catalog")
+    if value is None:
+        return zone_cfg
+    if not isinstance(value, str):
+        r.fail(f"{key_path}.catalog", line, f"must be a catalog zone name, not {kind(value)}")
+    name = r.dns_name(value, f"{key_path}.catalog", line, "catalog zone name")
+    if name not in catalog_specs:
+        defined = ", ".join(spec[1] for spec in catalog_specs.values()) or "none"
+        r.fail(f"{key_path}.catalog", line,
+               f"catalog {show(value)} is not defined under 'catalogs' (defined: {defined})")
+    return dataclasses.replace(zone_cfg, catalog=name)
 
 
 def _zone_secondaries(r: Reader, m: Map, base: str, secondaries: dict[str, Secondary]) -> tuple[str, ...]:

@@ -4,18 +4,26 @@ returns JSON-able results; none of them changes zone contents except through the
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import dns.name
 from twisted.internet import defer, threads
 
 from hiddenprimary.clock import Clock, utc_text
-from hiddenprimary.config import Config
+from hiddenprimary.config import Config, load_config
+from hiddenprimary.config.change import ConfigChange, config_change
 from hiddenprimary.dnssec import zone_signer
-from hiddenprimary.errors import UsageError
+from hiddenprimary.errors import ConfigRefused, HiddenPrimaryError, UsageError
+from hiddenprimary.logs import event
 from hiddenprimary.net.pools import LazyPool
 from hiddenprimary.providers.api_sync import ApiSync
 from hiddenprimary.reload.runner import Reloader
 from hiddenprimary.transfer.notify import Notifier
 from hiddenprimary.transfer.secondary_book import SecondaryBook
+
+
+log = logging.getLogger("hiddenprimary.control")
 
 
 def _zone_text(zone: dns.name.Name) -> str:
@@ -36,25 +44,68 @@ class DaemonCommands:
         self.keyring = keyring
         self._by_text = {_zone_text(z).lower(): z for z in config.zones}
         self._checks = LazyPool(reactor, "hpctl-check", 2)  # checks wait on slow or dead secondaries
+        # Set by the daemon: hands a re-read config to every part (the default: to us alone).
+        self.apply_config: Callable[[ConfigChange], None] = lambda change: self.reconfigure(change.config)
+        self.read_config: Callable[[str], defer.Deferred] = lambda path: threads.deferToThread(load_config, path)
+        self._config_lock = defer.DeferredLock()  # one config change at a time
 
-    def resolve(self, names: list[str]) -> list[dns.name.Name]:
+    def reconfigure(self, config: Config) -> None:
+        self.config = config
+        self._by_text = {_zone_text(z).lower(): z for z in config.zones}
+
+    def resolve(self, names: list[str], config: Config | None = None) -> list[dns.name.Name]:
         """Zone names as given to hpctl (any case, final dot or not); none: every zone."""
+        config = config or self.config
         if not names:
-            return list(self.config.zones)
+            return list(config.zones)
+        by_text = self._by_text if config is self.config else {_zone_text(z).lower(): z for z in config.zones}
         zones = []
         for name in names:
-            zone = self._by_text.get(name.rstrip(".").lower())
+            zone = by_text.get(name.rstrip(".").lower())
             if zone is None:  # the count, not the list: a config may name thousands (issue 15)
-                count = len(self._by_text)
+                count = len(by_text)
                 raise UsageError(f"unknown zone {name!r} ({count} zone{'' if count == 1 else 's'} configured; "
                                  "`hpctl status` lists them)")
             zones.append(zone)
         return zones
 
     def reload(self, names: list[str], options: dict | None = None) -> defer.Deferred:
-        """`hpctl reload` (and SIGHUP, with no names): one result dict per zone."""
-        d = self.reloader.reload(self.resolve(names))
-        return d.addCallback(lambda results: [r.as_dict() for r in results])
+        """`hpctl reload` (and SIGHUP, with no names): re-read the config file and apply it whole
+        (or, with any error in it, none of it), then reload the zones named (none: all), the
+        zones the file added and those whose settings changed. Fires with {"zones": one result
+        dict per zone, "removed": zone names, "restart_needed": lines}."""
+        return self._config_lock.run(lambda: self.read_config(self.config.path).addCallbacks(
+            lambda new: self._reload_with(new, names), self._refused))
+
+    def _refused(self, failure):
+        failure.trap(HiddenPrimaryError)
+        event(log, "config.refused", logging.ERROR, error=failure.value)
+        raise ConfigRefused(failure.value)
+
+    def _reload_with(self, new: Config, names: list[str]) -> defer.Deferred:
+        change = config_change(self.config, new)
+        named = self.resolve(names, change.config)  # an unknown name: nothing applied
+        self.apply_config(change)
+        for zone in change.added:
+            event(log, "config.zone_added", zone=_zone_text(zone))
+        for zone in change.removed:
+            event(log, "config.zone_removed", zone=_zone_text(zone))
+        for line in change.restart_needed:
+            event(log, "config.restart_needed", logging.WARNING, problem=line)
+        zones = list(dict.fromkeys([*named, *change.added, *change.reconfigured]))
+        added = set(change.added)
+
+        def shaped(results) -> dict:
+            out = []
+            for zone, result in zip(zones, results):
+                row = result.as_dict()
+                if zone in added:
+                    row["new_zone"] = True
+                out.append(row)
+            return {"zones": out, "removed": [_zone_text(z) for z in change.removed],
+                    "restart_needed": list(change.restart_needed)}
+
+        return self.reloader.reload(zones).addCallback(shaped)
 
     def notify(self, names: list[str], options: dict | None = None) -> dict:
         """`hpctl notify`: send NOTIFY for the current serial again, to every target."""

@@ -195,6 +195,15 @@ class DnsStreamFactory(protocol.Factory):
         self.open_by_client: dict[str, int] = {}
         self._refused = RateLimitedEvent(log, "tcp.refused_connection", logging.WARNING, reactor.seconds)
 
+    def reconfigure(self, budget, limits) -> None:
+        """Caps and timeouts from a re-read config (`fd_budget.FdBudget`, `config.Limits`), for
+        connections that come afterwards; open ones keep going (a lower cap refuses new ones)."""
+        self.max_total = budget.tcp_clients_total
+        self.reserved = budget.tcp_clients_reserved
+        self.max_per_client = limits.tcp_clients_per_ip
+        self.idle_timeout_s = limits.tcp_idle_timeout_s
+        self.xfr_idle_timeout_s = limits.xfr_idle_timeout_s
+
     def _refusal(self, host: str, secondary: bool) -> str | None:
         """Why a new connection from `host` is refused; None: it may connect."""
         if self.open_total >= self.max_total:

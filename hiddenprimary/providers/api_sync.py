@@ -107,17 +107,43 @@ class ApiSync:
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        pairs = [(zone, sec) for zone in self.config.zones for sec in self._api_secondaries(zone)]
+        self._add_pairs([(zone, sec) for zone in self.config.zones for sec in self._api_secondaries(zone)])
+
+    def _add_pairs(self, pairs: list[tuple[dns.name.Name, Secondary]]) -> None:
         if not pairs:
             return  # no API secondaries: no state file, no threads
-        self._state = ApiState(self.config.data_dir)
+        if self._state is None:
+            self._state = ApiState(self.config.data_dir)
+            self._pool = ThreadPool(0, POOL_THREADS, name="api-sync")
+            self._pool.start()
+            self.reactor.addSystemEventTrigger("during", "shutdown", self._pool.stop)
         saved = self._state.load()
         for zone, sec in pairs:
             state = saved.get((zone.to_text(omit_final_dot=True), sec.name), PairState())
             self.pairs[(zone, sec.name)] = _Pair(zone, sec, state)
-        self._pool = ThreadPool(0, POOL_THREADS, name="api-sync")
-        self._pool.start()
-        self.reactor.addSystemEventTrigger("during", "shutdown", self._pool.stop)
+
+    def reconfigure(self, config: Config) -> list[tuple[dns.name.Name, str]]:
+        """Take a re-read config: pairs of zones or secondaries that left it stop (a sync running
+        finishes, its result saved), a secondary whose API settings changed starts over with a
+        new client (its saved state kept), new pairs are set up. Returns the new pairs, which
+        sync when their zone publishes (a zone already served: now)."""
+        self.config = config
+        wanted = {(zone, sec.name): sec for zone in config.zones for sec in self._api_secondaries(zone)}
+        for key, pair in list(self.pairs.items()):
+            if wanted.get(key) is None or wanted[key].api != pair.api:
+                if pair.retry is not None and pair.retry.active():
+                    pair.retry.cancel()
+                del self.pairs[key]
+        with self._providers_lock:
+            for name in list(self._providers):
+                sec = config.secondaries.get(name)
+                if sec is None or not any(p.secondary == name and p.api == sec.api for p in self.pairs.values()):
+                    del self._providers[name]
+        added = [(zone, sec) for (zone, name), sec in wanted.items() if (zone, name) not in self.pairs]
+        self._add_pairs(added)
+        for zone, sec in added:
+            self._kick(self.pairs[(zone, sec.name)])
+        return [(zone, sec.name) for zone, sec in added]
 
     def stop(self) -> None:
         self._stop.set()  # cuts backoff and INSYNC waits short
@@ -136,6 +162,8 @@ class ApiSync:
     def _kick(self, pair: _Pair) -> None:
         if self._stop.is_set() or self._pool is None:
             return
+        if self.pairs.get((pair.zone, pair.secondary)) is not pair:
+            return  # a config reload dropped it
         if pair.running:
             pair.pending = True
             return

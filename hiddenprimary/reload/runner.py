@@ -37,6 +37,7 @@ from hiddenprimary.reload.result import ReloadResult
 from hiddenprimary.reload.served_serials import ServedSerials
 from hiddenprimary.reload.zone_state import ZoneState
 from hiddenprimary.zone import wire_reload
+from hiddenprimary.zone.catalog import write_catalog
 from hiddenprimary.zone.source import ReadLimits, files_digest
 from hiddenprimary.zone.store import Store
 from hiddenprimary.zone.version import ZoneVersion
@@ -111,15 +112,44 @@ class Reloader:
         return self.reload(list(self.config.zones), retry_restore=False)  # each zone was just restored
 
     def reload(self, zones: list[dns.name.Name], retry_restore: bool = True) -> defer.Deferred:
-        """Reload `zones`; fires with one ReloadResult per zone. A zone whose journal could not be
-        opened is restored first (the operator may have fixed it)."""
-        return defer.gatherResults([self.events.run(z, lambda z=z: self._reload_or_restore(z, retry_restore))
-                                    for z in zones], consumeErrors=True)
+        """Reload `zones`; fires with one ReloadResult per zone, in the order given. A zone whose
+        journal could not be opened is restored first (the operator may have fixed it). Catalog
+        zones go after the other zones: a secondary told of a new member finds it served."""
+        catalogs = self.config.catalogs
+        first = [z for z in zones if z not in catalogs]
+        then = [z for z in zones if z in catalogs]
+
+        def run(batch: list[dns.name.Name]) -> defer.Deferred:
+            return defer.gatherResults([self.events.run(z, lambda z=z: self._reload_or_restore(z, retry_restore))
+                                        for z in batch], consumeErrors=True)
+
+        def in_order(first_results: list, then_results: list) -> list:
+            by_zone = {**dict(zip(first, first_results)), **dict(zip(then, then_results))}
+            return [by_zone[z] for z in zones]
+
+        if not then:
+            return run(first)
+        return run(first).addCallback(lambda done: run(then).addCallback(lambda more: in_order(done, more)))
+
+    def reconfigure(self, config: Config) -> tuple[list[dns.name.Name], list[dns.name.Name]]:
+        """Take a re-read config (`hpctl reload`, SIGHUP): zones it adds get a fresh state (their
+        first reload restores them from their journal, if one is on disk), zones it drops lose
+        theirs once their running event is over (the journal closed, kept on disk). Events that
+        start afterwards read the new zone configs. Returns (added, removed)."""
+        added = [z for z in config.zones if z not in self.zones]
+        removed = [z for z in self.zones if z not in config.zones]
+        self.config = config
+        for zone in added:
+            self.zones[zone] = ZoneState()
+        for zone in removed:
+            state = self.zones.pop(zone)
+            _cancel_resign(state)
+            self.events.run(zone, lambda state=state: _close_journal(state))
+        return added, removed
 
     def stop(self) -> None:
         for state in self.zones.values():
-            if state.resign_call is not None and state.resign_call.active():
-                state.resign_call.cancel()
+            _cancel_resign(state)
 
     # -- the one path ------------------------------------------------------------------------------
 
@@ -127,13 +157,24 @@ class Reloader:
         """Run `work` (plan + commit) in a worker thread, then publish what it made; `why` is
         restore, reload or resign. Fires with a ReloadResult (None for a restore)."""
         started = self.clock.monotonic()
+        state = self.zones[zone]
 
         def paused() -> _Step:
             with gc_paused():
                 return work()
 
+        def published(step: _Step) -> ReloadResult | None:
+            if self.zones.get(zone) is not state:  # a config reload dropped the zone meanwhile
+                return self._dropped(zone, step, why)
+            return self._publish(zone, step, why, started)
+
+        def failed(failure) -> ReloadResult | None:
+            if self.zones.get(zone) is not state:
+                return self._dropped(zone, None, why)
+            return self._failed(zone, failure, why)
+
         d = self._in_thread(paused)
-        d.addCallbacks(lambda step: self._publish(zone, step, why, started), lambda f: self._failed(zone, f, why))
+        d.addCallbacks(published, failed)
         d.addErrback(self._publish_failed, zone, why)
         return d
 
@@ -176,6 +217,16 @@ class Reloader:
               serial=f"{_serial_text(plan.old_serial)}->{plan.new_serial}", added=result.added,
               removed=result.removed, signed=result.signatures_made, ms=took_ms)
         return result
+
+    def _dropped(self, zone: dns.name.Name, step: _Step | None, why: str) -> ReloadResult | None:
+        """The zone left the config while its event ran: nothing is published (what was
+        committed stays in its journal, for the day it comes back)."""
+        if step is not None and step.restored is not None and step.restored.journal is not None:
+            step.restored.journal.close()  # opened for a state that is gone
+        event(log, f"{why}.dropped", zone=_zone_text(zone), reason="no longer in the config")
+        if why != "reload":
+            return None
+        return ReloadResult.rejected(_zone_text(zone), None, message="the zone is no longer in the config")
 
     def _take_restored(self, zone: dns.name.Name, restored: _Restored) -> bool:
         """Keep what a restore brought; False when the journal could not be opened."""
@@ -253,7 +304,11 @@ class Reloader:
         return self._run(zone, "restore", work)
 
     def _reload_or_restore(self, zone: dns.name.Name, retry_restore: bool) -> defer.Deferred:
-        if self.zones[zone].journal is not None or not retry_restore:
+        state = self.zones.get(zone)
+        if state is None:  # dropped from the config while this event waited
+            return defer.succeed(ReloadResult.rejected(_zone_text(zone), None,
+                                                       message="the zone is no longer in the config"))
+        if state.journal is not None or not retry_restore:
             return self._reload(zone)
         return self._restore(zone).addCallback(lambda _: self._reload(zone))
 
@@ -268,8 +323,11 @@ class Reloader:
                                                                            message=why)))
         # Only a first version needs the floor: later ones follow `current`, which is above it.
         floor = state.served_floor if current is None else None
+        catalog = self.config.catalogs.get(zone)
 
         def work() -> _Step:  # parse, check, diff, sign, then the durable write
+            if catalog is not None:  # its file is made from the config's members
+                write_catalog(zone_cfg.file, catalog.name, catalog.members)
             plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), state.load_memo,
                                state.file_serial, served_floor=floor, limits=self._read_limits(),
                                mark=state.load_mark)
@@ -314,9 +372,12 @@ class Reloader:
         d.addCallbacks(adopt, failed)
 
     def _resign(self, zone: dns.name.Name) -> defer.Deferred:
-        zone_cfg = self.config.zones[zone]
+        zone_cfg = self.config.zones.get(zone)
+        state = self.zones.get(zone)
+        if zone_cfg is None or state is None:  # dropped from the config while this event waited
+            return defer.succeed(None)
         current = self.store.current(zone)
-        journal = self.zones[zone].journal
+        journal = state.journal
         if current is None or journal is None or zone_cfg.dnssec is None:
             return defer.succeed(None)
 
@@ -388,6 +449,19 @@ class Reloader:
     def _resign_timer(self, zone: dns.name.Name) -> None:
         self.zones[zone].resign_call = None
         self.events.run(zone, lambda: self._resign(zone))
+
+
+def _cancel_resign(state: ZoneState) -> None:
+    if state.resign_call is not None and state.resign_call.active():
+        state.resign_call.cancel()
+    state.resign_call = None
+
+
+def _close_journal(state: ZoneState) -> None:
+    """A dropped zone's journal, after its last event: closed, kept on disk."""
+    if state.journal is not None:
+        state.journal.close()
+        state.journal = None
 
 
 def _earliest_expiration(version) -> int | None:

@@ -9,6 +9,7 @@ acknowledgement. A newer serial supersedes a pending one. Nothing here blocks a 
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import ipaddress
 import logging
@@ -110,6 +111,12 @@ class Notifier:
         self._ports: dict[int, object] = {}  # address family -> listening UDP port
         self.states: dict[tuple[str, tuple[str, int]], NotifyState] = {}
         self.on_change: Callable[[NotifyState], None] | None = None  # told when a target's state moves
+        # Pacing (limits.notify_rate): a token bucket as deep as a second's worth, and the jobs
+        # whose next datagram waits for a token, oldest first.
+        self._tokens = float(config.limits.notify_rate)
+        self._refilled = reactor.seconds()
+        self._waiting: collections.deque[_Job] = collections.deque()
+        self._drain_call = None
 
     def _port(self, host: str):
         family = ipaddress.ip_address(host).version
@@ -119,7 +126,20 @@ class Notifier:
             self._ports[family] = self.reactor.listenUDP(0, _Socket(self), interface=interface)
         return self._ports[family]
 
+    def reconfigure(self, config: Config) -> None:
+        """Take a re-read config: NOTIFYs of zones it dropped stop; the rest go on as they were
+        (the next serial goes to the targets the new config names)."""
+        self.config = config
+        for (zone, _), job in list(self._jobs.items()):
+            if zone not in config.zones:
+                self._cancel(job)
+        for key in [k for k in self.states if dns.name.from_text(k[0]) not in config.zones]:
+            del self.states[key]
+
     def stop(self) -> None:
+        if self._drain_call is not None and self._drain_call.active():
+            self._drain_call.cancel()
+        self._waiting.clear()
         for job in list(self._jobs.values()):
             self._cancel(job)
         for port in self._ports.values():
@@ -155,7 +175,7 @@ class Notifier:
         message.answer.append(dns.rrset.from_rdata_list(version.origin, version.soa.ttl, list(version.soa)))
         job = _Job(state, message, key, retries_s)
         self._jobs[(zone, target)] = job
-        self._send(job)
+        self._due(job)
 
     def _prepare(self, job: _Job) -> None:
         """A fresh ID (and TSIG) per try; replies to the previous try no longer count."""
@@ -175,6 +195,45 @@ class Notifier:
               signed=job.key is not None)
         self._changed(state)
 
+    # -- pacing ----------------------------------------------------------------------------------
+
+    def _due(self, job: _Job) -> None:
+        """`job`'s next UDP datagram: now if the rate allows and nobody waits, else in turn."""
+        job.call = None
+        if not self._waiting and self._take_token():
+            self._send(job)
+            return
+        self._waiting.append(job)
+        self._arm_drain()
+
+    def _take_token(self) -> bool:
+        rate = self.config.limits.notify_rate
+        now = self.reactor.seconds()
+        self._tokens = min(float(rate), self._tokens + max(0.0, now - self._refilled) * rate)
+        self._refilled = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+    def _arm_drain(self) -> None:
+        if self._drain_call is None or not self._drain_call.active():
+            self._drain_call = self.reactor.callLater(1 / self.config.limits.notify_rate, self._drain)
+
+    def _drain(self) -> None:
+        self._drain_call = None
+        while self._waiting:
+            job = self._waiting[0]
+            if self._jobs.get((job.message.question[0].name, job.state.target)) is not job:
+                self._waiting.popleft()  # acked, superseded or cancelled meanwhile
+                continue
+            if not self._take_token():
+                break
+            self._waiting.popleft()
+            self._send(job)
+        if self._waiting:
+            self._arm_drain()
+
     def _send(self, job: _Job) -> None:
         job.call = None
         state = job.state
@@ -186,7 +245,7 @@ class Notifier:
         self._sent(job, "udp")
         wait = job.retries_s[-1] if job.retries_s else 2.0
         if state.sent <= len(job.retries_s):
-            job.call = self.reactor.callLater(job.retries_s[state.sent - 1], self._send, job)
+            job.call = self.reactor.callLater(job.retries_s[state.sent - 1], self._due, job)
         else:  # UDP went unanswered: one last try over TCP
             job.call = self.reactor.callLater(wait, self._send_tcp, job)
 

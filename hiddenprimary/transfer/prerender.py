@@ -39,6 +39,10 @@ class AxfrPrerender:
         self._pool = LazyPool(reactor, "axfr-render", 1)
         self._seen: set[dns.name.Name] = set()  # zones whose first version was handled
 
+    def reconfigure(self, config: Config) -> None:
+        self.config = config
+        self._seen &= set(config.zones)  # a zone added back renders its first version again
+
     def zone_changed(self, zone: dns.name.Name, version) -> None:
         if zone in self._seen:
             return

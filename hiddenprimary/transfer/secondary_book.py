@@ -51,6 +51,11 @@ class SecondaryBook:
         self._flush_loop.clock = self.reactor
         self._flush_loop.start(SOA_FLUSH_S, now=False)
 
+    def reconfigure(self, config: Config) -> None:
+        """Take a re-read config: which addresses are whose secondaries is worked out again."""
+        self.config = config
+        self._roles = {}
+
     def stop(self) -> None:
         """Stop the flushes and write what is left, on this thread."""
         if self._flush_loop is not None and self._flush_loop.running:

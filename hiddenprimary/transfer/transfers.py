@@ -122,6 +122,15 @@ class Transfers:
         self.active: set[TransferStream] = set()
         self.on_done: Callable[[TransferRecord], None] | None = None  # told of every finished transfer
 
+    def reconfigure(self, config: Config) -> None:
+        """Take a re-read config: transfers that start afterwards see its secondaries, keys,
+        prefixes and limits; streams already running finish from their version. The keyring is
+        updated in place (the NOTIFY sender and the responder hold it too)."""
+        self.config = config
+        keyring = tsig.keyring_from_config(config)
+        self.keyring.clear()
+        self.keyring.update(keyring)
+
     def handle(self, req: Request, zone: dns.name.Name, version: ZoneVersion, transport: str,
                peer: tuple[str, int]) -> bytes | TransferStream:
         """The responder's transfer hook: `version` is the zone's current one, which the store's

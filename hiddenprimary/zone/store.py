@@ -15,16 +15,40 @@ from hiddenprimary.zone.version import ZoneVersion
 class Store:
     def __init__(self, zones: Iterable[dns.name.Name]):
         # A configured zone maps to None until its first version is published (SERVFAIL meanwhile).
-        self._current: dict[dns.name.Name, ZoneVersion | None] = {z: None for z in zones}
+        self._current: dict[dns.name.Name, ZoneVersion | None] = {}
         # The diffs leading to the current version, oldest first (what IXFR serves); the same
         # range the journal holds, kept in memory so a transfer never waits on the disk.
-        self._history: dict[dns.name.Name, tuple[Diff, ...]] = {z: () for z in self._current}
-        self._names = {z: z for z in self._current}  # canonical spelling of each zone name
-        self._max_labels = max((len(z) for z in self._current), default=0)
+        self._history: dict[dns.name.Name, tuple[Diff, ...]] = {}
+        self._names: dict[dns.name.Name, dns.name.Name] = {}  # canonical spelling of each zone name
+        self._max_labels = 0
         # The same, keyed by each zone's lowercased wire form: the answer fast paths find a
         # query's zone and version by bytes lookups (a dnspython Name hashes in Python).
-        self._wire_names = {z.canonicalize().to_wire(): z for z in self._current}
-        self._wire_current: dict[bytes, ZoneVersion | None] = dict.fromkeys(self._wire_names)
+        self._wire_names: dict[bytes, dns.name.Name] = {}
+        self._wire_current: dict[bytes, ZoneVersion | None] = {}
+        for zone in zones:
+            self.add(zone)
+
+    def add(self, zone: dns.name.Name) -> None:
+        """Configure `zone` (a config reload added it): SERVFAIL until its first version."""
+        if zone in self._current:
+            return
+        self._current[zone] = None
+        self._history[zone] = ()
+        self._names[zone] = zone
+        self._max_labels = max(self._max_labels, len(zone))
+        wire = zone.canonicalize().to_wire()
+        self._wire_names[wire] = zone
+        self._wire_current[wire] = None
+
+    def remove(self, zone: dns.name.Name) -> None:
+        """Stop serving `zone` (a config reload dropped it): its names are no zone's any more
+        (REFUSED, or the enclosing zone's). Readers that hold one of its versions keep it."""
+        if zone not in self._current:
+            return
+        del self._current[zone], self._history[zone], self._names[zone]
+        wire = zone.canonicalize().to_wire()
+        del self._wire_names[wire], self._wire_current[wire]
+        self._max_labels = max((len(z) for z in self._current), default=0)
 
     def zones(self) -> list[dns.name.Name]:
         return list(self._current)

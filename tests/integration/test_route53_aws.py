@@ -72,7 +72,7 @@ def test_sync_to_real_route53(tmp_path):
         del model[("mail", "A")], model[("@", "MX")]
         model[("new", "TXT")] = (300, ['"added"'])
         d.write_zone(zone, render(origin, model))
-        [r] = control(d, "reload", [zone])
+        [r] = control(d, "reload", [zone])["zones"]
         assert r["changed"]
         s = synced(d, zone)
         assert s["last_sync"]["mode"] == "incremental"

@@ -136,7 +136,7 @@ def wait_error(d: Daemon, zone: str, timeout: float = 30) -> dict:
 
 def reload(d: Daemon, zone: str, text: str) -> int:
     d.write_zone(zone, text)
-    [r] = control(d, "reload", [zone])
+    [r] = control(d, "reload", [zone])["zones"]
     assert r["ok"] and r["changed"], r
     return r["new_serial"]
 

@@ -732,6 +732,30 @@ BAD = [
         "must be a path (a string)",
     ),
     (
+        "catalog-not-defined",
+        L + "catalogs:\n  cat.invalid:\nzones:\n  example.com:\n    file: z\n    catalog: other.invalid  # <-\n",
+        "zones.example.com.catalog",
+        "catalog 'other.invalid' is not defined under 'catalogs' (defined: cat.invalid)",
+    ),
+    (
+        "catalog-is-also-a-zone",
+        L + "catalogs:\n  cat.invalid:\nzones:\n  Cat.Invalid.:  # <-\n    file: z\n",
+        "zones.Cat.Invalid.",
+        "is also a catalog (catalogs.cat.invalid, line 3)",
+    ),
+    (
+        "catalog-unknown-key",
+        L + "catalogs:\n  cat.invalid:\n    file: x  # <-\n",
+        "catalogs.cat.invalid.file",
+        "unknown key",
+    ),
+    (
+        "catalog-api-secondary",
+        L + "secondaries:\n  r53: {api: route53}\ncatalogs:\n  cat.invalid:\n    secondaries: [r53]  # <-\n",
+        "catalogs.cat.invalid.secondaries",
+        "not to API secondary 'r53'",
+    ),
+    (
         "include-roots-duplicate",
         L + "include_roots: [common, ./common]  # <-\n",
         "include_roots[1]",

@@ -308,3 +308,25 @@ def test_stop_cancels_every_pending_call_and_closes_the_sockets(net):
     sent = sum(len(port.sent) for port in net.reactor.udp)
     net.reactor.advance(120)
     assert sum(len(port.sent) for port in net.reactor.udp) == sent and net.reactor.tcpClients == []
+
+
+def test_notifies_are_paced_at_the_notify_rate(tmp_path):
+    # 3 targets per zone, 12 zones = 36 first datagrams, then retries; at limits.notify_rate 10/s:
+    # 10 at once (a second's worth), then never more than one per 0.1 s; none lost.
+    zones = "".join(f"  z{i}.example: {{file: example.com.zone, secondaries: [keyed, plain]}}\n" for i in range(12))
+    net = Net(tmp_path, CONFIG.replace("zones:\n  example.com: {file: example.com.zone, secondaries: [keyed, plain]}\n",
+                                       "limits: {notify_rate: 10}\nzones:\n" + zones))
+    for zone in net.notifier.config.zones:
+        net.notifier.zone_changed(zone, net.v1)
+
+    def sent() -> list[tuple[str, tuple[str, int]]]:
+        return [(dns.message.from_wire(data, keyring=False).question[0].name.to_text(), addr)
+                for port in net.reactor.udp for data, addr in port.sent]
+
+    assert len(sent()) == 10
+    for step in range(1, 41):
+        net.reactor.advance(0.1)
+        assert len(sent()) <= 10 + step, step
+    firsts = set(sent())
+    assert len(firsts) == 36  # every (zone, target) had its NOTIFY within 4 s
+    assert len(sent()) == 50  # and the rest of the 4 s went to retries, at the rate
