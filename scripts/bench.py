@@ -49,6 +49,7 @@ USAGE = """\
   scripts/bench --sizes 20000        every figure at the sizes given
   scripts/bench --json out.json      also write the figures as JSON
   scripts/bench signing [--records N] [--full] [--denial nsec3]   DNSSEC signing vs dnssec-signzone (scripts/bench_signing.py)
+  scripts/bench zones [--zones 2000,10000]   many small zones vs BIND and Knot (scripts/bench_zones.py)
 """
 
 PSS_SETTLE_S = 1.0  # after the first answer, before reading PSS
