@@ -139,6 +139,9 @@ def _secondary_line(zone: str, s: dict) -> str:
     return "; ".join(parts)
 
 
+STATUS_DETAIL_ZONES = 50  # more zones than this: secondary lines only for zones that need a look
+
+
 def _print_status(result: dict) -> int:
     rows = [("ZONE", "SERIAL", "SIGNED", "RECORDS", "JOURNAL", "LAST RELOAD", "STATE")]
     for z in result["zones"]:
@@ -153,11 +156,24 @@ def _print_status(result: dict) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[6])
+    # With many zones, the lines under the table only for the zones that need a look.
+    quiet = len(result["zones"]) > STATUS_DETAIL_ZONES
+    hidden = 0
     for z in result["zones"]:
+        if quiet and z["loaded"] and z["last_reload_ok"] is not False \
+                and not any(s.get("behind") or s.get("error") for s in z.get("secondaries", [])):
+            hidden += 1
+            continue
         if z.get("dnssec"):
             print(_dnssec_line(z["zone"], z["dnssec"]))
         for s in z.get("secondaries", []):
             print(_secondary_line(z["zone"], s))
+    total = result.get("total")
+    shown = len(result["zones"])
+    if hidden:
+        print(f"({hidden} zones serving with every secondary up to date: `hpctl status ZONE` for one)")
+    if total is not None and shown != total:
+        print(f"{shown} of {total} zones shown")
     return EXIT_OK
 
 
@@ -198,6 +214,10 @@ def _hpctl(argv: list[str] | None) -> int:
     p_reload.add_argument("zones", nargs="*", help="zones to reload (default: all)")
     p_status = sub.add_parser("status", help="zones and their serials")
     p_status.add_argument("zones", nargs="*")
+    p_status.add_argument("--zone", metavar="GLOB", help="only zones whose name matches (e.g. '*.example.com')")
+    p_status.add_argument("--behind", action="store_true", help="only zones a secondary is behind on")
+    p_status.add_argument("--failed", action="store_true",
+                          help="only zones with a problem (not loaded, reload failed, NOTIFY or transfer failed)")
     p_status.add_argument("--json", action="store_true", help="machine-readable output")
     p_notify = sub.add_parser("notify", help="send NOTIFY for the current serial again")
     p_notify.add_argument("zones", nargs="*")
@@ -234,7 +254,9 @@ def _hpctl(argv: list[str] | None) -> int:
         # daemon's "took longer than limits.reload_timeout_s" reaches the operator, not ours.
         timeout = config.limits.reload_timeout_s + HPCTL_TIMEOUT_MARGIN_S
     try:
-        options = {"check": {"deep": getattr(args, "deep", False)},
+        options = {"status": {"zone": getattr(args, "zone", None), "behind": getattr(args, "behind", False),
+                              "failed": getattr(args, "failed", False)},
+                   "check": {"deep": getattr(args, "deep", False)},
                    "ds": {"digest": getattr(args, "digest", None)},
                    "plan": {"secondary": getattr(args, "secondary", None)}}.get(args.command, {})
         answer = call(config.control, {"command": args.command, "zones": args.zones, "options": options}, timeout)

@@ -106,9 +106,10 @@ class Server:
         self.metrics.query_answered(transport, reply)
         return reply
 
-    def answer_plain(self, wire: bytes) -> bytes | None:
+    def answer_plain(self, wire: bytes, peer: tuple) -> bytes | None:
         """UDP's fast path (`responder.answer_plain`); None: `handle` answers."""
-        reply = answer_plain(wire, UDP, self.store, self.config.limits.udp_max_payload)
+        reply = answer_plain(wire, UDP, self.store, self.config.limits.udp_max_payload,
+                             lambda: self.book.soa_seen_from(peer[0]))
         if reply is not None:
             self.metrics.query_answered(UDP, reply)
         return reply
@@ -230,6 +231,7 @@ def run(config: Config) -> int:
         return e.exit_code
     reactor.addSystemEventTrigger("before", "shutdown", lambda: event(log, "stopping"))
     reactor.addSystemEventTrigger("before", "shutdown", server.stop)
+    reactor.addSystemEventTrigger("after", "shutdown", server.reloader.close)  # the worker threads are done
     reactor.run()
     event(log, "stopped")
     return 0

@@ -14,7 +14,8 @@ from hiddenprimary.errors import HiddenPrimaryError
 
 PRIVATE_UMASK = 0o077
 DIR_MODE = 0o700
-ZONES_DIR = "zones"  # a journal per zone
+ZONES_DIR = "zones"  # per zone: the text memo, journals moved aside (and imported ones of schema 1)
+JOURNAL_DB = "journal.sqlite"  # every zone's journal
 KEYS_DIR = "keys"  # a folder of DNSSEC keys per zone
 SERVED_SERIALS = "served_serials.sqlite"
 
@@ -63,7 +64,9 @@ def zone_filename(zone: dns.name.Name) -> str:
 
 
 def journal_path(data: str, zone: dns.name.Name) -> str:
-    """`data_dir/zones/<zone>.journal` (`example.com.journal`, `root-zone.journal`)."""
+    """`data_dir/zones/<zone>.journal` (`example.com.journal`, `root-zone.journal`): a zone's
+    journal file of schema 1 (imported into `JOURNAL_DB`), and the name a zone's journal takes
+    when it is moved aside (`.corrupt-<time>`, `.behind-<time>`)."""
     return os.path.join(data, ZONES_DIR, zone_filename(zone).rstrip(".") + ".journal")
 
 

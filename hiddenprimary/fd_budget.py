@@ -42,7 +42,7 @@ def fds_besides_tcp_clients(config: Config) -> int:
     limits = config.limits
     metrics = 0 if config.metrics is None else 1 + limits.metrics_clients
     return (BASE_FDS + 2 * len(config.listen) + metrics + CONTROL_FDS
-            + SQLITE_FDS * (len(config.zones) + 3)  # a journal per zone; activity, API sync state, served serials
+            + SQLITE_FDS * 4  # the journal of every zone, activity, API sync state, served serials
             + WORKER_FDS + MARGIN_FDS)
 
 

@@ -4,6 +4,7 @@ returns JSON-able results; none of them changes zone contents except through the
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from collections.abc import Callable
 
@@ -24,6 +25,20 @@ from hiddenprimary.transfer.secondary_book import SecondaryBook
 
 
 log = logging.getLogger("hiddenprimary.control")
+
+
+def _failing(row: dict) -> bool:
+    """A status row with a problem: the zone not loaded or its last reload failed, a NOTIFY given
+    up, a secondary's last transfer not ok, an API sync in error."""
+    if not row["loaded"] or row["last_reload_ok"] is False:
+        return True
+    for s in row["secondaries"]:
+        if s.get("error") or any(n.get("failed") for n in s.get("notify", ())):
+            return True
+        attempt = s.get("last_attempt")
+        if attempt is not None and attempt.get("outcome") != "ok":
+            return True
+    return False
 
 
 def _zone_text(zone: dns.name.Name) -> str:
@@ -155,8 +170,22 @@ class DaemonCommands:
 
     def status(self, names: list[str], options: dict | None = None) -> dict:
         """`hpctl status`: per zone, what is served, the last reload, the journal, the keys and
-        where each secondary stands."""
-        return {"zones": [self._zone_status(zone) for zone in self.resolve(names)]}
+        where each secondary stands. Options narrow it (10,000 zones): `zone` a glob on the
+        zone's name (`*.example.com`), `behind` only zones a secondary is behind on, `failed`
+        only zones with a problem (not loaded, last reload failed, a NOTIFY given up, a
+        transfer or API sync that failed). `total`: the zones configured."""
+        options = options or {}
+        zones = self.resolve(names)
+        pattern = options.get("zone")
+        if pattern:
+            pattern = pattern.rstrip(".").lower()
+            zones = [z for z in zones if fnmatch.fnmatchcase(_zone_text(z).lower(), pattern)]
+        rows = [self._zone_status(zone) for zone in zones]
+        if options.get("behind"):
+            rows = [row for row in rows if any(s.get("behind") for s in row["secondaries"])]
+        if options.get("failed"):
+            rows = [row for row in rows if _failing(row)]
+        return {"zones": rows, "total": len(self.config.zones)}
 
     def _zone_status(self, zone: dns.name.Name) -> dict:
         version = self.store.current(zone)

@@ -25,7 +25,7 @@ _AGAIN = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR})
 # handler(wire, transport name, (host, port)) -> reply bytes, or None to send nothing
 Handler = Callable[[bytes, str, tuple[str, int]], "bytes | None"]
 # fast(wire) -> reply bytes, or None to ask the handler; must not raise
-Fast = Callable[[bytes], "bytes | None"]
+Fast = Callable[[bytes, tuple], "bytes | None"]  # (datagram, source address) -> reply
 
 
 class DnsDatagramProtocol(protocol.DatagramProtocol):
@@ -36,7 +36,7 @@ class DnsDatagramProtocol(protocol.DatagramProtocol):
         self.fast = fast or _never
 
 
-def _never(wire: bytes) -> None:
+def _never(wire: bytes, peer: tuple) -> None:
     return None
 
 
@@ -62,7 +62,7 @@ class DnsPort(udp.Port):
                     event(log, "udp.receive_failed", logging.WARNING, error=e)
                 return
             try:
-                reply = fast(data)
+                reply = fast(data, addr)
             except Exception:  # a bug in the fast path: the handler (full path) still answers
                 log.exception("udp.fast_path_failed peer=%s", addr[0])
                 reply = None

@@ -10,11 +10,11 @@ import os
 
 import dns.name
 
-from hiddenprimary import data_dir as paths
 from hiddenprimary.clock import Clock
 from hiddenprimary.config import ZoneConfig
 from hiddenprimary.dnssec import denial
 from hiddenprimary.reload.journal import Journal, JournalCorrupt, JournalError, JournalInfo, JournalUnavailable, journal_path
+from hiddenprimary.reload.journal_file import JournalFile, move_aside
 from hiddenprimary.logs import event
 from hiddenprimary.reload.load_mark import LoadMark
 from hiddenprimary.reload.plan import ReloadPlan
@@ -44,21 +44,15 @@ def _fault(point: str) -> None:
         os._exit(99)
 
 
-def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSerials,
-            lock_wait: float | None = None) -> Restored:
+def restore(journals: JournalFile, zone: dns.name.Name, clock: Clock, served: ServedSerials) -> Restored:
     """Open the zone's journal and rebuild its last committed version.
 
-    A damaged journal is moved aside (never deleted: it may hold the only copy of history) and a
-    fresh one started; a journal that is locked past `lock_wait` or cannot be opened is left
-    untouched and nothing is restored (the zone answers SERVFAIL until a reload opens it). A
-    journal older than a serial already served (a backup put back) would send the zone
-    backwards: it is moved aside too, and the next load starts above the served serial."""
-    path = journal_path(data_dir, zone)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    legacy = paths.adopt_legacy_journal(data_dir, zone)
-    if legacy is not None:
-        event(log, "journal.renamed", zone=zone, old=legacy, new=path)
-    kwargs = {} if lock_wait is None else {"lock_wait": lock_wait}
+    A zone whose journal is damaged has it moved aside (into a file of its own, never deleted:
+    it may hold the only copy of history) and starts a fresh one; a journal file that is locked
+    past the wait or cannot be opened is left untouched and nothing is restored (the zone answers
+    SERVFAIL until a reload opens it). A journal older than a serial already served (a backup put
+    back) would send the zone backwards: it is moved aside too, and the next load starts above
+    the served serial."""
     try:
         floor = served.get(zone)
     except JournalError as e:
@@ -66,33 +60,29 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSeri
         return Restored(None, None, None, (), str(e))
     journal = None
     try:
-        journal = Journal(path, zone, **kwargs)
-        version = journal.load()
-        file_serial = journal.file_serial()
-        load_mark = LoadMark.from_text(journal.load_mark())
-        expires = journal.earliest_expiration()
-        history = tuple(journal.diffs()) if version is not None else ()
-        info = journal.info()
+        journal, _ = journals.journal(zone)
+        saved = journal.read_all()
+        version, file_serial, expires, history, info = (saved.version, saved.file_serial, saved.expires,
+                                                        saved.history, saved.info)
+        load_mark = LoadMark.from_text(saved.load_mark)
     except JournalUnavailable as e:
-        if journal is not None:
-            journal.close()
         event(log, "journal.unavailable", logging.ERROR, zone=zone, error=e)
         return Restored(None, None, None, (), str(e))
     except JournalCorrupt as e:
-        if journal is not None:
-            journal.close()
-        aside = _move_aside(path, "corrupt", clock)
+        aside = _move_aside(journals, journal, zone, "corrupt", clock)
         event(log, "journal.corrupt", logging.ERROR, zone=zone, error=e, moved_to=aside, served_serial=floor)
-        journal = Journal(path, zone)
+        journal, _ = journals.journal(zone)
         return Restored(journal, None, journal.info(), (), f"{e}; moved to {aside}", served_floor=floor)
+    if version is None and floor is not None and journals.moved_aside is not None:
+        # Served before, and its journal was in the file found damaged (moved aside whole).
+        event(log, "journal.corrupt", logging.ERROR, zone=zone, error=journals.moved_aside, served_serial=floor)
+        return Restored(journal, None, info, (), journals.moved_aside, served_floor=floor)
     if version is not None and floor is not None and serials.compare(version.serial, floor) is serials.Order.LESS:
-        journal.close()
-        aside = _move_aside(path, "behind", clock)
-        problem = (f"{path}: the journal's serial {version.serial} is below the served serial {floor} "
-                   f"(an older copy?); moved to {aside}, the zone file is loaded above {floor}")
+        aside = _move_aside(journals, journal, zone, "behind", clock)
+        problem = (f"{journals.path}: the journal's serial {version.serial} of {zone} is below the served "
+                   f"serial {floor} (an older copy?); moved to {aside}, the zone file is loaded above {floor}")
         event(log, "journal.behind", logging.ERROR, zone=zone, journal_serial=version.serial, served_serial=floor,
               moved_to=aside)
-        journal = Journal(path, zone)
         return Restored(journal, None, journal.info(), (), problem, None, floor)
     if version is not None:
         _record_served(served, zone, version.serial)  # a crash between commit and record, or an old data_dir
@@ -100,12 +90,15 @@ def restore(data_dir: str, zone: dns.name.Name, clock: Clock, served: ServedSeri
     return Restored(journal, version, info, history, None, file_serial, floor, load_mark, expires)
 
 
-def _move_aside(path: str, why: str, clock: Clock) -> str:
-    """Rename the journal (and its sqlite side files) to `<path>.<why>-<time>`: never deleted."""
+def _move_aside(journals: JournalFile, journal: Journal | None, zone: dns.name.Name, why: str, clock: Clock) -> str:
+    """The zone's journal to `zones/<zone>.journal.<why>-<time>`: its rows copied out of the shared
+    file (then dropped there), or, when it failed to import, its file of schema 1 renamed."""
+    path = journal_path(journals.data_dir, zone)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    if journal is None:
+        return move_aside(path, why, clock)
     aside = f"{path}.{why}-{int(clock.wall())}"
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(path + suffix):
-            os.replace(path + suffix, aside + suffix)
+    journal.move_aside(aside)
     return aside
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import gc
 import logging
+import os
+import threading
 from collections.abc import Callable
 
 import dns.name
@@ -25,12 +27,14 @@ from hiddenprimary import data_dir
 from hiddenprimary.clock import Clock, utc_text
 from hiddenprimary.config import Config
 from hiddenprimary.dnssec import wire_signer, zone_signer
+from hiddenprimary.errors import HiddenPrimaryError
 from hiddenprimary.logs import event
 from hiddenprimary.reload.commit import commit, restore
 from hiddenprimary.reload.events import ZoneEvents
 from hiddenprimary.reload import heap
 from hiddenprimary.reload.gc_pause import gc_paused
 from hiddenprimary.reload.journal import Journal, JournalInfo
+from hiddenprimary.reload.journal_file import JournalFile
 from hiddenprimary.reload.load_mark import LoadMark, load_context
 from hiddenprimary.reload.plan import ReloadPlan, Signing, SigningChanged, plan_reload, plan_resign
 from hiddenprimary.reload.result import ReloadResult
@@ -38,7 +42,7 @@ from hiddenprimary.reload.served_serials import ServedSerials
 from hiddenprimary.reload.zone_state import ZoneState
 from hiddenprimary.zone import wire_reload
 from hiddenprimary.zone.catalog import write_catalog
-from hiddenprimary.zone.source import ReadLimits, files_digest
+from hiddenprimary.zone.source import ReadLimits, file_stats, files_digest
 from hiddenprimary.zone.store import Store
 from hiddenprimary.zone.version import ZoneVersion
 from hiddenprimary.zone.wire_load import TextMemo
@@ -49,6 +53,9 @@ log = logging.getLogger("hiddenprimary.reload")
 RESIGN_RETRY_S = 60  # a failed re-sign is tried again after this
 RESIGN_RETRY_NEEDS_RELOAD_S = 600  # ... or this, when only a reload can help (keys or denial changed)
 RESIGN_CHECK_S = 86400.0  # the re-sign timer looks at least this often
+# A zone file shorter than this keeps no text memo (zone.wire_reload): read whole, it reloads in a
+# few ms, and 10,000 small zones would keep 10,000 memo files and their text.
+MEMO_MIN_BYTES = 256 * 1024
 
 Listener = Callable[[dns.name.Name, ZoneVersion], object]
 
@@ -67,6 +74,7 @@ class _Step:
     retime: bool = False  # re-arm the re-sign timer from `expires`
     expires: int | None = None  # the earliest signature expiration of the version
     restored: _Restored | None = None
+    file_stats: tuple | None = None  # (files, their stats taken before the load read them)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +101,11 @@ class Reloader:
         self.zones = {z: ZoneState() for z in config.zones}
         self.events = ZoneEvents()
         self.served: ServedSerials | None = None
+        # One journal file for every zone, its connection shared by the worker threads.
+        self.journals = JournalFile(config.data_dir, clock, config.limits.journal_lock_wait_s, threading.RLock())
         self._reload_done = reload_done  # metrics: (zone, seconds) of each reload and re-sign
         self._in_thread = in_thread  # tests run the worker step on the calling thread
+        self._stopping = False
 
     # -- the entry points -------------------------------------------------------------------------
 
@@ -138,9 +149,12 @@ class Reloader:
         start afterwards read the new zone configs. Returns (added, removed)."""
         added = [z for z in config.zones if z not in self.zones]
         removed = [z for z in self.zones if z not in config.zones]
-        self.config = config
+        old, self.config = self.config, config
         for zone in added:
             self.zones[zone] = ZoneState()
+        for zone, state in self.zones.items():
+            if old.zones.get(zone) != config.zones.get(zone):
+                state.file_stats = None  # other settings: the files are read again
         for zone in removed:
             state = self.zones.pop(zone)
             _cancel_resign(state)
@@ -148,8 +162,15 @@ class Reloader:
         return added, removed
 
     def stop(self) -> None:
+        """No new work: events still queued (a start of 10,000 zones) end at once, unpublished.
+        The journal file stays open for the worker steps still running; `close` follows them."""
+        self._stopping = True
         for state in self.zones.values():
             _cancel_resign(state)
+
+    def close(self) -> None:
+        """After the worker threads stopped (the reactor's shutdown)."""
+        self.journals.close()
 
     # -- the one path ------------------------------------------------------------------------------
 
@@ -160,6 +181,8 @@ class Reloader:
         state = self.zones[zone]
 
         def paused() -> _Step:
+            if self._stopping:
+                raise ShuttingDown("the server is stopping")
             with gc_paused():
                 return work()
 
@@ -190,9 +213,13 @@ class Reloader:
         if plan.memo is not None:
             state.load_memo = plan.memo
             if isinstance(plan.memo, TextMemo) and plan.memo.text is not None:
-                self._spill(zone, plan.memo)
+                if len(plan.memo.text) < MEMO_MIN_BYTES:
+                    state.load_memo = None  # a small file is read whole again: no file, no memory
+                else:
+                    self._spill(zone, plan.memo)
         if plan.mark is not None:
             state.load_mark = plan.mark
+        state.file_stats = step.file_stats
         if step.retime:
             self._schedule_resign(zone, step.expires)
         if plan.new is not None:
@@ -228,6 +255,17 @@ class Reloader:
             return None
         return ReloadResult.rejected(_zone_text(zone), None, message="the zone is no longer in the config")
 
+    def _unchanged(self, zone: dns.name.Name, current: ZoneVersion) -> ReloadResult:
+        """A reload that found the zone's files as the last load left them (`file_stats`)."""
+        state = self.zones[zone]
+        mark = state.load_mark
+        result = ReloadResult(_zone_text(zone), True, False, current.serial, current.serial,
+                              warnings=mark.warnings if mark is not None else ())
+        state.last = {"when": utc_text(self.clock.wall()), "ok": True, "error": None}
+        self._reload_done(result.zone, 0.0)
+        event(log, "reload.unchanged", zone=result.zone, serial=f"{current.serial}->{current.serial}", stat=True)
+        return result
+
     def _take_restored(self, zone: dns.name.Name, restored: _Restored) -> bool:
         """Keep what a restore brought; False when the journal could not be opened."""
         state = self.zones[zone]
@@ -254,6 +292,8 @@ class Reloader:
 
     def _failed(self, zone: dns.name.Name, failure, why: str) -> ReloadResult | None:
         text = _zone_text(zone)
+        if failure.check(ShuttingDown):  # not a problem of the zone: nothing to log or record
+            return ReloadResult.rejected(text, self._serving(zone), failure) if why == "reload" else None
         state = self.zones[zone]
         if why == "restore":
             log.error("zone.restore_failed zone=%s error=%s", text, failure.getErrorMessage())
@@ -290,7 +330,7 @@ class Reloader:
 
     def _restore(self, zone: dns.name.Name) -> defer.Deferred:
         def work() -> _Step:
-            r = restore(self.config.data_dir, zone, self.clock, self.served, self.config.limits.journal_lock_wait_s)
+            r = restore(self.journals, zone, self.clock, self.served)
             # Keys are made only for a zone never served signed (else its DS is already out).
             keys, key_error = self._load_keys(zone, create=not zone_signer.is_signed(r.version))
             signed = zone_signer.is_signed(r.version)
@@ -308,6 +348,9 @@ class Reloader:
         if state is None:  # dropped from the config while this event waited
             return defer.succeed(ReloadResult.rejected(_zone_text(zone), None,
                                                        message="the zone is no longer in the config"))
+        if self._stopping:
+            return defer.succeed(ReloadResult.rejected(_zone_text(zone), self._serving(zone),
+                                                       message="the server is stopping"))
         if state.journal is not None or not retry_restore:
             return self._reload(zone)
         return self._restore(zone).addCallback(lambda _: self._reload(zone))
@@ -324,10 +367,17 @@ class Reloader:
         # Only a first version needs the floor: later ones follow `current`, which is above it.
         floor = state.served_floor if current is None else None
         catalog = self.config.catalogs.get(zone)
+        if current is not None and catalog is None and state.file_stats is not None \
+                and state.file_stats[1] is not None and file_stats(state.file_stats[0]) == state.file_stats[1]:
+            # The files this version was loaded from, as they were then (a stat per file, on this
+            # thread): unchanged, without a read, a hash or a thread (a reload of 10,000 zones).
+            return defer.succeed(self._unchanged(zone, current))
+        files = state.load_mark.files if state.load_mark is not None else (zone_cfg.file,)
 
         def work() -> _Step:  # parse, check, diff, sign, then the durable write
             if catalog is not None:  # its file is made from the config's members
                 write_catalog(zone_cfg.file, catalog.name, catalog.members)
+            before = file_stats(files)  # before reading: an edit made meanwhile shows next time
             plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), state.load_memo,
                                state.file_serial, served_floor=floor, limits=self._read_limits(),
                                mark=state.load_mark)
@@ -335,7 +385,9 @@ class Reloader:
             heap.give_back()  # what the load allocated and freed
             # A signing run (even one that changed nothing) knows the next due time.
             expires = None if plan.signed is None else plan.signed.earliest_expiration
-            return _Step(plan, info, retime=plan.signed is not None, expires=expires)
+            read = plan.mark is not None and plan.mark.files == files
+            return _Step(plan, info, retime=plan.signed is not None, expires=expires,
+                         file_stats=(files, before) if read else None)
 
         return self._run(zone, "reload", work)
 
@@ -368,7 +420,11 @@ class Reloader:
             event(log, "reload.memo_not_written", logging.WARNING, zone=_zone_text(zone),
                   error=failure.getErrorMessage())
 
-        d = self._in_thread(lambda: wire_reload.spill(memo, path))
+        def spill() -> TextMemo:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            return wire_reload.spill(memo, path)
+
+        d = self._in_thread(spill)
         d.addCallbacks(adopt, failed)
 
     def _resign(self, zone: dns.name.Name) -> defer.Deferred:
@@ -449,6 +505,10 @@ class Reloader:
     def _resign_timer(self, zone: dns.name.Name) -> None:
         self.zones[zone].resign_call = None
         self.events.run(zone, lambda: self._resign(zone))
+
+
+class ShuttingDown(HiddenPrimaryError):
+    """A worker step that had not started when the server began to stop."""
 
 
 def _cancel_resign(state: ZoneState) -> None:

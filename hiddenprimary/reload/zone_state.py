@@ -19,6 +19,9 @@ class ZoneState:
     file_serial: int | None = None  # the zone file's serial at the last commit
     load_memo: object | None = None  # zone.load's memo of the last good load of its file
     load_mark: object | None = None  # reload.load_mark.LoadMark of that load (or the restored one)
+    # (files, their os.stat facts before that load read them): the same facts now mean the same
+    # bytes, so a reload of an untouched zone costs a stat per file (None: read and hash them).
+    file_stats: tuple | None = None
     keys: tuple | None = None  # signing keys of a signed zone
     key_error: Exception | None = None  # why a signed zone has no keys (DnssecKeyError)
     resign_at: int | None = None  # when the re-sign timer fires (POSIX time)

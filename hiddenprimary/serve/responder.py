@@ -141,14 +141,25 @@ def respond(
         return _last_resort_servfail(wire)
 
 
-def answer_plain(wire: bytes, transport: str, store: Store, max_udp_payload: int = 1232) -> bytes | None:
+def answer_plain(wire: bytes, transport: str, store: Store, max_udp_payload: int = 1232,
+                 soa_seen_from: Callable[[], SoaHook | None] | None = None) -> bytes | None:
     """The reply `respond` would give a plain query (what `answer_cache.preparse` accepts) that
     the wire path or the answer cache answers, or None: then call `respond`. The daemon's UDP
-    port asks this first (no per-query keyword arguments, peer tuple or hooks to build). SOA
-    queries always go to `respond` (its `soa_seen` hook counts secondaries' refresh checks)."""
+    port asks this first (no per-query keyword arguments or peer tuple to build). An SOA query
+    answered here is told to the hook `soa_seen_from()` returns (the secondaries' refresh checks,
+    as `respond` does); without `soa_seen_from`, SOA queries go to `respond`."""
     pre = answer_cache.preparse(wire, transport, max_udp_payload)
-    if pre is None or pre.key[1] == _SOA:
+    if pre is None:
         return None
+    if pre.key[1] == _SOA:
+        if soa_seen_from is None:
+            return None
+        reply = _answered_fast(store, pre, wire)
+        if reply is not None:
+            soa_seen = soa_seen_from()
+            if soa_seen is not None:
+                soa_seen(pre.key[0], None)
+        return reply
     return _answered_fast(store, pre, wire)
 
 

@@ -31,6 +31,10 @@ from hiddenprimary.transfer.messages import RenderingFailed
 
 log = logging.getLogger(__name__)
 
+# Below this many records a zone's first AXFR is rendered on demand (10,000 small zones at start
+# would each cost a render nobody may ask for soon).
+PRERENDER_MIN_RECORDS = 5000
+
 
 class AxfrPrerender:
     def __init__(self, config: Config, reactor):
@@ -47,6 +51,8 @@ class AxfrPrerender:
         if zone in self._seen:
             return
         self._seen.add(zone)
+        if version.rr_count < PRERENDER_MIN_RECORDS:
+            return  # rendered when asked for in a few ms: not worth a thread hop per zone at start
         secondaries = self.config.secondaries
         if not any(secondaries[name].api is None for name in self.config.zones[zone].secondaries):
             return  # only API secondaries (or none): nothing transfers this zone

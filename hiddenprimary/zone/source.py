@@ -165,6 +165,21 @@ def _kind(mode: int) -> str | None:
     return "an unknown kind of file"
 
 
+def file_stats(paths) -> tuple | None:
+    """What `os.stat` says of each file that tells a rewrite (device, inode, size, modification
+    and change times in ns), or None when one cannot be read: the same facts later mean the same
+    bytes (an editor's save or `mv` changes the inode or the times; ns times make a rewrite in the
+    same instant with the same size out of reach)."""
+    facts = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        facts.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(facts)
+
+
 def files_digest(files: list[tuple[str, bytes]], context: bytes) -> bytes:
     """One digest of what a load read (each file's path and content digest, in order) and of
     `context` (whatever else decides the loaded zone: origin, limits, config)."""

@@ -62,7 +62,7 @@ def test_a_journal_commit_on_a_full_disk_fails_cleanly_and_the_next_one_succeeds
         out = d.hpctl("reload")
         assert out.returncode != 0
         message = out.stdout + out.stderr
-        assert "example.com.journal" in message and "full" in message, message
+        assert "journal.sqlite" in message and "full" in message, message
         assert "Traceback" not in message and "Traceback" not in d.log()
         assert serial_of(d, "example.com") == 2026112702  # the old version keeps serving
         assert status_of(d, "example.com")["journal"]["last_serial"] == 2026112702  # nothing half-written

@@ -44,16 +44,16 @@ def test_damaged_journal_is_moved_aside_and_the_zone_file_loads(tmp_path):
     d = Daemon(tmp_path, {"example.com": example_com()})
     d.start(wait_zones=["example.com"])
     d.stop()
-    journal = tmp_path / "var" / "zones" / "example.com.journal"
+    journal = tmp_path / "var" / "journal.sqlite"
     assert journal.exists()
     journal.write_bytes(b"\0garbage" * 1000)
     for side in ("-wal", "-shm"):
-        (tmp_path / "var" / "zones" / f"example.com.journal{side}").unlink(missing_ok=True)
+        (tmp_path / "var" / f"journal.sqlite{side}").unlink(missing_ok=True)
     d.start(wait_zones=["example.com"])
     try:
         # Served 2026112701 before: the file's own serial would go nowhere (issue 11 item 2).
         assert serial_of(d, "example.com") == 2026112702
-        moved = list((tmp_path / "var" / "zones").glob("example.com.journal.corrupt-*"))
+        moved = list((tmp_path / "var").glob("journal.sqlite.corrupt-*"))
         assert moved, "the damaged journal was not kept"
         assert "journal.corrupt" in d.log()
     finally:

@@ -583,7 +583,7 @@ BAD = [
         "",
         "could not determine a constructor",
     ),
-    ("yaml-control-char", L + 'control: "a\x07"  # <-\n', "", "special characters are not allowed"),
+    ("yaml-control-char", L + 'control: "a\x07"  # <-\n', "", "characters are not allowed"),
     ("yaml-recursive-alias", "listen: &a [*a]  # <-\n", "", "recursive"),
     ("top-key-not-string", L + "1: x  # <-\n", "1", "key must be a string, not a number (1)"),
     (

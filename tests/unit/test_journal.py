@@ -16,10 +16,12 @@ from hiddenprimary.reload.commit import commit, restore
 from hiddenprimary.reload.journal import (
     Journal,
     JournalCorrupt,
+    JournalDb,
     JournalError,
     JournalUnavailable,
     journal_path,
 )
+from hiddenprimary.reload.journal_file import JournalFile
 from hiddenprimary.reload.plan import ReloadPlan
 from hiddenprimary.reload.served_serials import ServedSerials
 from hiddenprimary.zone.diff import apply, diff, nodes_equal
@@ -58,6 +60,11 @@ def test_every_serial_in_the_journal_leads_to_the_current_version(tmp_path_facto
     j.close()
     j = open_journal(tmp_path)
     assert nodes_equal(j.load().nodes(), current.nodes())
+    # What a restart reads in one go is what the single reads give.
+    saved = j.read_all()
+    assert nodes_equal(saved.version.nodes(), current.nodes()) and saved.version.serial == current.serial
+    assert saved.info == j.info() and len(saved.history) == len(j.diffs())
+    assert [(d.serial_from, d.serial_to) for d in saved.history] == [(d.serial_from, d.serial_to) for d in j.diffs()]
     info = j.info()
     assert (info.first_serial, info.last_serial, info.entries) == (100, current.serial, len(versions) - 1)
     j.close()
@@ -104,11 +111,23 @@ def test_garbage_file_is_reported_as_corrupt(tmp_path):
     assert str(path) in str(err.value)
 
 
-def test_a_journal_of_another_zone_is_refused(tmp_path):
-    path = str(tmp_path / "x.journal")
-    Journal(path, ORIGIN).close()
-    with pytest.raises(JournalCorrupt, match="is for zone example.com."):
-        Journal(path, dns.name.from_text("example.net."))
+def test_zones_share_one_file_and_each_sees_only_its_own(tmp_path):
+    db = JournalDb(str(tmp_path / "journal.sqlite"))
+    other = dns.name.from_text("example.net.")
+    a, b = db.journal(ORIGIN), db.journal(other)
+    v1, v2 = make_version(1, {("www", "A"): (60, ("192.0.2.1",))}), make_version(2, {("www", "A"): (60, ("192.0.2.2",))})
+    a.save_first(v1)
+    b.save_first(_net_version(7))
+    a.append(diff(v1, v2), v2, max_entries=10, max_bytes=10**6)
+    b.save_first(_net_version(8))  # drops b's diffs only
+    assert (a.info().entries, a.info().last_serial, b.info().entries, b.info().last_serial) == (1, 2, 0, 8)
+    assert a.since(1) is not None and b.since(1) is None
+    db.close()
+    db = JournalDb(str(tmp_path / "journal.sqlite"))
+    assert nodes_equal(db.journal(ORIGIN).load().nodes(), v2.nodes()) and db.journal(other).load().serial == 8
+    with pytest.raises(JournalCorrupt, match="not a journal of every zone"):
+        journal_at_v1(str(tmp_path), 3)
+        JournalDb(journal_path(str(tmp_path), ORIGIN))
 
 
 def test_journal_path_is_per_zone(tmp_path):
@@ -154,13 +173,63 @@ def test_a_journal_that_cannot_be_opened_is_unavailable_not_corrupt(tmp_path):
 
 
 def journal_at(data_dir: str, serial: int) -> str:
-    """A zone journal under `data_dir` whose last version has `serial`; its path."""
-    path = journal_path(data_dir, ORIGIN)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    """The journal file under `data_dir` whose last version of ORIGIN has `serial`; its path."""
+    path = os.path.join(data_dir, "journal.sqlite")
     j = Journal(path, ORIGIN)
     j.save_first(make_version(serial, {}))
     j.close()
     return path
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE diffs (seq INTEGER PRIMARY KEY AUTOINCREMENT, serial_from INTEGER NOT NULL, serial_to INTEGER NOT NULL,
+    soa_from BLOB NOT NULL, soa_to BLOB NOT NULL, removed BLOB NOT NULL, added BLOB NOT NULL, size INTEGER NOT NULL);
+CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), serial INTEGER NOT NULL, after_seq INTEGER NOT NULL,
+    content BLOB NOT NULL);
+CREATE TABLE snapshot_index (id INTEGER PRIMARY KEY CHECK (id = 1), snapshot_sha256 TEXT NOT NULL,
+    sha256 TEXT NOT NULL, content BLOB NOT NULL);
+"""
+
+
+def v1_journal(path: str, origin, versions) -> None:
+    """A zone's journal file of schema 1 (one file per zone, before issue 15) holding `versions`
+    (the first saved whole, the others as diffs), as that code wrote it."""
+    scratch = path + ".v2"
+    j = Journal(scratch, origin)
+    j.save_first(versions[0])
+    for a, b in zip(versions, versions[1:]):
+        j.append(diff(a, b), b, max_entries=100, max_bytes=10**6, file_serial=b.serial, load_mark="mark")
+    j.close()
+    new = sqlite3.connect(scratch)
+    old = sqlite3.connect(path)
+    old.executescript(V1_SCHEMA)
+    old.executemany("INSERT INTO meta VALUES (?, ?)", [("schema", "1"), ("zone", origin.to_text())]
+                    + new.execute("SELECT key, value FROM meta").fetchall())
+    old.executemany("INSERT INTO diffs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    new.execute("SELECT seq, serial_from, serial_to, soa_from, soa_to, removed, added, size "
+                                "FROM diffs").fetchall())
+    old.executemany("INSERT INTO snapshot VALUES (1, ?, ?, ?)",
+                    new.execute("SELECT serial, after_seq, content FROM snapshot").fetchall())
+    old.executemany("INSERT INTO snapshot_index VALUES (1, ?, ?, ?)",
+                    new.execute("SELECT snapshot_sha256, sha256, content FROM snapshot_index").fetchall())
+    old.commit()
+    old.close()
+    new.close()
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(scratch + suffix):
+            os.unlink(scratch + suffix)
+
+
+def journal_at_v1(data_dir: str, serial: int) -> str:
+    path = journal_path(data_dir, ORIGIN)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    v1_journal(path, ORIGIN, [make_version(serial, {})])
+    return path
+
+
+def journals(data_dir: str, lock_wait: float = 10.0) -> JournalFile:
+    return JournalFile(data_dir, SystemClock(), lock_wait)
 
 
 def exclusive_lock(path: str):
@@ -176,12 +245,14 @@ def test_restore_moves_nothing_when_the_journal_is_locked(tmp_path):
     path = journal_at(data_dir, 4)
     served = ServedSerials(data_dir, 0)
     holder = exclusive_lock(path)
-    r = restore(data_dir, ORIGIN, SystemClock(), served, lock_wait=0.3)
+    files = journals(data_dir, lock_wait=0.3)
+    before = sorted(os.listdir(data_dir))
+    r = restore(files, ORIGIN, SystemClock(), served)
     assert r.journal is None and r.version is None and "locked" in r.problem
-    assert sorted(os.listdir(os.path.dirname(path))) == ["example.com.journal"]
+    assert sorted(os.listdir(data_dir)) == before
     holder.execute("ROLLBACK")
     holder.close()
-    r = restore(data_dir, ORIGIN, SystemClock(), served)
+    r = restore(files, ORIGIN, SystemClock(), served)
     assert r.version.serial == 4 and r.problem is None and served.get(ORIGIN) == 4
 
 
@@ -190,10 +261,12 @@ def test_a_journal_behind_the_served_serial_is_moved_aside_not_served(tmp_path):
     path = journal_at(data_dir, 3)
     served = ServedSerials(data_dir, 0)
     served.record(ORIGIN, 7)  # an older copy of the journal was put back
-    r = restore(data_dir, ORIGIN, SystemClock(), served)
+    r = restore(journals(data_dir), ORIGIN, SystemClock(), served)
     assert r.version is None and r.served_floor == 7 and "below the served" in r.problem
     assert r.journal.load() is None  # a fresh journal; the old copy kept beside it
-    assert [n for n in os.listdir(os.path.dirname(path)) if ".behind-" in n] != []
+    [aside] = [n for n in os.listdir(os.path.join(data_dir, "zones")) if ".behind-" in n]
+    assert aside.startswith("example.com.journal.behind-")
+    assert Journal(os.path.join(data_dir, "zones", aside), ORIGIN).load().serial == 3
 
 
 def test_a_failed_commit_never_raises_the_served_floor(tmp_path):
@@ -202,7 +275,7 @@ def test_a_failed_commit_never_raises_the_served_floor(tmp_path):
     data_dir = str(tmp_path)
     path = journal_at(data_dir, 2)
     served = ServedSerials(data_dir, 0)
-    r = restore(data_dir, ORIGIN, SystemClock(), served)
+    r = restore(journals(data_dir), ORIGIN, SystemClock(), served)
     assert served.get(ORIGIN) == 2
     cfg = ZoneConfig(ORIGIN, "unused", (), "increment", None)
     new = make_version(3, {("www", "A"): (60, ("192.0.2.3",))})
@@ -215,7 +288,7 @@ def test_a_failed_commit_never_raises_the_served_floor(tmp_path):
     holder.execute("ROLLBACK")
     holder.close()
     assert served.get(ORIGIN) == 2
-    again = restore(data_dir, ORIGIN, SystemClock(), served)
+    again = restore(journals(data_dir), ORIGIN, SystemClock(), served)
     assert again.version.serial == 2 and again.problem is None
     commit(again.journal, dataclasses.replace(plan, old=again.version), cfg, served)
     assert served.get(ORIGIN) == 3
@@ -254,13 +327,75 @@ def test_a_journal_under_the_old_name_is_adopted(tmp_path):
 
     (tmp_path / "zones").mkdir()
     old = tmp_path / "zones" / "..journal"  # the root zone's journal before one rule
-    j = Journal(str(old), dns.name.root)
-    j.save_first(_root_version(7))
-    j.close()
-    r = restore(str(tmp_path), dns.name.root, SystemClock(), ServedSerials(str(tmp_path), 0))
+    v1_journal(str(old), dns.name.root, [_root_version(7)])
+    r = restore(journals(str(tmp_path)), dns.name.root, SystemClock(), ServedSerials(str(tmp_path), 0))
     assert r.problem is None, r.problem
     assert r.version.serial == 7 and not old.exists()
-    assert os.path.exists(paths.journal_path(str(tmp_path), dns.name.root))
+    assert os.path.exists(paths.journal_path(str(tmp_path), dns.name.root) + ".imported")
+
+
+def test_a_journal_file_per_zone_is_imported_whole_and_kept(tmp_path):
+    """Upgrading from one file per zone: the history IXFR serves, the load mark and the file
+    serial come over; the old file stays as `.imported` until the operator removes it."""
+    data_dir = str(tmp_path)
+    versions = history([{("www", "A"): (60, (f"192.0.2.{i}",))} for i in range(1, 5)])
+    path = journal_path(data_dir, ORIGIN)
+    os.makedirs(os.path.dirname(path))
+    v1_journal(path, ORIGIN, versions)
+    served = ServedSerials(data_dir, 0)
+    r = restore(journals(data_dir), ORIGIN, SystemClock(), served)
+    assert r.problem is None and r.version.serial == 103 and len(r.history) == 3
+    assert r.file_serial == 103 and r.journal.load_mark() == "mark"
+    steps = r.journal.since(100)
+    rebuilt = versions[0]
+    for d in steps:
+        rebuilt = apply(d, rebuilt)
+    assert nodes_equal(rebuilt.nodes(), versions[-1].nodes())
+    assert not os.path.exists(path) and os.path.exists(path + ".imported")
+    # The next append goes on from there.
+    nxt = make_version(104, {("www", "A"): (60, ("192.0.2.9",))})
+    r.journal.append(diff(r.version, nxt), nxt, max_entries=100, max_bytes=10**6)
+    assert r.journal.info().entries == 4 and r.journal.since(101) is not None
+
+
+def test_a_damaged_zone_is_moved_aside_alone(tmp_path):
+    data_dir = str(tmp_path)
+    other = dns.name.from_text("example.net.")
+    db = JournalDb(os.path.join(data_dir, "journal.sqlite"))
+    db.journal(ORIGIN).save_first(make_version(5, {("www", "A"): (60, ("192.0.2.1",))}))
+    db.journal(other).save_first(_net_version(9))
+    db.db.execute("UPDATE snapshot SET content = CAST(x'00' || substr(content, 2) AS BLOB) WHERE zone = ?", (db.zone_id(ORIGIN),))
+    db.close()
+    served = ServedSerials(data_dir, 0)
+    files = journals(data_dir)
+    r = restore(files, ORIGIN, SystemClock(), served)
+    assert r.version is None and "SHA-256" in r.problem and r.journal.load() is None
+    assert restore(files, other, SystemClock(), served).version.serial == 9
+    [aside] = os.listdir(os.path.join(data_dir, "zones"))
+    assert aside.startswith("example.com.journal.corrupt-")
+
+
+def test_a_damaged_file_is_moved_aside_whole(tmp_path):
+    data_dir = str(tmp_path)
+    served = ServedSerials(data_dir, 0)
+    served.record(ORIGIN, 5)
+    (tmp_path / "journal.sqlite").write_bytes(b"\0garbage" * 1000)
+    files = journals(data_dir)
+    r = restore(files, ORIGIN, SystemClock(), served)
+    assert r.version is None and r.served_floor == 5 and "moved to" in r.problem
+    assert [n for n in os.listdir(data_dir) if n.startswith("journal.sqlite.corrupt-")]
+    assert r.journal.load() is None
+
+
+def _net_version(serial):
+    import dns.rdataset
+
+    from hiddenprimary.zone.version import ZoneVersion
+
+    net = dns.name.from_text("example.net.")
+    soa = dns.rdataset.from_text("IN", "SOA", 3600, f"ns1.example.net. h.example.net. {serial} 1 2 3 4")
+    ns = dns.rdataset.from_text("IN", "NS", 3600, "ns1.example.com.")
+    return ZoneVersion(net, {net: {(6, 0): soa, (2, 0): ns}})
 
 
 def _root_version(serial):
@@ -323,16 +458,16 @@ def test_the_earliest_signature_expiration_comes_back_with_the_version_it_was_co
 
     data_dir = str(tmp_path)
     served = ServedSerials(data_dir, 0)
-    r = restore(data_dir, ORIGIN, SystemClock(), served)
+    r = restore(journals(data_dir), ORIGIN, SystemClock(), served)
     assert r.expires is None
     cfg = ZoneConfig(ORIGIN, "unused", (), "increment", None)
     first = make_version(1, {("www", "A"): (60, ("192.0.2.1",))})
     commit(r.journal, ReloadPlan("example.com", None, first, None, (), signed=SignStats(earliest_expiration=1234)),
            cfg, served)
     r.journal.close()
-    again = restore(data_dir, ORIGIN, SystemClock(), served)
+    again = restore(journals(data_dir), ORIGIN, SystemClock(), served)
     assert again.expires == 1234
     second = make_version(2, {("www", "A"): (60, ("192.0.2.2",))})
     commit(again.journal, ReloadPlan("example.com", first, second, diff(again.version, second), ()), cfg, served)
     again.journal.close()
-    assert restore(data_dir, ORIGIN, SystemClock(), served).expires is None
+    assert restore(journals(data_dir), ORIGIN, SystemClock(), served).expires is None

@@ -32,6 +32,7 @@ def now(monkeypatch):
     monkeypatch.setattr(prerender.threads, "deferToThreadPool",
                         lambda reactor, pool, work, *args: defer.maybeDeferred(work, *args))
     monkeypatch.setattr(prerender.LazyPool, "get", lambda self: None)
+    monkeypatch.setattr(prerender, "PRERENDER_MIN_RECORDS", 0)  # these zones are small
 
 
 def _version() -> WireVersion:
@@ -131,3 +132,11 @@ def test_a_big_rendering_waits_in_a_file_and_reads_back_the_same_bytes(tmp_path,
     monkeypatch.setattr(messages, "SPILL_BYTES", 1)
     assert not small.spill(str(tmp_path / "missing")) and small.messages == fresh
     assert not xfr.new_axfr_rendering(version).spill(str(tmp_path))  # not rendered yet
+
+
+def test_a_small_zone_is_rendered_when_asked_for_not_ahead(tmp_path, now, monkeypatch):
+    monkeypatch.setattr(prerender, "PRERENDER_MIN_RECORDS", 10_000)
+    config = parse_config(CONFIG, str(tmp_path / "hp.yaml"))
+    version = _version()
+    prerender.AxfrPrerender(config, task.Clock()).zone_changed(dns.name.from_text("example.com."), version)
+    assert "axfr" not in version.cache

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from hiddenprimary import data_dir
+from hiddenprimary.reload import runner
 from hiddenprimary.reload import plan as plan_module
 from hiddenprimary.zone.wire_load import TextMemo
 from hiddenprimary.zone.wire_load import load_wire
 from hiddenprimary.zone import wire_reload
 from hiddenprimary.zone.wire_reload import reload_wire
 from tests.unit.reloader_setup import ZONE, Setup, zone_file
+
+
+@pytest.fixture(autouse=True)
+def every_file_keeps_a_memo(monkeypatch):
+    """These zones are small; a zone this small keeps no memo (runner.MEMO_MIN_BYTES)."""
+    monkeypatch.setattr(runner, "MEMO_MIN_BYTES", 0)
 
 
 def _count_reads(monkeypatch) -> list[str]:
@@ -120,3 +129,16 @@ def test_after_a_restart_the_memo_file_is_taken_up_again_when_it_holds_what_was_
     s.zone_path.write_text(zone_file(2024010104, hosts=33))
     [result] = s.reload()
     assert result.ok and result.new_serial == 2024010104 and made[-1] == "whole"
+
+
+def test_a_small_zone_keeps_no_memo_file_and_still_reloads_what_changed(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "MEMO_MIN_BYTES", 256 * 1024)
+    s = Setup(tmp_path)
+    s.start()
+    s.zone_path.write_text(zone_file(2024010102, hosts=3))
+    [r] = s.reload()
+    assert r.ok and r.changed and r.new_serial == 2024010102
+    assert s.reloader.zones[ZONE].load_memo is None
+    assert not os.path.exists(data_dir.text_memo_path(s.config.data_dir, ZONE))
+    [r] = s.reload()
+    assert r.ok and not r.changed

@@ -176,3 +176,15 @@ def test_a_truncated_answer_is_left_to_the_full_path(store):
     assert _fast(store, answer_cache.preparse(wire, "udp", 1232), wire) is None
     reply = dns.message.from_wire(respond(wire, transport="udp", store=store))
     assert reply.flags & dns.flags.TC
+
+
+def test_an_soa_query_takes_the_fast_path_and_is_counted_for_its_secondary(store):
+    """The daemon's UDP port answers SOA queries (secondaries' refresh checks, and probes) on the
+    fast path too, telling the secondary's hook as `respond` does; the bytes are the full path's."""
+    wire = dns.message.make_query("Example.COM.", "SOA", use_edns=0, payload=1232).to_wire()
+    seen = []
+    fast = answer_plain(wire, "udp", store, 1232, lambda: lambda qname, key: seen.append((qname, key)))
+    assert fast == respond(wire, transport="udp", store=store, use_cache=False)
+    assert seen == [(b"\x07example\x03com\x00", None)]
+    assert answer_plain(wire, "udp", store, 1232, lambda: None) == fast  # not a secondary: not counted
+    assert answer_plain(wire, "udp", store, 1232) is None and len(seen) == 1  # no hook: the full path's work
