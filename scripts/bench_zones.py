@@ -47,11 +47,50 @@ left), and measured:
   restart_s       started again on the same files and state (journals, data_dir) -> every zone
                   answers its current serial (the edited one: 2), polled as start_s; then (JSON
                   only) data_dir_end_mib/_files, the state directory measured again
+  catalog_add_s   a zone added to a catalog producer's config -> a BIND 9.18 secondary that
+                  learns it from the catalog answers its SOA with its serial, NOERROR. Measured
+                  after the figures above, for hiddenprimary and for Knot as producers (the
+                  BIND column stays empty: BIND is the consumer), each started anew on fresh
+                  copies of the zone files, state empty:
+                    the producer: every zone a member of catalog.invalid (RFC 9432 version 2,
+                      made by the producer from its config); the catalog's secondary is the
+                      consumer, NOTIFY'd; the members only let it transfer; TSIG key
+                      `bench-xfr` (hmac-sha256) between them for everything.
+                      hiddenprimary: `catalogs: {catalog.invalid: {secondaries: [consumer]}}`
+                        (consumer: allow, key, notify 127.0.0.1:PORT), each zone
+                        `secondaries: [transfer], catalog: catalog.invalid` (transfer: allow,
+                        key), `notify_source: 127.0.0.1`;
+                      Knot: zone catalog.invalid `catalog-role: generate`, `notify:` the
+                        consumer (a remote with the key), each zone `catalog-role: member`,
+                        `catalog-zone: catalog.invalid.`, transfer ACL with the key.
+                    the consumer: named with the catalog as its only zone (a secondary of the
+                      producer, with the key) and `catalog-zones { zone "catalog.invalid"
+                      default-primaries { 127.0.0.1 port PORT key "bench-xfr"; } zone-directory
+                      ... min-update-interval 1; }`; also `server 127.0.0.1 { tcp-only yes; }`
+                      (Knot 3.2 answers no UDP query for a generated catalog, REFUSED, and a
+                      refresh that gets it fails: named asks either producer over TCP),
+                      serial-query-rate 1000 and transfers-per-ns 10 (defaults 20 and 2: the
+                      first sync of N zones in seconds). named runs on the client core.
+                  Steps: the producer started -> every zone answers it (polled as start_s) and
+                  an AXFR of its catalog lists the N members -> named started -> every zone
+                  answers on named (polled as start_s) -> 2 s pause (named defers a catalog
+                  update that comes within min-update-interval of the last) -> zone N+1's file
+                  written (a zone like the others, serial 1), its block added to the config
+                  (file replaced atomically), and the producer told, when the clock starts:
+                    hiddenprimary `hpctl -c CONF reload` (re-reads the config and every zone
+                      file: the new zone is loaded, then the catalog's new serial NOTIFY'd);
+                    Knot `knotc reload` (re-reads knot.conf and changed zone files: the new
+                      zone is loaded, the generated catalog updated and NOTIFY'd)
+                  -> the new zone's SOA on named, polled every 5 ms, answers serial 1 (bounded:
+                  60 s, else `timeout`). JSON also: catalog_add_cmd_s (the trigger command's
+                  own return, from the same moment), catalog_producer_start_s, catalog_sync_s
+                  (named started -> every zone answered there), catalog_elapsed_s,
+                  catalog_other_cpu_s, and both servers' log problems. `--no-catalog` skips it.
 
 Ratios: hiddenprimary / BIND and hiddenprimary / Knot (above 1: hiddenprimary takes longer or
 more). The goal column holds the issue's goals: start_s and rss_mib <= 1.0x BIND; reload_one_s
-<= 0.5 s at 2,000 zones. Every wait is bounded: a figure that does not come in time prints
-`timeout` (and the figures that need it are skipped).
+<= 0.5 s at 2,000 zones; catalog_add_s <= 1.0x Knot as producer. Every wait is bounded: a figure
+that does not come in time prints `timeout` (and the figures that need it are skipped).
 
 Other processes of the machine compete for its cores: each server's run reports (stderr, and
 `other_cpu_s` in the JSON) the CPU seconds used meanwhile by processes that are not this script
@@ -95,8 +134,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import dns.exception  # noqa: E402
 import dns.message  # noqa: E402
 import dns.name  # noqa: E402
+import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
+import dns.tsig  # noqa: E402
 
 from bench import Cores, pick_cores, show, versions  # noqa: E402
 from bench_measure import Timeout  # noqa: E402
@@ -104,7 +145,7 @@ from bench_servers import (LOOPBACK, Bind, HiddenPrimary, Knot, ServerProcess, _
                            descendants, free_port, pss_mib, tool)
 
 USAGE = """\
-  scripts/bench zones                      2,000 zones of 52 records: ~1 min
+  scripts/bench zones                      2,000 zones of 52 records: ~1.5 min (--no-catalog: ~1 min)
   scripts/bench zones --zones 2000,10000   each size in turn (start timeout: 0.15 s a zone, at least 300 s)
   scripts/bench zones --json out.json      also write the figures as JSON
   scripts/bench zones --servers hiddenprimary,BIND --keep   some servers; keep the temp dir
@@ -374,6 +415,143 @@ class KnotZones(ZonesServer, Knot):
 SERVERS: tuple[type[ZonesServer], ...] = (BindZones, KnotZones, HpZones)
 
 
+# -- catalog_add_s: catalog producers and their BIND consumer ---------------------------------------
+
+CATALOG = "catalog.invalid"
+CATALOG_KEY = "bench-xfr"           # TSIG between the BIND consumer and either producer
+CATALOG_ADD_TIMEOUT_S = 60.0        # the trigger -> BIND serves the new zone
+CATALOG_READY_TIMEOUT_S = 30.0      # the producer's catalog lists every member (after they answer)
+CATALOG_QUIET_S = 2.0               # consumer synced -> the trigger: past BIND's min-update-interval 1
+
+
+def _write_atomically(path: pathlib.Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.rename(path)
+
+
+class CatalogProducer(ZonesServer):
+    """A producer of the catalog zone CATALOG whose members are zones 1..`members` (the zone
+    files of the other figures, copies of its own); the catalog's secondary is the BIND consumer
+    on 127.0.0.1:`consumer_port` (NOTIFY, TSIG `key`), the members only allow it to transfer (with
+    the key). `add_member` writes the next zone's file and config block; `add_command` tells the
+    producer."""
+
+    def __init__(self, *a, key: tuple[str, str], consumer_port: int, **kw):
+        super().__init__(*a, **kw)
+        self.key, self.consumer_port = key, consumer_port
+        self.members = self.zones.count
+
+    def add_member(self) -> int:
+        i = self.members + 1
+        _write_atomically(self.zone_path_of(i), zone_text(i))
+        self.members = i
+        self.write_config()
+        return i
+
+    def add_command(self, timeout: float) -> list[str]:
+        raise NotImplementedError
+
+
+class HpCatalog(CatalogProducer, HpZones):
+    def write_config(self) -> None:
+        name, secret = self.key
+        zones = "".join(f"  {zone_name(i)[:-1]}: {{file: {self.zone_path_of(i)}, secondaries: [transfer], "
+                        f"catalog: {CATALOG}}}\n" for i in range(1, self.members + 1))
+        _write_atomically(self.dir / "hiddenprimary.yaml", textwrap.dedent(f"""\
+            listen: ["{LOOPBACK}:{self.port}"]
+            control: {self.run_dir}/hpctl.sock
+            data_dir: {self.state_dir}
+            log_level: info
+            limits: {{reload_timeout_s: 3600}}
+            notify_source: {LOOPBACK}
+            tsig:
+              {name}: {{algorithm: hmac-sha256, secret: "{secret}"}}
+            secondaries:
+              consumer: {{allow: [127.0.0.0/8], key: {name}, notify: ["{LOOPBACK}:{self.consumer_port}"]}}
+              transfer: {{allow: [127.0.0.0/8], key: {name}}}
+            catalogs:
+              {CATALOG}: {{secondaries: [consumer]}}
+            zones:
+            """) + zones)
+
+    def add_command(self, timeout: float) -> list[str]:
+        return self.reload_command(timeout)   # hpctl -c CONF reload: re-reads the config
+
+
+class KnotCatalog(CatalogProducer, KnotZones):
+    def write_config(self) -> None:
+        s, r = self.state_dir, self.run_dir
+        name, secret = self.key
+        zones = "".join(f"  - domain: {zone_name(i)}\n    catalog-role: member\n    catalog-zone: {CATALOG}.\n"
+                        for i in range(1, self.members + 1))
+        _write_atomically(self.dir / "knot.conf",
+            f"server:\n    rundir: {r}\n    pidfile: {r}/knot.pid\n    listen: {LOOPBACK}@{self.port}\n\n"
+            f"control:\n    listen: {r}/knot.sock\n    timeout: 3600\n\n"
+            "log:\n  - target: stderr\n    any: info\n\n"
+            f"database:\n    storage: {s}\n    journal-db: {s}/journal\n    timer-db: {s}/timers\n"
+            f"    kasp-db: {s}/keys\n    catalog-db: {s}/catalog\n\n"
+            f"key:\n  - id: {name}\n    algorithm: hmac-sha256\n    secret: {secret}\n\n"
+            f"remote:\n  - id: consumer\n    address: {LOOPBACK}@{self.consumer_port}\n    key: {name}\n\n"
+            f"acl:\n  - id: transfer\n    address: 127.0.0.0/8\n    key: {name}\n    action: transfer\n\n"
+            f"template:\n  - id: default\n    file: {self.zone_dir}/%s.zone\n    acl: [transfer]\n"
+            "    zonefile-sync: -1\n    zonefile-load: difference\n    journal-content: changes\n\n"
+            f"zone:\n  - domain: {CATALOG}.\n    catalog-role: generate\n    notify: [consumer]\n" + zones)
+
+    def add_command(self, timeout: float) -> list[str]:
+        # reload: the config file again (the new zone is loaded, the catalog regenerated)
+        return [tool("knotc"), "-s", str(self.run_dir / "knot.sock"), "-t", str(int(timeout)), "reload"]
+
+
+CATALOG_PRODUCERS: tuple[type[CatalogProducer], ...] = (KnotCatalog, HpCatalog)
+
+
+class BindCatalogConsumer(ZonesServer, Bind):
+    """named (9.18) with the catalog zone as its only configured zone, a secondary of the producer
+    on 127.0.0.1:`producer_port` (TSIG), and `catalog-zones` naming it: every member zone comes
+    from the catalog, its primary the same producer (default-primaries). The member zones are
+    kept in state/catz (zone-directory). Refresh rates raised for N zones at once (the same for
+    either producer): serial-query-rate 1000 (default 20 SOA queries a second), transfers-per-ns
+    10 (default 2; hiddenprimary answers SERVFAIL past limits.transfers_out, 20)."""
+
+    label = "BIND consumer"
+    slug = "bind-consumer"
+
+    def __init__(self, work: pathlib.Path, *, key: tuple[str, str], cpu: int | None,
+                 nofile: tuple[int, int] | None):
+        super().__init__(work, ZoneSet(0), [], cpu=cpu, nofile=nofile)
+        self.key = key
+        self.producer_port: int | None = None
+
+    def write_config(self) -> None:
+        s, r = self.state_dir, self.run_dir
+        name, secret = self.key
+        (s / "catz").mkdir(exist_ok=True)
+        primary = f'{LOOPBACK} port {self.producer_port} key "{name}"'
+        (self.dir / "named.conf").write_text(textwrap.dedent(f"""\
+            key "{name}" {{ algorithm hmac-sha256; secret "{secret}"; }};
+            options {{
+                directory "{s}";
+                pid-file "{r}/named.pid";
+                session-keyfile "{r}/session.key";
+                managed-keys-directory "{s}";
+                dump-file "{r}/named_dump.db";
+                statistics-file "{r}/named.stats";
+                listen-on port {self.port} {{ {LOOPBACK}; }};
+                listen-on-v6 {{ none; }};
+                recursion no; dnssec-validation no; notify no;
+                serial-query-rate 1000; transfers-in 10; transfers-per-ns 10;
+                catalog-zones {{
+                    zone "{CATALOG}" default-primaries {{ {primary}; }}
+                        zone-directory "{s}/catz" min-update-interval 1;
+                }};
+            }};
+            controls {{ }};
+            server {LOOPBACK} {{ tcp-only yes; }};
+            zone "{CATALOG}" {{ type secondary; file "{CATALOG}.db"; primaries {{ {primary}; }}; }};
+            """))
+
+
 # -- polling every zone's SOA -------------------------------------------------------------------------
 
 def _serial_of(wire: bytes, name: dns.name.Name) -> int | None:
@@ -532,6 +710,49 @@ def run_command(argv: list[str], timeout: float) -> float:
     return took
 
 
+def trigger_and_wait(argv: list[str], port: int, name: str, serial: int, timeout: float,
+                     alive: Callable[[], bool], command_timeout: float) -> tuple[float, float]:
+    """Run `argv` (the trigger; the clock starts just before it) on a thread of its own while
+    this one polls `name`'s SOA on 127.0.0.1:`port` every EDIT_POLL_S until it answers `serial`
+    (NOERROR). Returns (seconds to that answer, seconds to the command's exit 0), both from the
+    trigger. Timeout after `timeout` s (or when the command returned and the answer never came);
+    the command's error if it failed (polling goes on 5 s more, then stops)."""
+    ended: dict[str, object] = {}
+    give_up = threading.Event()   # the command failed: poll 5 s more, then stop
+
+    def command() -> None:
+        try:
+            run_command(argv, command_timeout)
+            ended["at"] = time.monotonic()
+        except Exception as e:  # noqa: BLE001 - reported below
+            ended["error"] = e
+            timer = threading.Timer(5.0, give_up.set)
+            timer.daemon = True
+            timer.start()
+
+    trigger = time.monotonic()
+    thread = threading.Thread(target=command, daemon=True)
+    thread.start()
+    seen: float | Exception
+    try:
+        seen = in_thread(lambda stop: wait_zones(port, [name], [serial], timeout, since=trigger, alive=alive,
+                                                 retry=EDIT_POLL_S, window=1, stop=stop),
+                         timeout + 10, stop=give_up)
+    except Timeout as e:
+        seen = e
+    finally:
+        limit = trigger + command_timeout + 10
+        while thread.is_alive() and time.monotonic() < limit:
+            thread.join(0.2)
+    if "error" in ended:
+        raise ended["error"]
+    if isinstance(seen, Exception):
+        raise seen
+    if "at" not in ended:
+        raise Timeout("the trigger command did not return")
+    return seen, ended["at"] - trigger
+
+
 # -- one server, one size -------------------------------------------------------------------------------
 
 GROUP_KEYS = {"start": ("start_s",), "usage": ("rss_mib", "pss_mib", "fds"),
@@ -610,42 +831,10 @@ class ZonesBench:
         i = self.zones.edited
         self.server.edit(i, zone_text(i, SERIAL + 1, edited=True))
         self.serials[i - 1] = SERIAL + 1
-        ended: dict[str, object] = {}
-        argv = self.server.reload_command(self.reload_timeout)
-        give_up = threading.Event()   # the command failed: poll 5 s more, then stop
-
-        def command() -> None:
-            try:
-                run_command(argv, self.reload_timeout + 30)
-                ended["at"] = time.monotonic()
-            except Exception as e:  # noqa: BLE001 - reported below
-                ended["error"] = e
-                timer = threading.Timer(5.0, give_up.set)
-                timer.daemon = True
-                timer.start()
-
-        trigger = time.monotonic()
-        thread = threading.Thread(target=command, daemon=True)
-        thread.start()
-        seen: float | Exception
-        try:
-            seen = in_thread(lambda stop: wait_zones(self.server.port, [self.names[i - 1]], [SERIAL + 1],
-                                                     self.reload_timeout, since=trigger, alive=self.server.alive,
-                                                     retry=EDIT_POLL_S, window=1, stop=stop),
-                             self.reload_timeout + 10, stop=give_up)
-        except Timeout as e:
-            seen = e
-        finally:
-            limit = trigger + self.reload_timeout + 40
-            while thread.is_alive() and time.monotonic() < limit:
-                thread.join(0.2)
-        if "error" in ended:
-            raise ended["error"]
-        if isinstance(seen, Exception):
-            raise seen
-        if "at" not in ended:
-            raise Timeout("the reload command did not return")
-        return {"reload_one_s": seen, "reload_one_cmd_s": ended["at"] - trigger}
+        seen, cmd = trigger_and_wait(self.server.reload_command(self.reload_timeout), self.server.port,
+                                     self.names[i - 1], SERIAL + 1, self.reload_timeout, self.server.alive,
+                                     self.reload_timeout + 30)
+        return {"reload_one_s": seen, "reload_one_cmd_s": cmd}
 
     def _restart(self) -> dict[str, object]:
         stop_s = self.server.stop()
@@ -654,6 +843,88 @@ class ZonesBench:
         end = self.server.state_usage()   # JSON only: the state dir after the reloads and restart
         return {"restart_s": restart_s, "data_dir_end_mib": end["data_dir_mib"],
                 "data_dir_end_files": end["data_dir_files"]}
+
+
+def catalog_members(port: int, key: tuple[str, str], timeout: float = 10.0) -> int | None:
+    """How many members the catalog on 127.0.0.1:`port` lists (AXFR, TSIG-signed with `key`: Knot
+    answers no plain query for a catalog zone), None if it does not transfer it (yet)."""
+    keyring = dns.tsig.Key(key[0], key[1], "hmac-sha256")
+    members = 0
+    try:
+        for message in dns.query.xfr(LOOPBACK, CATALOG + ".", port=port, keyring={keyring.name: keyring},
+                                     keyname=keyring.name, lifetime=timeout):
+            members += sum(len(rrset) for rrset in message.answer if rrset.rdtype == dns.rdatatype.PTR)
+    except (dns.exception.DNSException, OSError, EOFError):
+        return None
+    return members
+
+
+def catalog_add(cls: type[CatalogProducer], zones: ZoneSet, texts: list[str], args: argparse.Namespace,
+                work: pathlib.Path, cores: Cores, nofile: tuple[int, int] | None) -> dict[str, object]:
+    """catalog_add_s for one producer: the producer (every zone a member of CATALOG) started and
+    serving every zone and the catalog; then the BIND consumer started and serving every member;
+    then one zone added to the producer's config and the producer told -> BIND serves it."""
+    key = (CATALOG_KEY, base64.b64encode(os.urandom(32)).decode())
+    consumer = BindCatalogConsumer(work, key=key, cpu=cores.client, nofile=nofile)
+    producer = cls(work, zones, texts, cpu=cores.server, nofile=nofile, key=key, consumer_port=consumer.port)
+    consumer.producer_port = producer.port
+    start_timeout = args.start_timeout or max(300.0, 0.15 * zones.count)
+    sync_timeout = max(120.0, 0.05 * zones.count)
+    command_timeout = args.reload_timeout or max(300.0, 0.15 * zones.count)
+    out: dict[str, object] = {}
+    poll: dict[str, int] = {}
+    names, serials = zones.names, [SERIAL] * zones.count
+
+    def both_alive() -> bool:
+        return producer.alive() and consumer.alive()
+
+    def every_zone(port: int, timeout: float, since: float, alive: Callable[[], bool]) -> float:
+        return in_thread(lambda stop: wait_zones(port, names, serials, timeout, since=since, alive=alive,
+                                                 window=args.poll_window, rate=args.poll_rate, stop=stop,
+                                                 stats=poll), timeout + 10)
+
+    step = "start"
+    try:
+        began = time.monotonic()
+        producer.start()
+        out["catalog_producer_start_s"] = every_zone(producer.port, start_timeout, began, producer.alive)
+        ends = time.monotonic() + CATALOG_READY_TIMEOUT_S
+        while catalog_members(producer.port, key) != zones.count:
+            if not producer.alive():
+                raise RuntimeError("the producer exited")
+            if time.monotonic() > ends:
+                raise Timeout(f"the producer's {CATALOG} does not list the {zones.count} members "
+                              f"within {CATALOG_READY_TIMEOUT_S:.0f}s")
+            time.sleep(0.1)
+        step = "sync"
+        began = time.monotonic()
+        consumer.start()
+        out["catalog_sync_s"] = every_zone(consumer.port, sync_timeout, began, both_alive)
+        time.sleep(CATALOG_QUIET_S)   # else BIND defers the catalog's next update ("came too soon")
+        step = "add"
+        i = producer.add_member()
+        seen, cmd = trigger_and_wait(producer.add_command(command_timeout), consumer.port, zone_name(i), SERIAL,
+                                     CATALOG_ADD_TIMEOUT_S, both_alive, command_timeout)
+        out["catalog_add_s"], out["catalog_add_cmd_s"] = seen, cmd
+    except (KeyboardInterrupt, SystemExit):
+        consumer.stop(INTERRUPTED_STOP_S)
+        producer.stop(INTERRUPTED_STOP_S)
+        raise
+    except Exception as e:  # noqa: BLE001 - reported; the other producer still runs
+        failed = "timeout" if isinstance(e, Timeout) else "error"
+        why = str(e) if isinstance(e, Timeout) else f"{type(e).__name__}: {e}"
+        print(f"  {producer.label} -> BIND (catalog): {step}: {why}", file=sys.stderr)
+        for server in (producer, consumer):
+            print(f"    {server.label}:\n      " + server.log_tail(8).replace("\n", "\n      "), file=sys.stderr)
+        out.setdefault("catalog_add_s", failed if step == "add" else f"{step} {failed}")
+        out["catalog_error"] = f"{step}: {why}"
+    finally:
+        consumer.stop()
+        producer.stop()
+        out["catalog_poll_queries"] = poll.get("queries", 0)
+        out["catalog_log_problems"] = log_problems(producer)
+        out["catalog_consumer_log_problems"] = log_problems(consumer)
+    return out
 
 
 def log_problems(server: ZonesServer, limit: int = 5) -> dict[str, object]:
@@ -709,6 +980,13 @@ def _goal_reload(cells: dict, zones: int) -> tuple[str, bool] | None:
     return "<= 0.5 s", ours <= 0.5
 
 
+def _goal_vs_knot_producer(cells: dict, zones: int) -> tuple[str, bool] | None:
+    ours, knot = cells.get("hiddenprimary"), cells.get("Knot")
+    if not isinstance(ours, (int, float)) or not isinstance(knot, (int, float)) or not knot:
+        return None
+    return "<= 1.0x Knot-as-producer", ours / knot <= 1.0
+
+
 ROWS = (
     Row("start_s", "start -> every zone's SOA, s", _goal_vs_bind("start_s")),
     Row("rss_mib", "RSS 1 s after, MiB", _goal_vs_bind("rss_mib")),
@@ -721,6 +999,7 @@ ROWS = (
     Row("reload_one_cmd_s", "  that reload's command returned, s"),
     Row("stop_s", "stop: SIGTERM -> exit, s"),
     Row("restart_s", "restart -> every zone's SOA, s"),
+    Row("catalog_add_s", "catalog: zone added -> BIND serves it, s", _goal_vs_knot_producer),
 )
 
 
@@ -763,6 +1042,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--poll-window", type=int, default=64, help="SOA queries in flight at most")
     parser.add_argument("--poll-rate", type=float, default=20000.0, help="SOA queries a second at most")
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and clients to cores")
+    parser.add_argument("--no-catalog", action="store_true",
+                        help="skip catalog_add_s (hiddenprimary and Knot as catalog producers, BIND consuming)")
     parser.add_argument("--json", type=pathlib.Path, help="write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs, state)")
     args = parser.parse_args(argv)
@@ -833,6 +1114,23 @@ def main(argv: list[str]) -> int:
                 print(f"  {cls.label}: {out['elapsed_s']:.0f}s, other processes used {out['other_cpu_s']:.1f} "
                       "CPU s meanwhile" + (f"; {problems['count']} warning/error log lines, e.g. {problems['first'][0]}"
                                            if problems["count"] else ""), file=sys.stderr)
+            producers = [] if args.no_catalog else [c for c in CATALOG_PRODUCERS if c.label in wanted]
+            if producers:
+                print(f"\n{count:,} zones, catalog {CATALOG} -> BIND consumer: "
+                      + ", ".join(c.label for c in producers), file=sys.stderr)
+            for cls in producers:
+                t, (machine, ours) = time.monotonic(), cpu_seconds()
+                out = catalog_add(cls, zones, texts, args, work / f"{count}-catalog-{cls.slug}", cores, nofile)
+                machine_now, ours_now = cpu_seconds()
+                out["catalog_elapsed_s"] = time.monotonic() - t
+                out["catalog_other_cpu_s"] = max(0.0, (machine_now - machine) - (ours_now - ours))
+                results.setdefault(cls.label, {}).update(out)
+                problems = [line for key in ("catalog_log_problems", "catalog_consumer_log_problems")
+                            for line in out[key]["first"][:1]]
+                print(f"  {cls.label} -> BIND: {out['catalog_elapsed_s']:.0f}s, other processes used "
+                      f"{out['catalog_other_cpu_s']:.1f} CPU s meanwhile"
+                      + (f"; warning/error log lines, e.g. {' | '.join(problems)}" if problems else ""),
+                      file=sys.stderr)
             print("\n" + table(count, results, [c.label for c in classes]), flush=True)
             report["meta"]["elapsed_s"] = round(time.monotonic() - began)
             if args.json:
@@ -844,8 +1142,9 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(work, ignore_errors=True)
     for note in notes:
         print(note)
-    busy = [(out.get("other_cpu_s", 0.0), out.get("elapsed_s", 0.0), f"{size} zones {label}")
-            for size, results in report["sizes"].items() for label, out in results.items()]
+    busy = [(out.get(f"{pre}other_cpu_s", 0.0), out.get(f"{pre}elapsed_s", 0.0), f"{size} zones {label}{what}")
+            for size, results in report["sizes"].items() for label, out in results.items()
+            for pre, what in (("", ""), ("catalog_", " as catalog producer")) if f"{pre}elapsed_s" in out]
     if busy:
         cpu, elapsed, where = max(busy)
         print(f"other processes: at most {cpu:.1f} CPU s during one server's run ({where}, {elapsed:.0f} s)")
