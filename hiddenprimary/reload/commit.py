@@ -105,17 +105,69 @@ def _move_aside(journals: JournalFile, journal: Journal | None, zone: dns.name.N
 def _record_served(served: ServedSerials, zone: dns.name.Name, serial: int) -> None:
     """Raise the served-serial floor; a failure is logged, not fatal: the journal, already
     committed, is what a restart restores, and it holds this serial too."""
+    _record_served_many(served, [(zone, serial)])
+
+
+def _record_served_many(served: ServedSerials, serials_of: list[tuple[dns.name.Name, int]]) -> None:
     try:
-        served.record(zone, serial)
+        served.record_many(serials_of)
     except JournalError as e:
-        event(log, "served_serial.not_recorded", logging.ERROR, zone=zone, serial=serial, error=e)
+        for zone, serial in serials_of:
+            event(log, "served_serial.not_recorded", logging.ERROR, zone=zone, serial=serial, error=e)
 
 
 def commit(journal: Journal, plan: ReloadPlan, zone_cfg: ZoneConfig, served: ServedSerials) -> JournalInfo:
     """Make `plan` durable. After this returns, a crash restarts with `plan.new`."""
-    mark = None if plan.mark is None else plan.mark.to_text()
     if plan.new is not None:
         _fault("journal.before_commit")
+    _write(journal, plan, zone_cfg)
+    if plan.new is not None:
+        _fault("journal.after_commit")
+        # After the journal, before publishing: a failed commit never raises the floor above what
+        # is served, and what is published is always covered by the floor or the journal.
+        _record_served(served, zone_cfg.name, plan.new.serial)
+    return journal.info()
+
+
+Job = tuple[Journal, ReloadPlan, ZoneConfig]
+
+
+def commit_many(jobs: list[Job], served: ServedSerials) -> list[JournalInfo | JournalError]:
+    """`commit` of several zones' plans in one journal transaction and one served-serial
+    transaction: two fsyncs for the lot instead of two per zone (a first start of 10,000 zones).
+    Each item of the result is that zone's JournalInfo, or the JournalError its commit raised:
+    when the batch fails, each plan is committed on its own, so a zone's problem stays its own."""
+    stores = {id(journal.store) for journal, _, _ in jobs}
+    if len(jobs) > 1 and len(stores) == 1:
+        writing = any(plan.new is not None for _, plan, _ in jobs)
+        if writing:
+            _fault("journal.before_commit")
+        try:
+            with jobs[0][0].store.transaction():
+                for job in jobs:
+                    _write(*job)
+        except JournalError:
+            pass  # one by one, below: which one failed, and the others still go in
+        else:
+            if writing:
+                _fault("journal.after_commit")
+                _record_served_many(served, [(cfg.name, plan.new.serial) for _, plan, cfg in jobs
+                                             if plan.new is not None])
+            return [journal.info() for journal, _, _ in jobs]
+    return [_one(job, served) for job in jobs]
+
+
+def _one(job: Job, served: ServedSerials) -> JournalInfo | JournalError:
+    try:
+        return commit(*job, served)
+    except JournalError as e:
+        return e
+
+
+def _write(journal: Journal, plan: ReloadPlan, zone_cfg: ZoneConfig) -> None:
+    """The journal's part of a commit (in the caller's transaction, if any)."""
+    mark = None if plan.mark is None else plan.mark.to_text()
+    if plan.new is not None:
         expires = None if plan.signed is None else plan.signed.earliest_expiration
         if plan.diff is None:
             journal.save_first(plan.new, plan.file_serial, mark, expires)
@@ -123,10 +175,5 @@ def commit(journal: Journal, plan: ReloadPlan, zone_cfg: ZoneConfig, served: Ser
             journal.append(plan.diff, plan.new, max_entries=zone_cfg.journal_max_entries,
                            max_bytes=zone_cfg.journal_max_bytes, file_serial=plan.file_serial, load_mark=mark,
                            expires=expires)
-        _fault("journal.after_commit")
-        # After the journal, before publishing: a failed commit never raises the floor above what
-        # is served, and what is published is always covered by the floor or the journal.
-        _record_served(served, zone_cfg.name, plan.new.serial)
     elif mark is not None and mark != journal.load_mark():
         journal.save_load_mark(mark)  # same version, other bytes read (a comment edited)
-    return journal.info()

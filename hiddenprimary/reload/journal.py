@@ -584,6 +584,11 @@ class _Transaction:
 
     def __enter__(self):
         self._lock.__enter__()
+        # Inside a transaction this thread opened (under the lock, no other can have): a part of
+        # it, as a zone's commit in a batch of commits (`JournalDb.transaction` around them).
+        self._nested = self._db.in_transaction
+        if self._nested:
+            return
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:  # locked by another process past the busy wait, read-only, I/O
@@ -592,6 +597,10 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb):
         try:
+            if self._nested:
+                if isinstance(exc, sqlite3.Error):
+                    raise JournalError(f"{self._path}: cannot write: {exc}") from exc
+                return False
             return self._end(exc_type, exc)
         finally:
             self._lock.__exit__(None, None, None)

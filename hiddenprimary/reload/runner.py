@@ -29,7 +29,7 @@ from hiddenprimary.config import Config
 from hiddenprimary.dnssec import wire_signer, zone_signer
 from hiddenprimary.errors import HiddenPrimaryError
 from hiddenprimary.logs import event
-from hiddenprimary.reload.commit import commit, restore
+from hiddenprimary.reload.commit import commit_many, restore
 from hiddenprimary.reload.events import ZoneEvents
 from hiddenprimary.reload import heap
 from hiddenprimary.reload.gc_pause import gc_paused
@@ -75,6 +75,7 @@ class _Step:
     expires: int | None = None  # the earliest signature expiration of the version
     restored: _Restored | None = None
     file_stats: tuple | None = None  # (files, their stats taken before the load read them)
+    commit: tuple | None = None  # (journal, plan, zone config) still to commit (`_Commits`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,17 +102,20 @@ class Reloader:
         self.zones = {z: ZoneState() for z in config.zones}
         self.events = ZoneEvents()
         self.served: ServedSerials | None = None
-        # One journal file for every zone, its connection shared by the worker threads.
-        self.journals = JournalFile(config.data_dir, clock, config.limits.journal_lock_wait_s, threading.RLock())
+        # One journal file for every zone, its connection (and the served-serial file's) shared
+        # by the worker threads under one lock.
+        self._lock = threading.RLock()
+        self.journals = JournalFile(config.data_dir, clock, config.limits.journal_lock_wait_s, self._lock)
         self._reload_done = reload_done  # metrics: (zone, seconds) of each reload and re-sign
         self._in_thread = in_thread  # tests run the worker step on the calling thread
         self._stopping = False
+        self._commits = _Commits(lambda jobs: self._in_thread(lambda: commit_many(jobs, self.served)))
 
     # -- the entry points -------------------------------------------------------------------------
 
     def open(self) -> None:
         """Open the served-serial record (before anything is served; JournalError: exit 1)."""
-        self.served = ServedSerials(self.config.data_dir, self.clock.wall())
+        self.served = ServedSerials(self.config.data_dir, self.clock.wall(), self._lock)
         if self.served.problem is not None:
             event(log, "served_serial.corrupt", logging.ERROR, error=self.served.problem)
 
@@ -196,7 +200,14 @@ class Reloader:
                 return self._dropped(zone, None, why)
             return self._failed(zone, failure, why)
 
+        def committed(step: _Step) -> defer.Deferred | _Step:
+            if step.commit is None:
+                return step
+            d = self._commits.add(step.commit)
+            return d.addCallback(lambda info: dataclasses.replace(step, info=info, commit=None))
+
         d = self._in_thread(paused)
+        d.addCallback(committed)
         d.addCallbacks(published, failed)
         d.addErrback(self._publish_failed, zone, why)
         return d
@@ -381,13 +392,12 @@ class Reloader:
             plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), state.load_memo,
                                state.file_serial, served_floor=floor, limits=self._read_limits(),
                                mark=state.load_mark)
-            info = commit(journal, plan, zone_cfg, self.served)
             heap.give_back()  # what the load allocated and freed
             # A signing run (even one that changed nothing) knows the next due time.
             expires = None if plan.signed is None else plan.signed.earliest_expiration
             read = plan.mark is not None and plan.mark.files == files
-            return _Step(plan, info, retime=plan.signed is not None, expires=expires,
-                         file_stats=(files, before) if read else None)
+            return _Step(plan, None, retime=plan.signed is not None, expires=expires,
+                         file_stats=(files, before) if read else None, commit=(journal, plan, zone_cfg))
 
         return self._run(zone, "reload", work)
 
@@ -439,8 +449,8 @@ class Reloader:
 
         def work() -> _Step:
             plan = plan_resign(current, zone_cfg, self.clock, self._signing(zone))
-            info = commit(journal, plan, zone_cfg, self.served)
-            return _Step(plan, info, retime=True, expires=plan.signed.earliest_expiration)
+            return _Step(plan, None, retime=True, expires=plan.signed.earliest_expiration,
+                         commit=(journal, plan, zone_cfg))
 
         return self._run(zone, "resign", work)
 
@@ -505,6 +515,49 @@ class Reloader:
     def _resign_timer(self, zone: dns.name.Name) -> None:
         self.zones[zone].resign_call = None
         self.events.run(zone, lambda: self._resign(zone))
+
+
+class _Commits:
+    """Group commit: plans whose worker step finished while a commit ran wait for it, then go in
+    together, one transaction (and one fsync) for all of them (`commit.commit_many`): a first
+    start of 2,000 zones made 4,000 fsyncs one after the other. One commit job at a time."""
+
+    MAX_BATCH = 500  # zones per transaction: a batch holds the journal's lock while it writes
+
+    def __init__(self, run: Callable[[list], defer.Deferred]):
+        self._run = run  # jobs -> Deferred of one result per job (JournalInfo or JournalError)
+        self._pending: list[tuple[tuple, defer.Deferred]] = []
+        self._running = False
+
+    def add(self, job: tuple) -> defer.Deferred:
+        """Fires with the zone's JournalInfo once its plan is durable (or fails with the error)."""
+        d = defer.Deferred()
+        self._pending.append((job, d))
+        self._next()
+        return d
+
+    def _next(self) -> None:
+        if self._running or not self._pending:
+            return
+        batch, self._pending = self._pending[:self.MAX_BATCH], self._pending[self.MAX_BATCH:]
+        self._running = True
+
+        def done(results: list) -> None:
+            self._running = False
+            for (_, d), result in zip(batch, results):
+                if isinstance(result, BaseException):
+                    d.errback(result)
+                else:
+                    d.callback(result)
+            self._next()
+
+        def crashed(failure) -> None:
+            self._running = False
+            for _, d in batch:
+                d.errback(failure)
+            self._next()
+
+        self._run([job for job, _ in batch]).addCallbacks(done, crashed)
 
 
 class ShuttingDown(HiddenPrimaryError):

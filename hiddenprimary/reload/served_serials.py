@@ -7,8 +7,10 @@ it records."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+from typing import ContextManager
 
 import dns.name
 
@@ -22,11 +24,13 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS served (zone TEXT PRIMARY KEY, serial INTE
 
 
 class ServedSerials:
-    def __init__(self, data_dir: str, now: float):
+    def __init__(self, data_dir: str, now: float, lock: ContextManager | None = None):
         """Open (or create) the file. A damaged one is moved aside (`.corrupt-<now>`) and started
         afresh: the journals still hold each zone's serial, and restoring one records it again.
-        Raises JournalUnavailable when the file is out of reach (locked, permissions)."""
+        Raises JournalUnavailable when the file is out of reach (locked, permissions). `lock`:
+        held around each use (re-entrant; the daemon's worker threads share the connection)."""
         self.path = os.path.join(data_dir, FILENAME)
+        self._lock = lock if lock is not None else contextlib.nullcontext()
         try:
             self._db = _open(self.path)
         except JournalCorrupt as e:
@@ -41,22 +45,37 @@ class ServedSerials:
 
     def get(self, zone: dns.name.Name) -> int | None:
         try:
-            row = self._db.execute("SELECT serial FROM served WHERE zone = ?", (_key(zone),)).fetchone()
+            with self._lock:
+                row = self._db.execute("SELECT serial FROM served WHERE zone = ?", (_key(zone),)).fetchone()
         except sqlite3.Error as e:
             raise classify(self.path, e, "read", _WHAT) from e
         return None if row is None else row[0]
 
     def record(self, zone: dns.name.Name, serial: int) -> None:
-        """Remember `serial` (raising the floor only: RFC 1982 greater), durably. Reload threads
-        share the connection (sqlite is serialized, threadsafety 3); one zone's reloads run one
-        at a time, so its row has one writer."""
+        """Remember `serial` (raising the floor only: RFC 1982 greater), durably."""
+        self.record_many([(zone, serial)])
+
+    def record_many(self, serials_of: list[tuple[dns.name.Name, int]]) -> None:
+        """`record` for several zones, in one transaction (one fsync: a batch of commits)."""
         try:
-            row = self._db.execute("SELECT serial FROM served WHERE zone = ?", (_key(zone),)).fetchone()
-            if row is not None and serials.compare(serial, row[0]) is not serials.Order.GREATER:
-                return
-            self._db.execute("INSERT OR REPLACE INTO served VALUES (?, ?)", (_key(zone), serial))
+            with self._lock:
+                raise_to = []
+                for zone, serial in serials_of:
+                    row = self._db.execute("SELECT serial FROM served WHERE zone = ?", (_key(zone),)).fetchone()
+                    if row is None or serials.compare(serial, row[0]) is serials.Order.GREATER:
+                        raise_to.append((_key(zone), serial))
+                if not raise_to:
+                    return
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany("INSERT OR REPLACE INTO served VALUES (?, ?)", raise_to)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
         except sqlite3.Error as e:
-            raise JournalError(f"{self.path}: cannot record the served serial {serial}: {e}") from e
+            what = ", ".join(f"{zone} {serial}" for zone, serial in serials_of[:3])
+            raise JournalError(f"{self.path}: cannot record the served serial ({what}): {e}") from e
 
     def close(self) -> None:
         self._db.close()

@@ -167,7 +167,8 @@ def _answered_fast(store: Store, pre: answer_cache.Preparsed, wire: bytes) -> by
     """The reply from the wire path or the answer cache, or None (the full path's work)."""
     version = answer_cache.version_of(store, pre)
     if version is None:
-        return None
+        unloaded = store.unloaded_of_wire(pre.key[0], pre.label_starts)
+        return None if unloaded is None else answer_cache.lookup(unloaded, pre, wire)
     # The cache holds only what the wire path declines: ask the wire path first.
     return wire_answer.answer(version, pre, wire) or answer_cache.lookup(version, pre, wire)
 
@@ -225,11 +226,12 @@ def _respond(
     if soa_seen is not None and request.question[0].rdtype == _SOA and request.opcode() == dns.opcode.QUERY:
         if request.tsig is None or signer is not None:  # a TSIG nobody verified counts for nobody
             soa_seen(request.question[0].name.to_digestable(), None if signer is None else signer.key.name)
+    routed = True
     try:
         response, version = _route(outcome, transport, store, peer, transfer)
     except Exception as exc:
         _report(on_error, exc, wire)
-        response, version = _error(request, dns.rcode.SERVFAIL), None
+        response, version, routed = _error(request, dns.rcode.SERVFAIL), None, False
     if not isinstance(response, dns.message.Message):
         return response  # a transfer's own reply bytes or stream
     if check_tsig and is_transfer:
@@ -245,6 +247,10 @@ def _respond(
         return signer.sign(out)  # never cached: the signature is per request
     if version is not None and pre is not None:
         answer_cache.insert(version, pre, wire, out)
+    elif routed and pre is not None and response.rcode() == dns.rcode.SERVFAIL:
+        unloaded = store.unloaded_of_wire(pre.key[0], pre.label_starts)  # configured, not loaded yet
+        if unloaded is not None:
+            answer_cache.insert(unloaded, pre, wire, out)
     return out
 
 

@@ -12,7 +12,7 @@ accept (TSIG, EDNS options, several questions, compression in the question...), 
 other than IN, a version that is not compact, any step at or below a zone cut (referrals), a name
 right below the apex with a 32-octet label (it may hold only NSEC3, which does not exist for
 queries: RFC 5155 7.2.9), qtypes NS and SRV (their additional records follow other rules), MX in a
-zone with cuts, DNAME, SOA, DS and the DNSSEC and meta types (rules of their own), and an answer
+zone with cuts, DNAME, DS and the DNSSEC and meta types (rules of their own), and an answer
 that does not fit the size limit (truncation). MX answers get the A and AAAA of their in-zone
 targets, each once, in the additional section, owned by the name as the MX record spells it.
 
@@ -44,7 +44,7 @@ _NONE = dns.rdatatype.NONE
 # of their own. MX is answered with its in-zone targets' A and AAAA (zones without cuts).
 _NOT_HERE = frozenset({
     dns.rdatatype.NS, dns.rdatatype.SRV, dns.rdatatype.DNAME,
-    dns.rdatatype.SOA, dns.rdatatype.DS, dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.NSEC3,
+    dns.rdatatype.DS, dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.NSEC3,
     dns.rdatatype.NSEC3PARAM, dns.rdatatype.DNSKEY, dns.rdatatype.ANY, dns.rdatatype.AXFR,
     dns.rdatatype.IXFR, dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY, dns.rdatatype.MAILA,
     dns.rdatatype.MAILB,

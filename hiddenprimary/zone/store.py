@@ -25,6 +25,9 @@ class Store:
         # query's zone and version by bytes lookups (a dnspython Name hashes in Python).
         self._wire_names: dict[bytes, dns.name.Name] = {}
         self._wire_current: dict[bytes, ZoneVersion | None] = {}
+        # Per zone not loaded yet: a holder of the SERVFAIL replies the answer cache keeps for it
+        # (a start of 10,000 zones meets secondaries and probes asking before they are loaded).
+        self._unloaded: dict[bytes, Unloaded] = {}
         for zone in zones:
             self.add(zone)
 
@@ -39,6 +42,7 @@ class Store:
         wire = zone.canonicalize().to_wire()
         self._wire_names[wire] = zone
         self._wire_current[wire] = None
+        self._unloaded[wire] = Unloaded()
 
     def remove(self, zone: dns.name.Name) -> None:
         """Stop serving `zone` (a config reload dropped it): its names are no zone's any more
@@ -48,6 +52,7 @@ class Store:
         del self._current[zone], self._history[zone], self._names[zone]
         wire = zone.canonicalize().to_wire()
         del self._wire_names[wire], self._wire_current[wire]
+        self._unloaded.pop(wire, None)
         self._max_labels = max((len(z) for z in self._current), default=0)
 
     def zones(self) -> list[dns.name.Name]:
@@ -86,6 +91,17 @@ class Store:
                 return version  # type: ignore[return-value]
         return None
 
+    def unloaded_of_wire(self, qname: bytes, label_starts: Iterable[int]) -> Unloaded | None:
+        """For a qname (as `current_of_wire`) whose zone is configured but not loaded yet, the
+        zone's holder of cached SERVFAIL replies; else None."""
+        current = self._wire_current
+        for start in label_starts:
+            suffix = qname[start:]
+            version = current.get(suffix, current)
+            if version is not current:
+                return self._unloaded.get(suffix) if version is None else None
+        return None
+
     def history(self, zone: dns.name.Name) -> tuple[Diff, ...]:
         return self._history[zone]
 
@@ -98,4 +114,16 @@ class Store:
             raise ValueError(f"history of {zone} ends at {history[-1].serial_to}, version is {version.serial}")
         self._history[zone] = history
         self._current[zone] = version
-        self._wire_current[zone.canonicalize().to_wire()] = version
+        wire = zone.canonicalize().to_wire()
+        self._wire_current[wire] = version
+        self._unloaded.pop(wire, None)
+
+
+class Unloaded:
+    """Stands for a zone's version in the answer cache while it has none (`answer_cache.lookup`
+    and `insert` read only `cache`)."""
+
+    __slots__ = ("cache",)
+
+    def __init__(self) -> None:
+        self.cache: dict = {}

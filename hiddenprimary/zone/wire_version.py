@@ -361,6 +361,14 @@ class WireVersion:
             self._soa = self._node_at(self._apex)[(_SOA, _NONE)]
         return self._soa
 
+    def soa_wire(self) -> tuple[int, bytes]:
+        """(TTL, rdata in wire form) of the apex SOA, from its bytes."""
+        picked = codec.pick(self._packed.get(self._apex, b""), _SOA, _SOA)
+        if picked is None or not picked[2]:
+            soa = self.soa
+            return soa.ttl, soa[0].to_wire()
+        return picked[1], picked[2][0]
+
     def apex_holds(self, rdtype: int, covers: int = _NONE) -> bool:
         """Whether the apex has an rdataset of this type, read from its bytes (nothing decoded)."""
         return any(t == rdtype and c == covers for t, c, _ttl, _n in codec.heads(self._packed.get(self._apex, b"")))

@@ -471,3 +471,33 @@ def test_the_earliest_signature_expiration_comes_back_with_the_version_it_was_co
     commit(again.journal, ReloadPlan("example.com", first, second, diff(again.version, second), ()), cfg, served)
     again.journal.close()
     assert restore(journals(data_dir), ORIGIN, SystemClock(), served).expires is None
+
+
+def test_commits_of_many_zones_go_in_together_and_a_failure_stays_its_own(tmp_path):
+    from hiddenprimary.reload.commit import commit_many
+
+    data_dir = str(tmp_path)
+    served = ServedSerials(data_dir, 0)
+    db = JournalDb(os.path.join(data_dir, "journal.sqlite"))
+    other = dns.name.from_text("example.net.")
+    cfg = ZoneConfig(ORIGIN, "unused", (), "increment", None)
+    net_cfg = ZoneConfig(other, "unused", (), "increment", None)
+    first = make_version(1, {("www", "A"): (60, ("192.0.2.1",))})
+    jobs = [(db.journal(ORIGIN), ReloadPlan("example.com", None, first, None, ()), cfg),
+            (db.journal(other), ReloadPlan("example.net", None, _net_version(5), None, ()), net_cfg)]
+    infos = commit_many(jobs, served)
+    assert [i.last_serial for i in infos] == [1, 5] and (served.get(ORIGIN), served.get(other)) == (1, 5)
+    # A zone whose journal cannot be written (another file, locked by another process) fails
+    # alone; the others are committed one by one.
+    locked_path = str(tmp_path / "locked.sqlite")
+    locked = Journal(locked_path, ORIGIN, lock_wait=0.1)
+    holder = sqlite3.connect(locked_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds it past our busy wait
+    locked._db.execute("PRAGMA busy_timeout=100")
+    second = make_version(2, {("www", "A"): (60, ("192.0.2.2",))})
+    results = commit_many([(db.journal(ORIGIN), ReloadPlan("example.com", first, second, diff(first, second), ()), cfg),
+                           (locked, ReloadPlan("example.com", None, first, None, ()), cfg)], served)
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert results[0].last_serial == 2 and isinstance(results[1], JournalError)
+    assert served.get(ORIGIN) == 2

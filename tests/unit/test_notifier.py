@@ -13,6 +13,7 @@ import dns.opcode
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import dns.tsig
 import pytest
 from twisted.internet.error import ConnectionRefusedError
@@ -330,3 +331,21 @@ def test_notifies_are_paced_at_the_notify_rate(tmp_path):
     firsts = set(sent())
     assert len(firsts) == 36  # every (zone, target) had its NOTIFY within 4 s
     assert len(sent()) == 50  # and the rest of the 4 s went to retries, at the rate
+
+
+def test_the_notify_written_straight_is_the_one_dnspython_would_send(tmp_path):
+    from hiddenprimary.transfer.notify import notify_wire
+    from hiddenprimary.zone.wire_version import WireVersion
+
+    net = Net(tmp_path)
+    wire_version = WireVersion.from_nodes(net.v1.origin, net.v1.nodes())
+    ttl, rdata = wire_version.soa_wire()
+    assert (ttl, rdata) == (net.v1.soa.ttl, net.v1.soa[0].to_wire()) and wire_version.serial == net.v1.serial
+    expected = dns.message.make_query(ORIGIN, "SOA")
+    expected.flags = dns.flags.AA
+    expected.set_opcode(dns.opcode.NOTIFY)
+    expected.answer.append(dns.rrset.from_rdata_list(ORIGIN, net.v1.soa.ttl, list(net.v1.soa)))
+    ours = dns.message.from_wire(notify_wire(ORIGIN, ttl, rdata))
+    assert ours.flags == expected.flags and ours.opcode() == dns.opcode.NOTIFY and ours.id == 0
+    assert ours.question == expected.question and ours.answer == expected.answer
+    assert not ours.additional and ours.edns < 0

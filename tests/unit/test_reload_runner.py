@@ -85,11 +85,15 @@ def test_events_of_a_zone_run_one_at_a_time(tmp_path, monkeypatch):
     first, second = s.reloader.reload([ZONE]), s.reloader.reload([ZONE])
     assert len(queued) == 1  # the second waits for the first
     work, d = queued.pop()
-    d.callback(work())
-    # Now the second runs: the files are as the first read them (a stat says so), so it needs
-    # no worker; the first's text memo is written (after publishing, not in turn).
+    d.callback(work())  # the first's plan; its commit comes next, still before the second
+    [(commit_job, d)] = queued
+    assert commit_job.__qualname__.startswith("Reloader.__init__")  # the group commit's job
+    queued.clear()
+    d.callback(commit_job())
+    # Published: now the second runs; the files are as the first read them (a stat says so), so
+    # it needs no worker; the first's text memo is written (after publishing, not in turn).
     assert sorted(w.__qualname__.split(".")[1] for w, _ in queued) == ["_spill"]
-    for work, d in sorted(queued, key=lambda job: "_spill" not in job[0].__qualname__):
+    for work, d in list(queued):
         queued.remove((work, d))
         d.callback(work())
     for work, d in queued:  # what the memo's write left: its pages given back

@@ -188,3 +188,33 @@ def test_an_soa_query_takes_the_fast_path_and_is_counted_for_its_secondary(store
     assert seen == [(b"\x07example\x03com\x00", None)]
     assert answer_plain(wire, "udp", store, 1232, lambda: None) == fast  # not a secondary: not counted
     assert answer_plain(wire, "udp", store, 1232) is None and len(seen) == 1  # no hook: the full path's work
+
+
+@pytest.mark.parametrize("edns,rd,cd,case", [(True, True, False, str), (False, False, True, str.upper),
+                                             (True, False, False, str.title)])
+def test_a_zone_not_loaded_yet_answers_servfail_on_the_fast_path_until_it_is(edns, rd, cd, case):
+    """The SERVFAIL of a configured zone with no version yet, cached per query shape as any
+    answer: byte for byte the full path's; once the zone is published it is never served again,
+    nor once the zone is removed (then the name is no zone's: REFUSED)."""
+    store = wire_store(FLAT_TEXT)
+    assert store.current(UNLOADED) is None
+    q = dns.message.make_query(case("www.broken.test."), "A", use_edns=0 if edns else None, payload=1232)
+    q.flags = (dns.flags.RD if rd else 0) | (dns.flags.CD if cd else 0)
+    wire = q.to_wire()
+    assert answer_plain(wire, "udp", store, 1232) is None  # nothing cached yet
+    full = respond(wire, transport="udp", store=store)
+    assert dns.message.from_wire(full).rcode() == dns.rcode.SERVFAIL
+    other = dns.message.make_query(case("www.broken.test."), "A", use_edns=0 if edns else None, payload=1232)
+    other.flags, other.id = q.flags, (q.id + 1) % 65536
+    assert answer_plain(other.to_wire(), "udp", store, 1232) == respond(other.to_wire(), transport="udp", store=store,
+                                                                        use_cache=False)
+    plain = version_from_text(QUERY_ZONE, "broken.test.")
+    store.publish(UNLOADED, WireVersion.from_nodes(plain.origin, plain.nodes()))
+    assert dns.message.from_wire(respond(wire, transport="udp", store=store)).rcode() != dns.rcode.SERVFAIL
+    fast = answer_plain(wire, "udp", store, 1232)
+    assert fast is None or dns.message.from_wire(fast).rcode() != dns.rcode.SERVFAIL
+    removed = wire_store(FLAT_TEXT)
+    respond(wire, transport="udp", store=removed)
+    removed.remove(UNLOADED)
+    assert answer_plain(wire, "udp", removed, 1232) is None
+    assert dns.message.from_wire(respond(wire, transport="udp", store=removed)).rcode() == dns.rcode.REFUSED
