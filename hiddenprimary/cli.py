@@ -13,6 +13,7 @@ import sys
 
 from hiddenprimary.clock import utc_text
 from hiddenprimary.config import Config, load_config
+from hiddenprimary.config.parse import load_control
 from hiddenprimary.control.client import call
 from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigRefused, HiddenPrimaryError
 
@@ -239,27 +240,27 @@ def _hpctl(argv: list[str] | None) -> int:
         print(f"hpctl: --timeout must be a positive number of seconds, not {args.timeout[:40]!r}", file=sys.stderr)
         return EXIT_USAGE
 
-    if args.command == "reload":
-        try:  # the daemon re-reads this file: with an error in it, none of it would apply
-            config = load_config(args.config)
-        except HiddenPrimaryError as e:
+    # Only the control socket and the reload timeout: the daemon checks the rest (a `reload`
+    # re-reads the whole file there, and refuses it whole if anything in it is wrong).
+    try:
+        control_path, reload_timeout_s = load_control(args.config)
+    except HiddenPrimaryError as e:
+        if args.command == "reload":  # with an error in it, none of the file would apply
             print(f"hpctl: {ConfigRefused(e)}", file=sys.stderr)
             return EXIT_FAILED
-    else:
-        config = _load("hpctl", args.config)
-    if isinstance(config, int):
-        return config
+        print(f"hpctl: {e}", file=sys.stderr)
+        return e.exit_code
     if timeout is None:
         # A little past the daemon's own deadline (which starts when its reload does), so the
         # daemon's "took longer than limits.reload_timeout_s" reaches the operator, not ours.
-        timeout = config.limits.reload_timeout_s + HPCTL_TIMEOUT_MARGIN_S
+        timeout = reload_timeout_s + HPCTL_TIMEOUT_MARGIN_S
     try:
         options = {"status": {"zone": getattr(args, "zone", None), "behind": getattr(args, "behind", False),
                               "failed": getattr(args, "failed", False)},
                    "check": {"deep": getattr(args, "deep", False)},
                    "ds": {"digest": getattr(args, "digest", None)},
                    "plan": {"secondary": getattr(args, "secondary", None)}}.get(args.command, {})
-        answer = call(config.control, {"command": args.command, "zones": args.zones, "options": options}, timeout)
+        answer = call(control_path, {"command": args.command, "zones": args.zones, "options": options}, timeout)
     except HiddenPrimaryError as e:
         print(f"hpctl: {e}", file=sys.stderr)
         return e.exit_code

@@ -98,13 +98,18 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def load_yaml(text: str, path: str) -> Doc:
+def load_yaml(text: str, path: str, only: tuple[str, ...] | None = None) -> Doc:
+    """The document; with `only`, of its top mapping only those keys are built (the rest is
+    parsed, in C, but no Python object is made for it)."""
     loader = None
     try:
         loader = _LineLoader(text)
         node = loader.get_single_node()
         if node is None:
             return Doc(None, 0)
+        if only is not None and isinstance(node, yaml.MappingNode) and not any(
+                k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value):
+            node.value = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value in only]
         value = loader.construct_document(node)
         return Doc(value, node.start_mark.line + 1)
     except yaml.MarkedYAMLError as e:

@@ -61,8 +61,22 @@ class DaemonCommands:
         self._checks = LazyPool(reactor, "hpctl-check", 2)  # checks wait on slow or dead secondaries
         # Set by the daemon: hands a re-read config to every part (the default: to us alone).
         self.apply_config: Callable[[ConfigChange], None] = lambda change: self.reconfigure(change.config)
-        self.read_config: Callable[[str], defer.Deferred] = lambda path: threads.deferToThread(load_config, path)
+        self.read_config: Callable[[str], defer.Deferred] = lambda path: threads.deferToThread(self._read_config, path)
+        self._config_bytes: bytes | None = None  # of the file the running config came from (None: unknown)
         self._config_lock = defer.DeferredLock()  # one config change at a time
+
+    def _read_config(self, path: str) -> tuple[Config, bytes | None]:
+        """The config file again (worker thread), and its bytes: the running config when they
+        are the bytes it came from (a reload of 10,000 zones parses no YAML then), else the file
+        parsed and checked."""
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError:
+            raw = None  # load_config says why
+        if raw is not None and raw == self._config_bytes:
+            return self.config, raw
+        return load_config(path), raw
 
     def reconfigure(self, config: Config) -> None:
         self.config = config
@@ -90,17 +104,18 @@ class DaemonCommands:
         zones the file added and those whose settings changed. Fires with {"zones": one result
         dict per zone, "removed": zone names, "restart_needed": lines}."""
         return self._config_lock.run(lambda: self.read_config(self.config.path).addCallbacks(
-            lambda new: self._reload_with(new, names), self._refused))
+            lambda read: self._reload_with(*read, names), self._refused))
 
     def _refused(self, failure):
         failure.trap(HiddenPrimaryError)
         event(log, "config.refused", logging.ERROR, error=failure.value)
         raise ConfigRefused(failure.value)
 
-    def _reload_with(self, new: Config, names: list[str]) -> defer.Deferred:
+    def _reload_with(self, new: Config, raw: bytes | None, names: list[str]) -> defer.Deferred:
         change = config_change(self.config, new)
         named = self.resolve(names, change.config)  # an unknown name: nothing applied
         self.apply_config(change)
+        self._config_bytes = raw
         for zone in change.added:
             event(log, "config.zone_added", zone=_zone_text(zone))
         for zone in change.removed:

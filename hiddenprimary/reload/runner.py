@@ -274,7 +274,10 @@ class Reloader:
                               warnings=mark.warnings if mark is not None else ())
         state.last = {"when": utc_text(self.clock.wall()), "ok": True, "error": None}
         self._reload_done(result.zone, 0.0)
-        event(log, "reload.unchanged", zone=result.zone, serial=f"{current.serial}->{current.serial}", stat=True)
+        # At debug: a reload of 10,000 untouched zones is no news, and each line cost as much as
+        # the reload itself.
+        event(log, "reload.unchanged", logging.DEBUG, zone=result.zone, serial=f"{current.serial}->{current.serial}",
+              stat=True)
         return result
 
     def _take_restored(self, zone: dns.name.Name, restored: _Restored) -> bool:

@@ -851,3 +851,20 @@ def test_api_secondary(tmp_path):
     assert cfg.secondaries["r53b"].api == ApiSecondary("route53")
     assert cfg.secondaries["lab"].api is None
     assert cfg.zones[com].secondaries == ("lab", "r53", "r53b")
+
+
+def test_hpctl_reads_only_the_control_socket_and_the_reload_timeout(tmp_path):
+    """`load_control`: what hpctl needs, checked as load_config checks it; an error elsewhere in
+    the file is the daemon's to find (a reload refuses the file whole, with file:line)."""
+    from hiddenprimary.config.parse import load_control
+
+    path = write(tmp_path, 'listen: ["127.0.0.1:53"]\ncontrol: run/x.sock\nlimits: {reload_timeout_s: 30}\n'
+                           "zones:\n  example.com:\n    file: z\n    serial: sometimes\n")
+    assert load_control(path) == (os.path.join(os.path.dirname(path), "run", "x.sock"), 30.0)
+    with pytest.raises(ConfigError, match="serial policy"):
+        load_config(path)
+    bad = write(tmp_path, 'listen: ["127.0.0.1:53"]\nlimits: {reload_timeout_s: -1}\n')
+    with pytest.raises(ConfigError, match="limits.reload_timeout_s"):
+        load_control(bad)
+    default = write(tmp_path, 'listen: ["127.0.0.1:53"]\n')
+    assert load_control(default)[0] == os.path.join(os.path.dirname(default), "var", "hpctl.sock")
