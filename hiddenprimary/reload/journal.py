@@ -153,6 +153,7 @@ class JournalDb:
         self.path = path
         self.lock = lock if lock is not None else contextlib.nullcontext()
         self._ids: dict[str, int] = {}
+        self._made: list[str] = []  # ids made in the transaction under way
         clock = clock or SystemClock()  # a lock is waited for in real time
         deadline = clock.monotonic() + lock_wait
         while True:
@@ -205,10 +206,13 @@ class JournalDb:
             self._close_quietly()
 
     def transaction(self) -> _Transaction:
-        return _Transaction(self.db, self.path, self.lock)
+        return _Transaction(self.db, self.path, self.lock, self._ended)
 
-    def zone_id(self, origin: dns.name.Name, create: bool = True) -> int | None:
-        key = origin.to_text().lower()
+    def zone_id(self, origin: dns.name.Name | str, create: bool = True) -> int | None:
+        """The zone's id (`origin`, or its key: lower-case text with the final dot); None when
+        it has none and `create` is false. Made in the caller's transaction when there is one:
+        if that rolls back, the id is forgotten with it."""
+        key = origin if isinstance(origin, str) else origin.to_text().lower()
         found = self._ids.get(key)
         if found is not None:
             return found
@@ -219,8 +223,16 @@ class JournalDb:
                     return None
                 with self.transaction():
                     row = (self.db.execute("INSERT INTO zones (name) VALUES (?)", (key,)).lastrowid,)
+                    self._made.append(key)
             self._ids[key] = row[0]
             return row[0]
+
+    def _ended(self, committed: bool) -> None:
+        """The outermost transaction ended: ids made in it stay only if it was committed."""
+        if not committed:
+            for key in self._made:
+                self._ids.pop(key, None)
+        self._made = []
 
     def journal(self, origin: dns.name.Name) -> Journal:
         """The zone's journal (empty for a zone never saved)."""
@@ -251,8 +263,8 @@ class JournalDb:
         meta = dict(rows["meta"])
         if meta.get("schema") != "1" or dns.name.from_text(meta.get("zone", ".")) != origin:
             raise JournalCorrupt(f"{path}: not a journal of zone {origin} (schema {meta.get('schema')})")
-        zone = self.zone_id(origin)
         with self.transaction():
+            zone = self.zone_id(origin)
             for table in _ZONE_TABLES:
                 self.db.execute(f"DELETE FROM {table} WHERE zone = ?", (zone,))  # noqa: S608
             self.db.executemany("INSERT INTO meta VALUES (?, ?, ?)",
@@ -282,19 +294,26 @@ class Journal:
         self.path = self.store.path
         self.origin = origin
         self._lock = self.store.lock
+        self._key = origin.to_text().lower()
         try:
-            self._zone = self.store.zone_id(origin)
+            self.store.zone_id(self._key, create=False)
         except sqlite3.Error as e:
             if self._owns:
                 self.store.close()
             raise classify(self.path, e, "open") from e
 
     @property
+    def _zone(self) -> int:
+        """The zone's id; -1 (no row has it) for a zone never written: its first write makes
+        one, in that write's transaction (a first start of 10,000 zones: no fsync of its own)."""
+        return self.store.zone_id(self._key, create=False) or -1
+
+    @property
     def _db(self) -> sqlite3.Connection:
         return self.store.db
 
     def _txn(self):
-        return self.store.transaction()
+        return _ZoneWrite(self)
 
     def close(self) -> None:
         if self._owns:
@@ -573,14 +592,34 @@ class Journal:
         return JournalInfo(first[0] if first else last_serial, last_serial, count, size)
 
 
+class _ZoneWrite:
+    """A zone's write transaction: the file's, with the zone's id made first if it had none."""
+
+    def __init__(self, journal: Journal):
+        self._journal = journal
+        self._txn = journal.store.transaction()
+
+    def __enter__(self):
+        self._txn.__enter__()
+        try:
+            self._journal.store.zone_id(self._journal._key)
+        except BaseException as e:
+            self._txn.__exit__(type(e), e, e.__traceback__)
+            raise
+
+    def __exit__(self, exc_type, exc, tb):
+        return self._txn.__exit__(exc_type, exc, tb)
+
+
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT under the file's lock, turning sqlite's write errors into
     JournalError."""
 
-    def __init__(self, db: sqlite3.Connection, path: str, lock: ContextManager):
+    def __init__(self, db: sqlite3.Connection, path: str, lock: ContextManager, ended=None):
         self._db = db
         self._path = path
         self._lock = lock
+        self._ended = ended or (lambda committed: None)
 
     def __enter__(self):
         self._lock.__enter__()
@@ -609,6 +648,7 @@ class _Transaction:
         if exc_type is None:
             try:
                 self._db.execute("COMMIT")
+                self._ended(True)
                 return False
             except sqlite3.Error as e:
                 self._rollback()
@@ -623,6 +663,7 @@ class _Transaction:
             self._db.execute("ROLLBACK")
         except sqlite3.Error:
             pass
+        self._ended(False)
 
 
 journal_path = data_dir.journal_path  # the one zone -> file-name rule, for the journal's users

@@ -56,6 +56,9 @@ RESIGN_CHECK_S = 86400.0  # the re-sign timer looks at least this often
 # A zone file shorter than this keeps no text memo (zone.wire_reload): read whole, it reloads in a
 # few ms, and 10,000 small zones would keep 10,000 memo files and their text.
 MEMO_MIN_BYTES = 256 * 1024
+# After a load of at least this many records, free heap pages go back to the system (malloc_trim
+# walks the whole heap: ~1 ms each, too much for each of 10,000 small zones at start).
+GIVE_BACK_RECORDS = 5000
 
 Listener = Callable[[dns.name.Name, ZoneVersion], object]
 
@@ -115,7 +118,9 @@ class Reloader:
 
     def open(self) -> None:
         """Open the served-serial record (before anything is served; JournalError: exit 1)."""
-        self.served = ServedSerials(self.config.data_dir, self.clock.wall(), self._lock)
+        # Its own lock: a batch of journal commits holds the journal's while it writes, and a
+        # restore's look at its zone's floor need not wait for that.
+        self.served = ServedSerials(self.config.data_dir, self.clock.wall(), threading.RLock())
         if self.served.problem is not None:
             event(log, "served_serial.corrupt", logging.ERROR, error=self.served.problem)
 
@@ -395,7 +400,8 @@ class Reloader:
             plan = plan_reload(current, zone_cfg, self.clock, self._signing(zone), state.load_memo,
                                state.file_serial, served_floor=floor, limits=self._read_limits(),
                                mark=state.load_mark)
-            heap.give_back()  # what the load allocated and freed
+            if plan.new is not None and plan.new.rr_count >= GIVE_BACK_RECORDS:
+                heap.give_back()  # what the load allocated and freed
             # A signing run (even one that changed nothing) knows the next due time.
             expires = None if plan.signed is None else plan.signed.earliest_expiration
             read = plan.mark is not None and plan.mark.files == files

@@ -77,8 +77,17 @@ class Source:
         self.preread = preread or {}
         self.used = 0  # bytes read so far, includes counted
         self.files: list[tuple[str, bytes]] = []  # (path, SHA-256 of its bytes) of every file read, in order
-        folder = os.path.dirname(os.path.abspath(zone_path))
-        self.roots = tuple(os.path.realpath(p) for p in (folder, *self.limits.include_roots))
+        self._zone_path = zone_path
+        self._roots: tuple[str, ...] | None = None
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """The folders an $INCLUDE may resolve into: worked out at the first $INCLUDE (a realpath
+        costs a system call per path component; most files include nothing)."""
+        if self._roots is None:
+            folder = os.path.dirname(os.path.abspath(self._zone_path))
+            self._roots = tuple(os.path.realpath(p) for p in (folder, *self.limits.include_roots))
+        return self._roots
 
     def check_deadline(self) -> None:
         if self.limits.expired():

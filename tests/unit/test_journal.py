@@ -501,3 +501,20 @@ def test_commits_of_many_zones_go_in_together_and_a_failure_stays_its_own(tmp_pa
     holder.close()
     assert results[0].last_serial == 2 and isinstance(results[1], JournalError)
     assert served.get(ORIGIN) == 2
+
+
+def test_a_zone_gets_its_id_with_its_first_write_and_loses_it_if_that_rolls_back(tmp_path):
+    path = str(tmp_path / "journal.sqlite")
+    db = JournalDb(path)
+    j = db.journal(ORIGIN)
+    assert j.read_all().version is None and j.info().last_serial is None
+    assert db.db.execute("SELECT count(*) FROM zones").fetchone()[0] == 0  # reading writes nothing
+    v = make_version(3, {("www", "A"): (60, ("192.0.2.1",))})
+    with pytest.raises(RuntimeError):
+        with db.transaction():  # as a batch of commits that fails after this zone's part
+            j.save_first(v)
+            raise RuntimeError("the batch failed")
+    assert db.db.execute("SELECT count(*) FROM zones").fetchone()[0] == 0 and j.load() is None
+    j.save_first(v)
+    db.close()
+    assert JournalDb(path).journal(ORIGIN).load().serial == 3
