@@ -125,17 +125,33 @@ class DaemonCommands:
         zones = list(dict.fromkeys([*named, *change.added, *change.reconfigured]))
         added = set(change.added)
 
-        def shaped(results) -> dict:
+        def shaped(results: dict) -> dict:
             out = []
-            for zone, result in zip(zones, results):
-                row = result.as_dict()
+            for zone in zones:
+                row = results[zone].as_dict()
                 if zone in added:
                     row["new_zone"] = True
                 out.append(row)
             return {"zones": out, "removed": [_zone_text(z) for z in change.removed],
                     "restart_needed": list(change.restart_needed)}
 
-        return self.reloader.reload(zones).addCallback(shaped)
+        # The zones the edit added or changed first, then the catalogs (a secondary told of a new
+        # member finds it served); the other zones meanwhile (10,000 stats need not come first).
+        catalogs = change.config.catalogs
+        first = [z for z in dict.fromkeys([*change.added, *change.reconfigured]) if z not in catalogs]
+        last = [z for z in zones if z in catalogs]
+        first_set = set(first)
+        meanwhile = [z for z in zones if z not in catalogs and z not in first_set]
+        results: dict = {}
+
+        def keep(batch: list, done: list) -> None:
+            results.update(zip(batch, done))
+
+        changed = self.reloader.reload(first).addCallback(lambda done: keep(first, done))
+        changed.addCallback(lambda _: self.reloader.reload(last)).addCallback(lambda done: keep(last, done))
+        others = self.reloader.reload(meanwhile).addCallback(lambda done: keep(meanwhile, done))
+        both = defer.gatherResults([changed, others], consumeErrors=True)
+        return both.addCallback(lambda _: shaped(results))
 
     def notify(self, names: list[str], options: dict | None = None) -> dict:
         """`hpctl notify`: send NOTIFY for the current serial again, to every target."""

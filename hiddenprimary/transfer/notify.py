@@ -156,7 +156,8 @@ class Notifier:
         for (zone, _), job in list(self._jobs.items()):
             if zone not in config.zones:
                 self._cancel(job)
-        for key in [k for k in self.states if dns.name.from_text(k[0]) not in config.zones]:
+        kept = {zone.to_text(omit_final_dot=True) for zone in config.zones}
+        for key in [k for k in self.states if k[0] not in kept]:
             del self.states[key]
 
     def stop(self) -> None:
