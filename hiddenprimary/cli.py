@@ -12,8 +12,7 @@ import os
 import sys
 
 from hiddenprimary.clock import utc_text
-from hiddenprimary.config import Config, load_config
-from hiddenprimary.config.parse import load_control
+from hiddenprimary.config.parse import load_config_bytes, load_control
 from hiddenprimary.control.client import call
 from hiddenprimary.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigRefused, HiddenPrimaryError
 
@@ -23,22 +22,16 @@ DEFAULT_CONFIG = os.environ.get("HIDDENPRIMARY_CONFIG", "conf/hiddenprimary.yaml
 HPCTL_TIMEOUT_MARGIN_S = 10.0
 
 
-def _load(prog: str, path: str) -> Config | int:
-    try:
-        return load_config(path)
-    except HiddenPrimaryError as e:
-        print(f"{prog}: {e}", file=sys.stderr)
-        return e.exit_code
-
-
 def daemon_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hiddenprimary", description="hidden-primary authoritative DNS server")
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)")
     parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
     args = parser.parse_args(argv)
-    config = _load("hiddenprimary", args.config)
-    if isinstance(config, int):
-        return config
+    try:
+        config, config_bytes = load_config_bytes(args.config)
+    except HiddenPrimaryError as e:
+        print(f"hiddenprimary: {e}", file=sys.stderr)
+        return e.exit_code
     if args.check_config:
         for warning in config.warnings:
             print(f"hiddenprimary: warning: {warning}", file=sys.stderr)
@@ -55,7 +48,7 @@ def daemon_main(argv: list[str] | None = None) -> int:
     logs.setup(config.log_level)
     for warning in config.warnings:
         logs.event(logging.getLogger("hiddenprimary.config"), "config.warning", logging.WARNING, problem=warning)
-    return daemon.run(config)
+    return daemon.run(config, config_bytes)
 
 
 # -- hpctl ---------------------------------------------------------------------------------------

@@ -214,8 +214,9 @@ class Server:
             raise StartupError(f"cannot create the control socket {path}: {e.strerror or e}") from None
 
 
-def run(config: Config) -> int:
-    """Run until SIGTERM/SIGINT. Returns the exit status."""
+def run(config: Config, config_bytes: bytes | None = None) -> int:
+    """Run until SIGTERM/SIGINT. Returns the exit status. `config_bytes`: what `config` was
+    parsed from (a reload finding the same bytes parses nothing)."""
     from twisted.internet import reactor
 
     os.umask(data_dir.PRIVATE_UMASK)  # every file under data_dir 0600, sqlite's -wal/-shm too
@@ -224,6 +225,7 @@ def run(config: Config) -> int:
     # for the GIL up to this long each time it wakes (CPython's default is 5 ms).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     server = Server(config, reactor)
+    server.commands.config_read(config_bytes)
     try:
         server.start()
     except HiddenPrimaryError as e:  # StartupError, DataDirError: one line (logs go to stderr too)

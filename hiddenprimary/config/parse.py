@@ -21,6 +21,13 @@ def load_config(path: str) -> Config:
     return parse_config(_read(path), path)
 
 
+def load_config_bytes(path: str) -> tuple[Config, bytes]:
+    """As `load_config`, and the bytes it was read from (the daemon parses the file again only
+    when they change)."""
+    text = _read(path)
+    return parse_config(text, path), text.encode("utf-8")
+
+
 def load_control(path: str) -> tuple[str, float]:
     """What hpctl needs of the config file at `path`, checked as `load_config` checks it: the
     control socket and limits.reload_timeout_s. The rest is not read into objects (hpctl runs at

@@ -78,6 +78,10 @@ class DaemonCommands:
             return self.config, raw
         return load_config(path), raw
 
+    def config_read(self, raw: bytes | None) -> None:
+        """The bytes the running config was parsed from (at start)."""
+        self._config_bytes = raw
+
     def reconfigure(self, config: Config) -> None:
         self.config = config
         self._by_text = {_zone_text(z).lower(): z for z in config.zones}
@@ -112,9 +116,13 @@ class DaemonCommands:
         raise ConfigRefused(failure.value)
 
     def _reload_with(self, new: Config, raw: bytes | None, names: list[str]) -> defer.Deferred:
-        change = config_change(self.config, new)
+        if new is self.config:  # the same bytes as last time: nothing to apply
+            change = ConfigChange(new, (), (), (), ())
+        else:
+            change = config_change(self.config, new)
         named = self.resolve(names, change.config)  # an unknown name: nothing applied
-        self.apply_config(change)
+        if new is not self.config:
+            self.apply_config(change)
         self._config_bytes = raw
         for zone in change.added:
             event(log, "config.zone_added", zone=_zone_text(zone))

@@ -13,6 +13,11 @@ class ZoneEvents:
     def __init__(self) -> None:
         self._locks: dict[dns.name.Name, defer.DeferredLock] = {}
 
+    def idle(self, zone: dns.name.Name) -> bool:
+        """No event of `zone` runs or waits now."""
+        lock = self._locks.get(zone)
+        return lock is None or not lock.locked
+
     def run(self, zone: dns.name.Name, work: Callable[[], defer.Deferred]) -> defer.Deferred:
         """Run `work` after every earlier event of `zone` has finished; fires with its result."""
         lock = self._locks.setdefault(zone, defer.DeferredLock())

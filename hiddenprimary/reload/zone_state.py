@@ -22,6 +22,7 @@ class ZoneState:
     # (files, their os.stat facts before that load read them): the same facts now mean the same
     # bytes, so a reload of an untouched zone costs a stat per file (None: read and hash them).
     file_stats: tuple | None = None
+    text: str | None = None  # the zone's name as results and logs spell it, once worked out
     keys: tuple | None = None  # signing keys of a signed zone
     key_error: Exception | None = None  # why a signed zone has no keys (DnssecKeyError)
     resign_at: int | None = None  # when the re-sign timer fires (POSIX time)
