@@ -123,7 +123,8 @@ class DaemonCommands:
         named = self.resolve(names, change.config)  # an unknown name: nothing applied
         if new is not self.config:
             self.apply_config(change)
-        self._config_bytes = raw
+        # A file that wants a restart is read again next time, so each reload says so again.
+        self._config_bytes = None if change.restart_needed else raw
         for zone in change.added:
             event(log, "config.zone_added", zone=_zone_text(zone))
         for zone in change.removed:

@@ -155,6 +155,8 @@ def test_settings_bound_at_start_need_a_restart(d, tmp_path):
     assert r.returncode == 0, r.stderr
     assert f"config: listen: changed in the file; needs a restart (still 127.0.0.1:{d.port})" in r.stderr
     assert _rcode(d, "example.com") == dns.rcode.NOERROR  # still on the old port
+    again = d.hpctl("reload")
+    assert "needs a restart" in again.stderr  # said again until the restart
 
 
 def test_changed_transfer_settings_apply_to_the_next_transfer(d):
