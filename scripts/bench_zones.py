@@ -359,6 +359,20 @@ class HpZones(ZonesServer, HiddenPrimary):
         return [str(hpctl), "-c", str(self.dir / "hiddenprimary.yaml"), "--timeout", str(int(timeout)), "reload"]
 
 
+def _named_files(state: pathlib.Path, run: pathlib.Path, port: int) -> str:
+    """The options every named of this benchmark has: its files in its state and run folders,
+    loopback only, no recursion or validation (indented for the options block)."""
+    return (f'    directory "{state}";\n'
+            f'    pid-file "{run}/named.pid";\n'
+            f'    session-keyfile "{run}/session.key";\n'
+            f'    managed-keys-directory "{state}";\n'
+            f'    dump-file "{run}/named_dump.db";\n'
+            f'    statistics-file "{run}/named.stats";\n'
+            f"    listen-on port {port} {{ {LOOPBACK}; }};\n"
+            "    listen-on-v6 { none; };\n"
+            "    recursion no; dnssec-validation no;\n")
+
+
 class BindZones(ZonesServer, Bind):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -370,21 +384,9 @@ class BindZones(ZonesServer, Bind):
         key = f'key "bench-rndc" {{ algorithm hmac-sha256; secret "{self.rndc_secret}"; }};\n'
         zones = "".join(f'zone "{zone_name(i)[:-1]}" {{ type primary; file "{self.zone_path_of(i)}"; '
                         f'journal "{s}/{zone_name(i)[:-1]}.jnl"; }};\n' for i in range(1, self.zones.count + 1))
-        (d / "named.conf").write_text(textwrap.dedent(f"""\
-            options {{
-                directory "{s}";
-                pid-file "{r}/named.pid";
-                session-keyfile "{r}/session.key";
-                managed-keys-directory "{s}";
-                dump-file "{r}/named_dump.db";
-                statistics-file "{r}/named.stats";
-                listen-on port {self.port} {{ {LOOPBACK}; }};
-                listen-on-v6 {{ none; }};
-                recursion no; dnssec-validation no;
-                allow-transfer {{ 127.0.0.0/8; }};
-                ixfr-from-differences yes; notify no;
-            }};
-            """) + key + f'controls {{ inet {LOOPBACK} port {self.control_port} allow {{ {LOOPBACK}; }} '
+        (d / "named.conf").write_text(
+            "options {\n" + _named_files(s, r, self.port)
+            + "    allow-transfer { 127.0.0.0/8; };\n    ixfr-from-differences yes; notify no;\n};\n" + key + f'controls {{ inet {LOOPBACK} port {self.control_port} allow {{ {LOOPBACK}; }} '
             f'keys {{ "bench-rndc"; }}; }};\n' + zones)
         (r / "rndc.conf").write_text(key + f'options {{ default-key "bench-rndc"; default-server {LOOPBACK}; '
                                      f'default-port {self.control_port}; }};\n')
@@ -528,18 +530,10 @@ class BindCatalogConsumer(ZonesServer, Bind):
         name, secret = self.key
         (s / "catz").mkdir(exist_ok=True)
         primary = f'{LOOPBACK} port {self.producer_port} key "{name}"'
-        (self.dir / "named.conf").write_text(textwrap.dedent(f"""\
-            key "{name}" {{ algorithm hmac-sha256; secret "{secret}"; }};
-            options {{
-                directory "{s}";
-                pid-file "{r}/named.pid";
-                session-keyfile "{r}/session.key";
-                managed-keys-directory "{s}";
-                dump-file "{r}/named_dump.db";
-                statistics-file "{r}/named.stats";
-                listen-on port {self.port} {{ {LOOPBACK}; }};
-                listen-on-v6 {{ none; }};
-                recursion no; dnssec-validation no; notify no;
+        (self.dir / "named.conf").write_text(
+            f'key "{name}" {{ algorithm hmac-sha256; secret "{secret}"; }};\noptions {{\n'
+            + _named_files(s, r, self.port) + textwrap.dedent(f"""\
+                notify no;
                 serial-query-rate 1000; transfers-in 10; transfers-per-ns 10;
                 catalog-zones {{
                     zone "{CATALOG}" default-primaries {{ {primary}; }}

@@ -21,11 +21,13 @@ def load_config(path: str) -> Config:
     return parse_config(_read(path), path)
 
 
-def load_config_bytes(path: str) -> tuple[Config, bytes]:
+def load_config_bytes(path: str, unless: bytes | None = None) -> tuple[Config | None, bytes]:
     """As `load_config`, and the bytes it was read from (the daemon parses the file again only
-    when they change)."""
-    text = _read(path)
-    return parse_config(text, path), text.encode("utf-8")
+    when they change): (None, bytes) without parsing when they are `unless`."""
+    raw = _read_bytes(path)
+    if unless is not None and raw == unless:
+        return None, raw
+    return parse_config(_decode(raw, path), path), raw
 
 
 def load_control(path: str) -> tuple[str, float]:
@@ -41,12 +43,19 @@ def load_control(path: str) -> tuple[str, float]:
 
 
 def _read(path: str) -> str:
+    return _decode(_read_bytes(path), path)
+
+
+def _read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            return f.read()
     except OSError as e:
         reason = e.strerror or str(e)
         raise ConfigError(f"cannot read config: {reason}", "", Location(path)) from None
+
+
+def _decode(raw: bytes, path: str) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

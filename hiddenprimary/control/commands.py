@@ -12,7 +12,8 @@ import dns.name
 from twisted.internet import defer, threads
 
 from hiddenprimary.clock import Clock, utc_text
-from hiddenprimary.config import Config, load_config
+from hiddenprimary.config import Config
+from hiddenprimary.config.parse import load_config_bytes
 from hiddenprimary.config.change import ConfigChange, config_change
 from hiddenprimary.dnssec import zone_signer
 from hiddenprimary.errors import ConfigRefused, HiddenPrimaryError, UsageError
@@ -65,18 +66,12 @@ class DaemonCommands:
         self._config_bytes: bytes | None = None  # of the file the running config came from (None: unknown)
         self._config_lock = defer.DeferredLock()  # one config change at a time
 
-    def _read_config(self, path: str) -> tuple[Config, bytes | None]:
+    def _read_config(self, path: str) -> tuple[Config, bytes]:
         """The config file again (worker thread), and its bytes: the running config when they
         are the bytes it came from (a reload of 10,000 zones parses no YAML then), else the file
         parsed and checked."""
-        try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except OSError:
-            raw = None  # load_config says why
-        if raw is not None and raw == self._config_bytes:
-            return self.config, raw
-        return load_config(path), raw
+        config, raw = load_config_bytes(path, unless=self._config_bytes)
+        return (self.config if config is None else config), raw
 
     def config_read(self, raw: bytes | None) -> None:
         """The bytes the running config was parsed from (at start)."""
